@@ -229,3 +229,25 @@ mod tests {
         assert!(require_reason(Some(&"x".repeat(1001))).is_err());
     }
 }
+
+/// Checks an attachment's file name: a plain name, never a path.
+pub fn validate_attachment_name(name: &str) -> Result<(), DomainError> {
+    text_field("name", name, 255)?;
+    if name.contains(['/', '\\']) || name == "." || name == ".." || name.starts_with('.') {
+        return Err(DomainError::invalid("name", "must be a plain file name without a path"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod attachment_name_tests {
+    use super::validate_attachment_name as check;
+
+    #[test]
+    fn attachment_names_cannot_be_paths() {
+        assert!(check("検査結果.pdf").is_ok());
+        for bad in ["../../etc/passwd", "a/b.pdf", "a\\b.pdf", "..", ".env", "", "a\u{0}b", "x\nname"] {
+            assert!(check(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+}

@@ -1,1 +1,81 @@
-//! placeholder
+//! The PostgreSQL backend, for facilities that outgrow one machine. Several `kiroku serve`
+//! processes may share one database: each has its own writer, and the order of writes is decided by
+//! the row lock on `log_head` inside each transaction, never in a process's memory.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kiroku_store::{Backend, StoreError, Tx};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Row, SqlSafeStr};
+
+kiroku_store::sql_tx!(PgTx, sqlx::Postgres);
+
+fn migrator() -> Migrator {
+    let m = |version, description: &'static str, sql: &'static str| Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false);
+    Migrator::with_migrations(vec![m(1, "initial", include_str!("../migrations/0001_initial.sql"))])
+}
+
+pub struct PostgresBackend {
+    write: PgPool,
+    read: PgPool,
+}
+
+impl PostgresBackend {
+    /// Connects to `url` (postgres://…) and applies pending migrations. `schema`, when given, is
+    /// created if missing and used as the search path (tests use a fresh one each).
+    pub async fn open(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        let mut options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Database(format!("invalid database URL: {e}")))?;
+        options = options.options([("synchronous_commit", "on")]);
+        if let Some(schema) = schema {
+            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(StoreError::Database("schema names may contain only letters, digits and _".into()));
+            }
+            let admin = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(StoreError::database)?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&admin).await.map_err(StoreError::database)?;
+            admin.close().await;
+            options = options.options([("search_path", schema)]);
+        }
+        let write = PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::database)?;
+        migrator().run(&write).await.map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
+        let read = PgPoolOptions::new().max_connections(8).connect_with(options).await.map_err(StoreError::database)?;
+        Ok(PostgresBackend { write, read })
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+#[async_trait]
+impl Backend for PostgresBackend {
+    async fn begin_write(&self) -> Result<Box<dyn Tx>, StoreError> {
+        Ok(Box::new(PgTx::new(self.write.begin().await.map_err(StoreError::database)?)))
+    }
+
+    async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError> {
+        let mut tx = self.read.begin().await.map_err(StoreError::database)?;
+        sqlx::query("SET TRANSACTION READ ONLY").execute(&mut *tx).await.map_err(StoreError::database)?;
+        Ok(Box::new(PgTx::new(tx)))
+    }
+
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.read)
+            .await
+            .map_err(StoreError::database)?;
+        row.try_get::<i64, _>("v").map_err(StoreError::database)
+    }
+}

@@ -1,1 +1,89 @@
-//! placeholder
+//! The SQLite backend: the embedded default. One file in the data directory, WAL journal,
+//! `synchronous=FULL` so that a commit is durable when it returns, one writer connection and a pool
+//! of read-only connections.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kiroku_store::{Backend, StoreError, Tx};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlSafeStr};
+
+kiroku_store::sql_tx!(SqliteTx, sqlx::Sqlite);
+
+/// The schema, one entry per released migration.
+fn migrator() -> Migrator {
+    let m = |version, description: &'static str, sql: &'static str| Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false);
+    Migrator::with_migrations(vec![m(1, "initial", include_str!("../migrations/0001_initial.sql"))])
+}
+
+pub struct SqliteBackend {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+impl SqliteBackend {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let url = format!("sqlite://{}", path.display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .map_err(StoreError::database)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::database)?;
+        migrator().run(&write).await.map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(StoreError::database)?;
+        Ok(SqliteBackend { write, read })
+    }
+
+    /// The newest schema version this binary knows.
+    pub fn latest_schema() -> i64 {
+        migrator().iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// Closes the pools, checkpointing the WAL into the main file.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    async fn begin_write(&self) -> Result<Box<dyn Tx>, StoreError> {
+        Ok(Box::new(SqliteTx::new(self.write.begin().await.map_err(StoreError::database)?)))
+    }
+
+    async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError> {
+        Ok(Box::new(SqliteTx::new(self.read.begin().await.map_err(StoreError::database)?)))
+    }
+
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.read)
+            .await
+            .map_err(StoreError::database)?;
+        row.try_get::<i64, _>("v").map_err(StoreError::database)
+    }
+}

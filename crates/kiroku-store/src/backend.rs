@@ -1,0 +1,86 @@
+//! What a storage backend provides: transactions with a small set of primitives.
+//!
+//! Backends hold no rules. Ordering (sequence numbers, audit ids) is decided inside the database
+//! transaction by updating the single `log_head` row, so several processes sharing one PostgreSQL
+//! still produce one gap-free order.
+
+use async_trait::async_trait;
+use kiroku_core::AuditEvent;
+
+use crate::error::Result;
+use crate::records::*;
+
+/// A storage backend: one database.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// A transaction for the writer; the backend's durability settings apply to its commit.
+    async fn begin_write(&self) -> Result<Box<dyn Tx>>;
+    /// A transaction for reads outside the writer (sessions, verification); it must not write.
+    async fn begin_read(&self) -> Result<Box<dyn Tx>>;
+    /// The backend's name for health output (`sqlite`, `postgres`).
+    fn kind(&self) -> &'static str;
+    /// The applied schema version.
+    async fn schema_version(&self) -> Result<i64>;
+}
+
+/// The primitives of one transaction. Every method is a single statement or two; rules live in
+/// [`crate::engine`].
+#[async_trait]
+pub trait Tx: Send {
+    async fn commit(self: Box<Self>) -> Result<()>;
+    async fn rollback(self: Box<Self>) -> Result<()>;
+    async fn savepoint(&mut self) -> Result<()>;
+    async fn rollback_to_savepoint(&mut self) -> Result<()>;
+    async fn release_savepoint(&mut self) -> Result<()>;
+
+    /// Takes the next write sequence number and returns it with the matrix version. Locks the log
+    /// head row until the transaction ends.
+    async fn next_seq(&mut self) -> Result<(i64, i64)>;
+    /// Appends an audit event with the next gap-free id and returns it.
+    async fn append_audit(&mut self, seq: i64, event: &NewAuditEvent) -> Result<i64>;
+    async fn query_audit(&mut self, filter: &AuditFilter, limit: i64) -> Result<Vec<AuditEvent>>;
+    /// Audit events in id order from `after` (exclusive), for verification.
+    async fn scan_audit(&mut self, after: i64, limit: i64) -> Result<Vec<AuditEvent>>;
+
+    async fn load_grants(&mut self) -> Result<Vec<(String, String)>>;
+    /// Adds or removes one grant and bumps the matrix version; returns whether anything changed.
+    async fn set_grant(&mut self, role: &str, grant_key: &str, allowed: bool) -> Result<bool>;
+
+    async fn insert_user(&mut self, user: &UserRecord) -> Result<bool>;
+    async fn get_user(&mut self, username: &str) -> Result<Option<UserRecord>>;
+    async fn update_user(&mut self, user: &UserRecord) -> Result<()>;
+    async fn list_users(&mut self) -> Result<Vec<UserRecord>>;
+    async fn count_users(&mut self) -> Result<i64>;
+    async fn insert_password_history(&mut self, username: &str, hash: &str, at: i64) -> Result<()>;
+    async fn password_history(&mut self, username: &str, limit: i64) -> Result<Vec<String>>;
+
+    async fn insert_session(&mut self, session: &SessionRecord) -> Result<()>;
+    async fn get_session(&mut self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    async fn touch_session(&mut self, id: &str, at: i64) -> Result<()>;
+    async fn revoke_session(&mut self, id: &str, at: i64) -> Result<()>;
+    async fn revoke_user_sessions(&mut self, username: &str, at: i64) -> Result<u64>;
+
+    async fn insert_patient(&mut self, patient: &Patient) -> Result<bool>;
+    async fn get_patient(&mut self, patient_id: &str) -> Result<Option<Patient>>;
+    async fn search_patients(&mut self, query: &str, limit: i64) -> Result<Vec<Patient>>;
+
+    async fn insert_head(&mut self, head: &DocumentHead) -> Result<()>;
+    async fn update_head(&mut self, head: &DocumentHead) -> Result<()>;
+    async fn get_head(&mut self, id: &str) -> Result<Option<DocumentHead>>;
+    async fn list_heads(&mut self, patient_id: &str) -> Result<Vec<DocumentHead>>;
+    async fn list_pending_for(&mut self, username: &str) -> Result<Vec<DocumentHead>>;
+
+    async fn insert_version(&mut self, version: &VersionRecord) -> Result<()>;
+    async fn get_version(&mut self, id: &str, version: i64) -> Result<Option<VersionRecord>>;
+    async fn list_versions(&mut self, id: &str) -> Result<Vec<VersionRecord>>;
+    /// Versions of all documents in (document id, version) order after `after`, for verification.
+    async fn scan_versions(&mut self, after: Option<(&str, i64)>, limit: i64) -> Result<Vec<VersionRecord>>;
+
+    async fn insert_attestation(&mut self, attestation: &Attestation) -> Result<()>;
+    async fn list_attestations(&mut self, id: &str) -> Result<Vec<Attestation>>;
+
+    async fn insert_attachment(&mut self, attachment: &AttachmentRecord) -> Result<()>;
+    async fn list_attachments(&mut self, document_id: &str) -> Result<Vec<AttachmentRecord>>;
+    async fn get_attachment(&mut self, document_id: &str, id: &str) -> Result<Option<AttachmentRecord>>;
+    async fn scan_attachments(&mut self, after: &str, limit: i64) -> Result<Vec<AttachmentRecord>>;
+}

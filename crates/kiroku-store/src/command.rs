@@ -1,0 +1,165 @@
+//! Commands: every state change and every read of patient data, as one value the writer executes.
+
+use kiroku_core::access::Grant;
+use kiroku_core::{AuditAction, AuditEvent, DocumentId, InfoClass, PatientId, PermissionMatrix, Role, Username};
+
+use crate::records::*;
+
+/// Who asks: the authenticated user, their session and where the request came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub username: Username,
+    pub role: Role,
+    pub session: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+/// A new document as submitted.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub doc_type: String,
+    pub title: String,
+    pub body: serde_json::Value,
+    pub info_class: InfoClass,
+    /// Set for a proxy entry (代行入力): the clinician who must approve it.
+    pub on_behalf_of: Option<Username>,
+}
+
+/// Limits that decide lockout; they come from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct LockoutPolicy {
+    pub max_failures: i64,
+    pub lock_seconds: i64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Creates the first administrator and the factory permission matrix; refused once users exist.
+    Bootstrap { admin: UserRecord },
+    CreateUser { actor: Actor, user: UserRecord },
+    UpdateUser { actor: Actor, username: Username, display_name: Option<String>, role: Option<Role>, disabled: Option<bool> },
+    UnlockUser { actor: Actor, username: Username },
+    /// An administrator sets a temporary password that must be changed at next login.
+    ResetPassword { actor: Actor, username: Username, new_hash: String },
+    ListUsers { actor: Actor },
+    LoginSucceeded { session: SessionRecord },
+    LoginFailed { username: String, client_addr: Option<String>, policy: LockoutPolicy },
+    Logout { actor: Actor },
+    ChangePassword { actor: Actor, new_hash: String },
+    /// Records activity on a session for the idle timeout; bookkeeping, not audited.
+    TouchSession { session_id: String },
+    /// Ends a session that timed out; recorded as a logout with the reason.
+    ExpireSession { actor: Actor, reason: &'static str },
+
+    ReadMatrix { actor: Actor },
+    SetGrant { actor: Actor, role: Role, grant: Grant, allowed: bool },
+
+    CreatePatient { actor: Actor, patient: NewPatient },
+    SearchPatients { actor: Actor, query: String },
+    ReadPatient { actor: Actor, patient_id: PatientId },
+
+    CreateDocument { actor: Actor, patient_id: PatientId, document: NewDocument },
+    ListDocuments { actor: Actor, patient_id: PatientId },
+    ReadDocument { actor: Actor, id: DocumentId, version: Option<i64> },
+    ListVersions { actor: Actor, id: DocumentId },
+    UpdateDraft { actor: Actor, id: DocumentId, if_match: Option<i64>, title: Option<String>, body: serde_json::Value },
+    Confirm { actor: Actor, id: DocumentId, if_match: Option<i64> },
+    Approve { actor: Actor, id: DocumentId, if_match: Option<i64> },
+    Amend { actor: Actor, id: DocumentId, if_match: Option<i64>, title: Option<String>, body: serde_json::Value, reason: String },
+    Delete { actor: Actor, id: DocumentId, if_match: Option<i64>, reason: String },
+    AddAttachment { actor: Actor, id: DocumentId, attachment_id: String, name: String, media_type: String, size: i64, blob_hash: String },
+    ReadAttachment { actor: Actor, id: DocumentId, attachment_id: String },
+    ApprovalQueue { actor: Actor },
+
+    QueryAudit { actor: Actor, filter: AuditFilter, limit: i64, export: bool },
+}
+
+/// What a command answers.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Done,
+    User(UserRecord),
+    Users(Vec<UserRecord>),
+    LoginFailed { locked: bool },
+    Matrix(PermissionMatrix),
+    Patient(Patient),
+    Patients(Vec<Patient>),
+    Document(Box<DocumentView>),
+    Documents(Vec<DocumentHead>),
+    Versions(Vec<VersionSummary>),
+    Attachment(AttachmentRecord),
+    Audit(Vec<AuditEvent>),
+}
+
+/// The audit facts of a command, used to record a refused or failed attempt.
+pub struct Subject<'a> {
+    pub actor: Option<&'a Actor>,
+    pub action: AuditAction,
+    pub patient_id: Option<String>,
+    pub document_id: Option<&'a DocumentId>,
+    pub version: Option<i64>,
+}
+
+impl Command {
+    /// The action and objects a failed attempt of this command is recorded under; `None` for
+    /// bookkeeping that is not audited.
+    pub fn subject(&self) -> Option<Subject<'_>> {
+        use AuditAction as A;
+        fn s(actor: &Actor, action: AuditAction) -> Subject<'_> {
+            Subject { actor: Some(actor), action, patient_id: None, document_id: None, version: None }
+        }
+        fn doc<'a>(actor: &'a Actor, action: AuditAction, id: &'a DocumentId) -> Subject<'a> {
+            Subject { document_id: Some(id), ..s(actor, action) }
+        }
+        fn patient<'a>(actor: &'a Actor, action: AuditAction, p: &PatientId) -> Subject<'a> {
+            Subject { patient_id: Some(p.to_string()), ..s(actor, action) }
+        }
+        Some(match self {
+            Command::Bootstrap { .. } | Command::TouchSession { .. } | Command::LoginSucceeded { .. } | Command::LoginFailed { .. } => return None,
+            Command::CreateUser { actor, .. } => s(actor, A::UserCreate),
+            Command::UpdateUser { actor, .. } | Command::ResetPassword { actor, .. } => s(actor, A::UserUpdate),
+            Command::UnlockUser { actor, .. } => s(actor, A::UserUnlock),
+            Command::ListUsers { actor } => s(actor, A::UserList),
+            Command::Logout { actor } | Command::ExpireSession { actor, .. } => s(actor, A::Logout),
+            Command::ChangePassword { actor, .. } => s(actor, A::PasswordChange),
+            Command::ReadMatrix { actor } => s(actor, A::RoleRead),
+            Command::SetGrant { actor, .. } => s(actor, A::RoleChange),
+            Command::CreatePatient { actor, patient: p } => patient(actor, A::PatientCreate, &p.patient_id),
+            Command::SearchPatients { actor, .. } => s(actor, A::PatientSearch),
+            Command::ReadPatient { actor, patient_id } => patient(actor, A::PatientRead, patient_id),
+            Command::CreateDocument { actor, patient_id, .. } => patient(actor, A::DocumentCreate, patient_id),
+            Command::ListDocuments { actor, patient_id } => patient(actor, A::DocumentList, patient_id),
+            Command::ReadDocument { actor, id, version } => {
+                let action = if version.is_some() { A::VersionRead } else { A::DocumentRead };
+                Subject { version: *version, ..doc(actor, action, id) }
+            }
+            Command::ListVersions { actor, id } => doc(actor, A::VersionList, id),
+            Command::UpdateDraft { actor, id, .. } => doc(actor, A::DocumentUpdate, id),
+            Command::Confirm { actor, id, .. } => doc(actor, A::DocumentConfirm, id),
+            Command::Approve { actor, id, .. } => doc(actor, A::DocumentApprove, id),
+            Command::Amend { actor, id, .. } => doc(actor, A::DocumentAmend, id),
+            Command::Delete { actor, id, .. } => doc(actor, A::DocumentDelete, id),
+            Command::AddAttachment { actor, id, .. } => doc(actor, A::AttachmentAdd, id),
+            Command::ReadAttachment { actor, id, .. } => doc(actor, A::AttachmentRead, id),
+            Command::ApprovalQueue { actor } => s(actor, A::ApprovalQueue),
+            Command::QueryAudit { actor, export, .. } => s(actor, if *export { A::AuditExport } else { A::AuditQuery }),
+        })
+    }
+
+    /// Whether the command only reads (its audit event is still written and committed).
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self,
+            Command::ListUsers { .. }
+                | Command::ReadMatrix { .. }
+                | Command::SearchPatients { .. }
+                | Command::ReadPatient { .. }
+                | Command::ListDocuments { .. }
+                | Command::ReadDocument { .. }
+                | Command::ListVersions { .. }
+                | Command::ReadAttachment { .. }
+                | Command::ApprovalQueue { .. }
+                | Command::QueryAudit { .. }
+        )
+    }
+}

@@ -1,0 +1,708 @@
+//! Executes one command inside a write transaction: permission check, lifecycle rules, the change,
+//! and its audit event. This is the only place where state changes are decided.
+
+use kiroku_core::access::Grant;
+use kiroku_core::document::{HeadFacts, Step, next_status, require_reason, validate_attachment_name, validate_document_fields, text_field};
+use kiroku_core::{AuditAction as A, DocumentId, DocumentStatus, DomainError, Outcome, Permission as P, PermissionMatrix, Role, Timestamp, Username, VersionKind};
+
+use crate::backend::Tx;
+use crate::command::{Actor, Command, Reply, Subject};
+use crate::error::{Result, StoreError};
+use crate::records::*;
+
+/// The longest patient search string accepted; longer input is refused rather than truncated.
+pub const MAX_SEARCH_CHARS: usize = 100;
+const SEARCH_LIMIT: i64 = 100;
+
+/// State the engine keeps between commands: the permission matrix, reloaded when its version changes.
+#[derive(Debug, Default)]
+pub struct EngineState {
+    matrix: PermissionMatrix,
+    matrix_version: Option<i64>,
+}
+
+/// One command's execution context.
+struct Ctx<'a> {
+    tx: &'a mut dyn Tx,
+    seq: i64,
+    now: Timestamp,
+    matrix: &'a PermissionMatrix,
+}
+
+/// Runs `cmd` in `tx` as write number `seq`. On error the caller rolls back to the command's savepoint
+/// and records the attempt with [`audit_failure`].
+pub async fn execute(tx: &mut dyn Tx, state: &mut EngineState, seq: i64, matrix_version: i64, now: Timestamp, cmd: &Command) -> Result<Reply> {
+    if state.matrix_version != Some(matrix_version) {
+        state.matrix = load_matrix(tx).await?;
+        state.matrix_version = Some(matrix_version);
+    }
+    let mut ctx = Ctx { tx, seq, now, matrix: &state.matrix };
+    ctx.run(cmd).await
+}
+
+/// Reads the permission matrix as stored, ignoring grants this version does not know.
+pub async fn load_matrix(tx: &mut dyn Tx) -> Result<PermissionMatrix> {
+    let rows = tx.load_grants().await?;
+    Ok(PermissionMatrix::from_grants(rows.into_iter().filter_map(|(role, key)| Some((role.parse::<Role>().ok()?, Grant::from_key(&key).ok()?)))))
+}
+
+/// Records a refused or failed command after its changes were rolled back.
+pub async fn audit_failure(tx: &mut dyn Tx, seq: i64, now: Timestamp, cmd: &Command, err: &StoreError) -> Result<()> {
+    let Some(Subject { actor, action, patient_id, document_id, version }) = cmd.subject() else { return Ok(()) };
+    let outcome = if err.is_denial() { Outcome::Denied } else { Outcome::Failed };
+    let event = event(now, actor, action, outcome, patient_id, document_id.map(|d| d.to_string()), version, Some(failure_code(err)), None);
+    tx.append_audit(seq, &event).await.map(|_| ())
+}
+
+/// A short code for the audit trail; never the input itself.
+fn failure_code(err: &StoreError) -> String {
+    match err {
+        StoreError::Invalid(DomainError::Invalid { field, .. }) => format!("invalid:{field}"),
+        StoreError::Denied(d) => format!("denied:{d}"),
+        StoreError::NotFound(what) => format!("not_found:{what}"),
+        StoreError::Conflict(_) => "conflict".into(),
+        StoreError::Lifecycle(l) => format!("lifecycle:{l}"),
+        StoreError::Stale { current } => format!("stale:current={current}"),
+        StoreError::Unauthenticated => "unauthenticated".into(),
+        StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::WriterGone => "internal".into(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn event(
+    time: Timestamp,
+    actor: Option<&Actor>,
+    action: A,
+    outcome: Outcome,
+    patient_id: Option<String>,
+    document_id: Option<String>,
+    version: Option<i64>,
+    detail: Option<String>,
+    content_hash: Option<String>,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        time,
+        user: actor.map(|a| a.username.to_string()),
+        role: actor.map(|a| a.role.to_string()),
+        session: actor.and_then(|a| a.session.clone()),
+        client_addr: actor.and_then(|a| a.client_addr.clone()),
+        action,
+        patient_id,
+        document_id,
+        version,
+        outcome,
+        detail,
+        content_hash,
+    }
+}
+
+impl Ctx<'_> {
+    async fn run(&mut self, cmd: &Command) -> Result<Reply> {
+        match cmd {
+            Command::Bootstrap { admin } => self.bootstrap(admin).await,
+            Command::CreateUser { actor, user } => self.create_user(actor, user).await,
+            Command::UpdateUser { actor, username, display_name, role, disabled } => {
+                self.update_user(actor, username, display_name.as_deref(), *role, *disabled).await
+            }
+            Command::UnlockUser { actor, username } => self.unlock_user(actor, username).await,
+            Command::ResetPassword { actor, username, new_hash } => self.reset_password(actor, username, new_hash).await,
+            Command::ListUsers { actor } => {
+                self.allow(actor, P::UserManage)?;
+                let users = self.tx.list_users().await?;
+                self.audit(actor, A::UserList, None, None, None, Some(format!("count={}", users.len())), None).await?;
+                Ok(Reply::Users(users))
+            }
+            Command::LoginSucceeded { session } => self.login_succeeded(session).await,
+            Command::LoginFailed { username, client_addr, policy } => self.login_failed(username, client_addr.clone(), policy).await,
+            Command::Logout { actor } => self.end_session(actor, None).await,
+            Command::ExpireSession { actor, reason } => self.end_session(actor, Some(reason)).await,
+            Command::ChangePassword { actor, new_hash } => self.change_password(actor, new_hash).await,
+            Command::TouchSession { session_id } => {
+                self.tx.touch_session(session_id, self.now.as_micros()).await?;
+                Ok(Reply::Done)
+            }
+            Command::ReadMatrix { actor } => {
+                self.allow(actor, P::RoleManage)?;
+                self.audit(actor, A::RoleRead, None, None, None, None, None).await?;
+                Ok(Reply::Matrix(self.matrix.clone()))
+            }
+            Command::SetGrant { actor, role, grant, allowed } => self.set_grant(actor, *role, *grant, *allowed).await,
+            Command::CreatePatient { actor, patient } => self.create_patient(actor, patient).await,
+            Command::SearchPatients { actor, query } => self.search_patients(actor, query).await,
+            Command::ReadPatient { actor, patient_id } => {
+                self.allow(actor, P::PatientRead)?;
+                let patient = self.tx.get_patient(patient_id.as_str()).await?.ok_or(StoreError::NotFound("patient"))?;
+                self.audit(actor, A::PatientRead, Some(patient_id.to_string()), None, None, None, None).await?;
+                Ok(Reply::Patient(patient))
+            }
+            Command::CreateDocument { actor, patient_id, document } => self.create_document(actor, patient_id, document).await,
+            Command::ListDocuments { actor, patient_id } => self.list_documents(actor, patient_id).await,
+            Command::ReadDocument { actor, id, version } => self.read_document(actor, id, *version).await,
+            Command::ListVersions { actor, id } => self.list_versions(actor, id).await,
+            Command::UpdateDraft { actor, id, if_match, title, body } => self.update_draft(actor, id, *if_match, title.as_deref(), body).await,
+            Command::Confirm { actor, id, if_match } => self.attest(actor, id, *if_match, Step::Confirm).await,
+            Command::Approve { actor, id, if_match } => self.attest(actor, id, *if_match, Step::Approve).await,
+            Command::Amend { actor, id, if_match, title, body, reason } => self.amend(actor, id, *if_match, title.as_deref(), body, reason).await,
+            Command::Delete { actor, id, if_match, reason } => self.delete(actor, id, *if_match, reason).await,
+            Command::AddAttachment { actor, id, attachment_id, name, media_type, size, blob_hash } => {
+                self.add_attachment(actor, id, attachment_id, name, media_type, *size, blob_hash).await
+            }
+            Command::ReadAttachment { actor, id, attachment_id } => {
+                let head = self.readable_head(actor, id).await?;
+                let att = self.tx.get_attachment(id.as_str(), attachment_id).await?.ok_or(StoreError::NotFound("attachment"))?;
+                self.audit(actor, A::AttachmentRead, Some(head.patient_id.to_string()), Some(id), Some(att.version), Some(att.name.clone()), Some(att.blob_hash.clone())).await?;
+                Ok(Reply::Attachment(att))
+            }
+            Command::ApprovalQueue { actor } => {
+                self.allow(actor, P::DocumentApprove)?;
+                let visible = self.matrix.visible_classes(actor.role);
+                let mut heads = self.tx.list_pending_for(actor.username.as_str()).await?;
+                heads.retain(|h| visible.contains(&h.info_class));
+                self.audit(actor, A::ApprovalQueue, None, None, None, Some(format!("count={}", heads.len())), None).await?;
+                Ok(Reply::Documents(heads))
+            }
+            Command::QueryAudit { actor, filter, limit, export } => {
+                self.allow(actor, P::AuditRead)?;
+                let events = self.tx.query_audit(filter, (*limit).clamp(1, 10_000)).await?;
+                let action = if *export { A::AuditExport } else { A::AuditQuery };
+                let detail = format!("count={} patient={} user={}", events.len(), filter.patient_id.as_deref().unwrap_or("*"), filter.user.as_deref().unwrap_or("*"));
+                self.audit(actor, action, filter.patient_id.clone(), None, None, Some(detail), None).await?;
+                Ok(Reply::Audit(events))
+            }
+        }
+    }
+
+    fn allow(&self, actor: &Actor, permission: P) -> Result<()> {
+        Ok(self.matrix.check(actor.role, permission, None)?)
+    }
+
+    fn allow_class(&self, actor: &Actor, permission: P, head: &DocumentHead) -> Result<()> {
+        Ok(self.matrix.check(actor.role, permission, Some(head.info_class))?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn audit(
+        &mut self,
+        actor: &Actor,
+        action: A,
+        patient_id: Option<String>,
+        document_id: Option<&DocumentId>,
+        version: Option<i64>,
+        detail: Option<String>,
+        content_hash: Option<String>,
+    ) -> Result<()> {
+        let ev = event(self.now, Some(actor), action, Outcome::Success, patient_id, document_id.map(|d| d.to_string()), version, detail, content_hash);
+        self.tx.append_audit(self.seq, &ev).await.map(|_| ())
+    }
+
+    async fn user(&mut self, username: &Username) -> Result<UserRecord> {
+        self.tx.get_user(username.as_str()).await?.ok_or(StoreError::NotFound("user"))
+    }
+
+    // ----- accounts -----
+
+    async fn bootstrap(&mut self, admin: &UserRecord) -> Result<Reply> {
+        if self.tx.count_users().await? > 0 {
+            return Err(StoreError::Conflict("the store is already initialised".into()));
+        }
+        for (role, grant) in PermissionMatrix::factory_default().grants() {
+            self.tx.set_grant(role.as_str(), &grant.key(), true).await?;
+        }
+        self.tx.insert_user(admin).await?;
+        self.tx.insert_password_history(admin.username.as_str(), &admin.password_hash, self.now.as_micros()).await?;
+        let system = Actor { username: admin.username.clone(), role: Role::Admin, session: None, client_addr: None };
+        self.audit(&system, A::UserCreate, None, None, None, Some("bootstrap role=admin".into()), None).await?;
+        Ok(Reply::User(admin.clone()))
+    }
+
+    async fn create_user(&mut self, actor: &Actor, user: &UserRecord) -> Result<Reply> {
+        self.allow(actor, P::UserManage)?;
+        text_field("display_name", &user.display_name, 100)?;
+        if !self.tx.insert_user(user).await? {
+            return Err(StoreError::Conflict("the username is taken".into()));
+        }
+        self.tx.insert_password_history(user.username.as_str(), &user.password_hash, self.now.as_micros()).await?;
+        let detail = format!("user={} role={}", user.username, user.role);
+        self.audit(actor, A::UserCreate, None, None, None, Some(detail), None).await?;
+        Ok(Reply::User(user.clone()))
+    }
+
+    async fn update_user(&mut self, actor: &Actor, username: &Username, display_name: Option<&str>, role: Option<Role>, disabled: Option<bool>) -> Result<Reply> {
+        self.allow(actor, P::UserManage)?;
+        let mut user = self.user(username).await?;
+        let mut changes = Vec::new();
+        if let Some(name) = display_name {
+            text_field("display_name", name, 100)?;
+            user.display_name = name.to_string();
+            changes.push("display_name".to_string());
+        }
+        if let Some(role) = role {
+            if &actor.username == username && role != user.role {
+                return Err(StoreError::Conflict("administrators cannot change their own role".into()));
+            }
+            changes.push(format!("role={}->{}", user.role, role));
+            user.role = role;
+        }
+        if let Some(disabled) = disabled {
+            if disabled && &actor.username == username {
+                return Err(StoreError::Conflict("administrators cannot disable their own account".into()));
+            }
+            user.disabled = disabled;
+            changes.push(format!("disabled={disabled}"));
+        }
+        self.tx.update_user(&user).await?;
+        let action = if disabled == Some(true) {
+            // A disabled account's sessions end at once, not at their timeout.
+            self.tx.revoke_user_sessions(username.as_str(), self.now.as_micros()).await?;
+            A::UserDisable
+        } else {
+            A::UserUpdate
+        };
+        self.audit(actor, action, None, None, None, Some(format!("user={username} {}", changes.join(" "))), None).await?;
+        Ok(Reply::User(user))
+    }
+
+    async fn unlock_user(&mut self, actor: &Actor, username: &Username) -> Result<Reply> {
+        self.allow(actor, P::UserManage)?;
+        let mut user = self.user(username).await?;
+        user.failed_logins = 0;
+        user.locked_until = None;
+        self.tx.update_user(&user).await?;
+        self.audit(actor, A::UserUnlock, None, None, None, Some(format!("user={username}")), None).await?;
+        Ok(Reply::User(user))
+    }
+
+    async fn reset_password(&mut self, actor: &Actor, username: &Username, new_hash: &str) -> Result<Reply> {
+        self.allow(actor, P::UserManage)?;
+        let mut user = self.user(username).await?;
+        user.password_hash = new_hash.to_string();
+        user.must_change_password = true;
+        user.failed_logins = 0;
+        user.locked_until = None;
+        user.password_changed_at = self.now;
+        self.tx.update_user(&user).await?;
+        self.tx.insert_password_history(username.as_str(), new_hash, self.now.as_micros()).await?;
+        self.tx.revoke_user_sessions(username.as_str(), self.now.as_micros()).await?;
+        self.audit(actor, A::UserUpdate, None, None, None, Some(format!("user={username} password_reset")), None).await?;
+        Ok(Reply::User(user))
+    }
+
+    async fn login_succeeded(&mut self, session: &SessionRecord) -> Result<Reply> {
+        let mut user = self.user(&session.username).await?;
+        let actor = Actor { username: user.username.clone(), role: user.role, session: Some(session.id.clone()), client_addr: session.client_addr.clone() };
+        // The password was checked outside the transaction; the account may have been locked or
+        // disabled since, so decide again here.
+        if user.disabled || user.is_locked(self.now) {
+            let detail = if user.disabled { "disabled" } else { "locked" };
+            self.audit_as(&actor, A::LoginFailed, Outcome::Denied, detail).await?;
+            return Ok(Reply::LoginFailed { locked: user.is_locked(self.now) });
+        }
+        user.failed_logins = 0;
+        user.locked_until = None;
+        user.last_login_at = Some(self.now);
+        self.tx.update_user(&user).await?;
+        self.tx.insert_session(session).await?;
+        self.audit(&actor, A::Login, None, None, None, None, None).await?;
+        Ok(Reply::User(user))
+    }
+
+    async fn audit_as(&mut self, actor: &Actor, action: A, outcome: Outcome, detail: &str) -> Result<()> {
+        let ev = event(self.now, Some(actor), action, outcome, None, None, None, Some(detail.to_string()), None);
+        self.tx.append_audit(self.seq, &ev).await.map(|_| ())
+    }
+
+    async fn login_failed(&mut self, username: &str, client_addr: Option<String>, policy: &crate::command::LockoutPolicy) -> Result<Reply> {
+        let typed: String = username.chars().filter(|c| !c.is_control()).take(64).collect();
+        let Some(mut user) = self.tx.get_user(&typed).await? else {
+            let ev = NewAuditEvent { user: Some(typed), client_addr, ..event(self.now, None, A::LoginFailed, Outcome::Failed, None, None, None, Some("unknown_user".into()), None) };
+            self.tx.append_audit(self.seq, &ev).await?;
+            return Ok(Reply::LoginFailed { locked: false });
+        };
+        let actor = Actor { username: user.username.clone(), role: user.role, session: None, client_addr };
+        let was_locked = user.is_locked(self.now);
+        user.failed_logins += 1;
+        let lock_now = !was_locked && user.failed_logins >= policy.max_failures;
+        if lock_now {
+            user.locked_until = Some(self.now.plus_seconds(policy.lock_seconds));
+        }
+        self.tx.update_user(&user).await?;
+        let detail = if was_locked { "locked".to_string() } else { format!("failures={}", user.failed_logins) };
+        self.audit_as(&actor, A::LoginFailed, Outcome::Failed, &detail).await?;
+        if lock_now {
+            self.audit_as(&actor, A::Lockout, Outcome::Success, &format!("until={}", self.now.plus_seconds(policy.lock_seconds).to_rfc3339())).await?;
+        }
+        Ok(Reply::LoginFailed { locked: was_locked || lock_now })
+    }
+
+    async fn end_session(&mut self, actor: &Actor, reason: Option<&str>) -> Result<Reply> {
+        if let Some(id) = &actor.session {
+            self.tx.revoke_session(id, self.now.as_micros()).await?;
+        }
+        self.audit(actor, A::Logout, None, None, None, reason.map(str::to_string), None).await?;
+        Ok(Reply::Done)
+    }
+
+    async fn change_password(&mut self, actor: &Actor, new_hash: &str) -> Result<Reply> {
+        let mut user = self.user(&actor.username).await?;
+        user.password_hash = new_hash.to_string();
+        user.must_change_password = false;
+        user.password_changed_at = self.now;
+        self.tx.update_user(&user).await?;
+        self.tx.insert_password_history(actor.username.as_str(), new_hash, self.now.as_micros()).await?;
+        self.audit(actor, A::PasswordChange, None, None, None, None, None).await?;
+        Ok(Reply::User(user))
+    }
+
+    async fn set_grant(&mut self, actor: &Actor, role: Role, grant: Grant, allowed: bool) -> Result<Reply> {
+        self.allow(actor, P::RoleManage)?;
+        if role == actor.role && grant == Grant::Permission(P::RoleManage) && !allowed {
+            return Err(StoreError::Conflict("removing the permission matrix from your own role would lock administration out".into()));
+        }
+        let changed = self.tx.set_grant(role.as_str(), &grant.key(), allowed).await?;
+        let mut matrix = self.matrix.clone();
+        matrix.set(role, grant, allowed);
+        let detail = format!("{role} {}={allowed} changed={changed}", grant.key());
+        self.audit(actor, A::RoleChange, None, None, None, Some(detail), None).await?;
+        Ok(Reply::Matrix(matrix))
+    }
+
+    // ----- patients -----
+
+    async fn create_patient(&mut self, actor: &Actor, new: &NewPatient) -> Result<Reply> {
+        self.allow(actor, P::PatientWrite)?;
+        new.validate(self.now)?;
+        let patient = Patient {
+            patient_id: new.patient_id.clone(),
+            name: new.name.trim().to_string(),
+            name_kana: new.name_kana.trim().to_string(),
+            birth_date: new.birth_date.clone(),
+            sex: new.sex,
+            created_at: self.now,
+            created_by: actor.username.to_string(),
+        };
+        if !self.tx.insert_patient(&patient).await? {
+            return Err(StoreError::Conflict("a patient with this patient_id exists".into()));
+        }
+        self.audit(actor, A::PatientCreate, Some(patient.patient_id.to_string()), None, None, None, None).await?;
+        Ok(Reply::Patient(patient))
+    }
+
+    async fn search_patients(&mut self, actor: &Actor, query: &str) -> Result<Reply> {
+        self.allow(actor, P::PatientRead)?;
+        let query = query.trim();
+        if query.chars().count() > MAX_SEARCH_CHARS {
+            return Err(DomainError::invalid("q", format!("must be at most {MAX_SEARCH_CHARS} characters")).into());
+        }
+        if query.chars().any(char::is_control) {
+            return Err(DomainError::invalid("q", "must not contain control characters").into());
+        }
+        let patients = if query.is_empty() { Vec::new() } else { self.tx.search_patients(query, SEARCH_LIMIT).await? };
+        let detail = format!("q={query} results={}", patients.len());
+        self.audit(actor, A::PatientSearch, None, None, None, Some(detail), None).await?;
+        Ok(Reply::Patients(patients))
+    }
+
+    // ----- documents -----
+
+    async fn head(&mut self, id: &DocumentId) -> Result<DocumentHead> {
+        self.tx.get_head(id.as_str()).await?.ok_or(StoreError::NotFound("document"))
+    }
+
+    async fn readable_head(&mut self, actor: &Actor, id: &DocumentId) -> Result<DocumentHead> {
+        self.allow(actor, P::DocumentRead)?;
+        let head = self.head(id).await?;
+        self.allow_class(actor, P::DocumentRead, &head)?;
+        Ok(head)
+    }
+
+    /// The head of a document about to change, checked for permission and for a stale If-Match.
+    async fn changeable_head(&mut self, actor: &Actor, id: &DocumentId, if_match: Option<i64>, permission: P) -> Result<DocumentHead> {
+        self.allow(actor, permission)?;
+        let head = self.head(id).await?;
+        self.allow_class(actor, permission, &head)?;
+        if let Some(expected) = if_match
+            && expected != head.version
+        {
+            return Err(StoreError::Stale { current: head.version });
+        }
+        Ok(head)
+    }
+
+    fn step(&self, head: &DocumentHead, actor: &Actor, step: Step) -> Result<DocumentStatus> {
+        let facts = HeadFacts { status: head.status, entered_by: &head.entered_by, on_behalf_of: head.on_behalf_of.as_ref() };
+        Ok(next_status(facts, &actor.username, step)?)
+    }
+
+    async fn create_document(&mut self, actor: &Actor, patient_id: &kiroku_core::PatientId, doc: &crate::command::NewDocument) -> Result<Reply> {
+        let kind = match &doc.on_behalf_of {
+            Some(clinician) => {
+                self.matrix.check(actor.role, P::DocumentProxyEnter, Some(doc.info_class))?;
+                let named = self.tx.get_user(clinician.as_str()).await?;
+                let can_approve = named.as_ref().is_some_and(|u| !u.disabled && self.matrix.check(u.role, P::DocumentApprove, Some(doc.info_class)).is_ok());
+                if !can_approve {
+                    return Err(DomainError::invalid("on_behalf_of", "must name an active clinician who may approve this document").into());
+                }
+                VersionKind::Proxy
+            }
+            None => {
+                self.matrix.check(actor.role, P::DocumentWrite, Some(doc.info_class))?;
+                VersionKind::Draft
+            }
+        };
+        validate_document_fields(&doc.doc_type, &doc.title, &doc.body)?;
+        if self.tx.get_patient(patient_id.as_str()).await?.is_none() {
+            return Err(StoreError::NotFound("patient"));
+        }
+        let id = DocumentId::parse(uuid::Uuid::now_v7().to_string())?;
+        let version = VersionRecord {
+            document_id: id.clone(),
+            version: 1,
+            kind,
+            patient_id: patient_id.clone(),
+            doc_type: doc.doc_type.clone(),
+            title: doc.title.clone(),
+            info_class: doc.info_class,
+            body: doc.body.clone(),
+            entered_by: actor.username.clone(),
+            on_behalf_of: doc.on_behalf_of.clone(),
+            entered_at: self.now,
+            reason: None,
+            content_hash: String::new(),
+            seq: self.seq,
+        };
+        let version = with_hash(version);
+        let head = DocumentHead {
+            id: id.clone(),
+            patient_id: patient_id.clone(),
+            doc_type: doc.doc_type.clone(),
+            title: doc.title.clone(),
+            info_class: doc.info_class,
+            status: if kind == VersionKind::Proxy { DocumentStatus::PendingApproval } else { DocumentStatus::Draft },
+            version: 1,
+            entered_by: actor.username.clone(),
+            on_behalf_of: doc.on_behalf_of.clone(),
+            created_at: self.now,
+            updated_at: self.now,
+            confirmed_by: None,
+            confirmed_at: None,
+        };
+        self.tx.insert_head(&head).await?;
+        self.tx.insert_version(&version).await?;
+        let detail = doc.on_behalf_of.as_ref().map(|c| format!("proxy_for={c}"));
+        self.audit(actor, A::DocumentCreate, Some(patient_id.to_string()), Some(&id), Some(1), detail, Some(version.content_hash.clone())).await?;
+        self.view(head, version).await
+    }
+
+    async fn list_documents(&mut self, actor: &Actor, patient_id: &kiroku_core::PatientId) -> Result<Reply> {
+        self.allow(actor, P::DocumentRead)?;
+        if self.tx.get_patient(patient_id.as_str()).await?.is_none() {
+            return Err(StoreError::NotFound("patient"));
+        }
+        let visible = self.matrix.visible_classes(actor.role);
+        let mut heads = self.tx.list_heads(patient_id.as_str()).await?;
+        heads.retain(|h| visible.contains(&h.info_class));
+        self.audit(actor, A::DocumentList, Some(patient_id.to_string()), None, None, Some(format!("count={}", heads.len())), None).await?;
+        Ok(Reply::Documents(heads))
+    }
+
+    async fn read_document(&mut self, actor: &Actor, id: &DocumentId, version: Option<i64>) -> Result<Reply> {
+        let head = self.readable_head(actor, id).await?;
+        let n = version.unwrap_or(head.version);
+        let record = self.tx.get_version(id.as_str(), n).await?.ok_or(StoreError::NotFound("version"))?;
+        let action = if version.is_some() { A::VersionRead } else { A::DocumentRead };
+        self.audit(actor, action, Some(head.patient_id.to_string()), Some(id), Some(n), None, Some(record.content_hash.clone())).await?;
+        self.view(head, record).await
+    }
+
+    async fn list_versions(&mut self, actor: &Actor, id: &DocumentId) -> Result<Reply> {
+        let head = self.readable_head(actor, id).await?;
+        let versions = self.tx.list_versions(id.as_str()).await?;
+        let attestations = self.tx.list_attestations(id.as_str()).await?;
+        let summaries = versions
+            .into_iter()
+            .map(|v| {
+                let (confirm, approve) = attestation_of(&attestations, v.version);
+                VersionSummary {
+                    version: v.version,
+                    kind: v.kind,
+                    author: v.entered_by,
+                    entered_at: v.entered_at,
+                    reason: v.reason,
+                    content_hash: v.content_hash,
+                    confirmer: confirm.or(approve).map(|a| a.username.clone()),
+                    confirmed_at: confirm.or(approve).map(|a| a.at),
+                    approved_by: approve.map(|a| a.username.clone()),
+                }
+            })
+            .collect();
+        self.audit(actor, A::VersionList, Some(head.patient_id.to_string()), Some(id), None, None, None).await?;
+        Ok(Reply::Versions(summaries))
+    }
+
+    async fn current_version(&mut self, head: &DocumentHead) -> Result<VersionRecord> {
+        self.tx
+            .get_version(head.id.as_str(), head.version)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("document {} has no version {}", head.id, head.version)))
+    }
+
+    async fn update_draft(&mut self, actor: &Actor, id: &DocumentId, if_match: Option<i64>, title: Option<&str>, body: &serde_json::Value) -> Result<Reply> {
+        let mut head = self.changeable_head(actor, id, if_match, P::DocumentWrite).await?;
+        self.step(&head, actor, Step::EditDraft)?;
+        let previous = self.current_version(&head).await?;
+        let title = title.unwrap_or(&previous.title);
+        validate_document_fields(&previous.doc_type, title, body)?;
+        let version = self.next_version(&previous, VersionKind::Draft, actor, title, body.clone(), None);
+        head.title = version.title.clone();
+        self.append_version(actor, &mut head, version, A::DocumentUpdate, None).await
+    }
+
+    async fn amend(&mut self, actor: &Actor, id: &DocumentId, if_match: Option<i64>, title: Option<&str>, body: &serde_json::Value, reason: &str) -> Result<Reply> {
+        let mut head = self.changeable_head(actor, id, if_match, P::DocumentWrite).await?;
+        // An amendment is confirmed as it is written, so it needs the confirming authority too.
+        self.allow_class(actor, P::DocumentConfirm, &head)?;
+        self.step(&head, actor, Step::Amend)?;
+        let reason = require_reason(Some(reason))?.to_string();
+        let previous = self.current_version(&head).await?;
+        let title = title.unwrap_or(&previous.title);
+        validate_document_fields(&previous.doc_type, title, body)?;
+        let version = self.next_version(&previous, VersionKind::Amendment, actor, title, body.clone(), Some(reason));
+        self.tx.insert_attestation(&Attestation { document_id: id.clone(), version: version.version, kind: AttestationKind::Confirm, username: actor.username.clone(), at: self.now, seq: self.seq }).await?;
+        head.title = version.title.clone();
+        head.confirmed_by = Some(actor.username.to_string());
+        head.confirmed_at = Some(self.now);
+        self.append_version(actor, &mut head, version, A::DocumentAmend, None).await
+    }
+
+    async fn delete(&mut self, actor: &Actor, id: &DocumentId, if_match: Option<i64>, reason: &str) -> Result<Reply> {
+        let mut head = self.changeable_head(actor, id, if_match, P::DocumentDelete).await?;
+        head.status = self.step(&head, actor, Step::Delete)?;
+        let reason = require_reason(Some(reason))?.to_string();
+        let previous = self.current_version(&head).await?;
+        let version = self.next_version(&previous, VersionKind::Deletion, actor, &previous.title, previous.body.clone(), Some(reason));
+        self.append_version(actor, &mut head, version, A::DocumentDelete, None).await
+    }
+
+    fn next_version(&self, previous: &VersionRecord, kind: VersionKind, actor: &Actor, title: &str, body: serde_json::Value, reason: Option<String>) -> VersionRecord {
+        with_hash(VersionRecord {
+            version: previous.version + 1,
+            kind,
+            title: title.to_string(),
+            body,
+            entered_by: actor.username.clone(),
+            on_behalf_of: None,
+            entered_at: self.now,
+            reason,
+            content_hash: String::new(),
+            seq: self.seq,
+            ..previous.clone()
+        })
+    }
+
+    async fn append_version(&mut self, actor: &Actor, head: &mut DocumentHead, version: VersionRecord, action: A, detail: Option<String>) -> Result<Reply> {
+        head.version = version.version;
+        head.updated_at = self.now;
+        self.tx.insert_version(&version).await?;
+        self.tx.update_head(head).await?;
+        let detail = detail.or_else(|| version.reason.as_ref().map(|r| format!("reason={r}")));
+        self.audit(actor, action, Some(head.patient_id.to_string()), Some(&head.id), Some(version.version), detail, Some(version.content_hash.clone())).await?;
+        self.view(head.clone(), version).await
+    }
+
+    /// Confirmation (確定) of a draft or approval (承認) of a proxy entry.
+    async fn attest(&mut self, actor: &Actor, id: &DocumentId, if_match: Option<i64>, step: Step) -> Result<Reply> {
+        let (permission, kind, action) = match step {
+            Step::Approve => (P::DocumentApprove, AttestationKind::Approve, A::DocumentApprove),
+            _ => (P::DocumentConfirm, AttestationKind::Confirm, A::DocumentConfirm),
+        };
+        let mut head = self.changeable_head(actor, id, if_match, permission).await?;
+        head.status = self.step(&head, actor, step)?;
+        let version = self.current_version(&head).await?;
+        self.tx.insert_attestation(&Attestation { document_id: id.clone(), version: head.version, kind, username: actor.username.clone(), at: self.now, seq: self.seq }).await?;
+        head.confirmed_by = Some(actor.username.to_string());
+        head.confirmed_at = Some(self.now);
+        head.updated_at = self.now;
+        self.tx.update_head(&head).await?;
+        self.audit(actor, action, Some(head.patient_id.to_string()), Some(id), Some(head.version), None, Some(version.content_hash.clone())).await?;
+        self.view(head, version).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn add_attachment(&mut self, actor: &Actor, id: &DocumentId, attachment_id: &str, name: &str, media_type: &str, size: i64, blob_hash: &str) -> Result<Reply> {
+        let head = self.changeable_head(actor, id, None, if_proxy(actor, self.matrix)).await?;
+        validate_attachment_name(name)?;
+        text_field("media_type", media_type, 127)?;
+        // Files join a record only while it is being written: a draft by its author, a proxy entry
+        // by the proxy before approval. After that, a change is an amendment.
+        let open = match head.status {
+            DocumentStatus::Draft | DocumentStatus::PendingApproval => head.entered_by == actor.username,
+            _ => false,
+        };
+        if !open {
+            return Err(StoreError::Conflict("files can be attached only to your own draft or proxy entry before confirmation".into()));
+        }
+        let att = AttachmentRecord {
+            id: attachment_id.to_string(),
+            document_id: id.clone(),
+            version: head.version,
+            name: name.to_string(),
+            media_type: media_type.to_string(),
+            size,
+            blob_hash: blob_hash.to_string(),
+            added_by: actor.username.clone(),
+            added_at: self.now,
+            seq: self.seq,
+        };
+        self.tx.insert_attachment(&att).await?;
+        self.audit(actor, A::AttachmentAdd, Some(head.patient_id.to_string()), Some(id), Some(head.version), Some(name.to_string()), Some(blob_hash.to_string())).await?;
+        Ok(Reply::Attachment(att))
+    }
+
+    async fn view(&mut self, head: DocumentHead, version: VersionRecord) -> Result<Reply> {
+        let attestations = self.tx.list_attestations(head.id.as_str()).await?;
+        let mut attachments = self.tx.list_attachments(head.id.as_str()).await?;
+        attachments.retain(|a| a.version <= version.version);
+        let (confirm, approve) = attestation_of(&attestations, version.version);
+        let confirmed = confirm.or(approve);
+        Ok(Reply::Document(Box::new(DocumentView {
+            id: head.id,
+            patient_id: head.patient_id,
+            doc_type: version.doc_type,
+            title: version.title,
+            info_class: version.info_class,
+            status: head.status,
+            version: version.version,
+            current_version: head.version,
+            version_kind: version.kind,
+            body: version.body,
+            content_hash: version.content_hash,
+            author: version.entered_by,
+            entered_at: version.entered_at,
+            on_behalf_of: version.on_behalf_of,
+            confirmer: confirmed.map(|a| a.username.clone()),
+            confirmed_at: confirmed.map(|a| a.at),
+            approved_by: approve.map(|a| a.username.clone()),
+            reason: version.reason,
+            attachments,
+        })))
+    }
+}
+
+/// Attaching files is part of writing; a proxy writes under the proxy permission.
+fn if_proxy(actor: &Actor, matrix: &PermissionMatrix) -> P {
+    if matrix.has(actor.role, Grant::Permission(P::DocumentProxyEnter)) && !matrix.has(actor.role, Grant::Permission(P::DocumentWrite)) {
+        P::DocumentProxyEnter
+    } else {
+        P::DocumentWrite
+    }
+}
+
+fn attestation_of(all: &[Attestation], version: i64) -> (Option<&Attestation>, Option<&Attestation>) {
+    let find = |kind| all.iter().find(|a| a.version == version && a.kind == kind);
+    (find(AttestationKind::Confirm), find(AttestationKind::Approve))
+}
+
+fn with_hash(mut v: VersionRecord) -> VersionRecord {
+    v.content_hash = v.content().hash().to_hex();
+    v
+}

@@ -1,0 +1,230 @@
+//! Rows as the store keeps them and read models as the server shows them.
+
+use kiroku_core::{AuditAction, DocumentId, DocumentStatus, InfoClass, Outcome, PatientId, Role, Timestamp, Username, VersionKind};
+use serde::{Deserialize, Serialize};
+
+pub use kiroku_core::patient::{NewPatient, Patient, Sex};
+
+/// An account. Its mutable state (lock, failures, disabled) changes only through audited commands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserRecord {
+    pub username: Username,
+    pub display_name: String,
+    pub role: Role,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub must_change_password: bool,
+    pub disabled: bool,
+    pub failed_logins: i64,
+    pub locked_until: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub last_login_at: Option<Timestamp>,
+    pub password_changed_at: Timestamp,
+}
+
+impl UserRecord {
+    pub fn is_locked(&self, now: Timestamp) -> bool {
+        self.locked_until.is_some_and(|t| t > now)
+    }
+}
+
+/// A login session. Only the SHA-256 of the bearer token is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// A short public id that appears in audit events instead of the token.
+    pub id: String,
+    pub token_hash: String,
+    pub username: Username,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub client_addr: Option<String>,
+}
+
+/// A session together with the account state that decides whether it is still good.
+#[derive(Debug, Clone)]
+pub struct SessionWithUser {
+    pub session: SessionRecord,
+    pub user: UserRecord,
+}
+
+/// The current state of a document; derived from its versions and attestations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocumentHead {
+    pub id: DocumentId,
+    pub patient_id: PatientId,
+    #[serde(rename = "type")]
+    pub doc_type: String,
+    pub title: String,
+    pub info_class: InfoClass,
+    pub status: DocumentStatus,
+    pub version: i64,
+    pub entered_by: Username,
+    pub on_behalf_of: Option<Username>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub confirmed_by: Option<String>,
+    pub confirmed_at: Option<Timestamp>,
+}
+
+/// One immutable version of a document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionRecord {
+    pub document_id: DocumentId,
+    pub version: i64,
+    pub kind: VersionKind,
+    pub patient_id: PatientId,
+    #[serde(rename = "type")]
+    pub doc_type: String,
+    pub title: String,
+    pub info_class: InfoClass,
+    pub body: serde_json::Value,
+    pub entered_by: Username,
+    pub on_behalf_of: Option<Username>,
+    pub entered_at: Timestamp,
+    pub reason: Option<String>,
+    pub content_hash: String,
+    pub seq: i64,
+}
+
+impl VersionRecord {
+    pub fn content(&self) -> kiroku_core::document::VersionContent<'_> {
+        kiroku_core::document::VersionContent {
+            document_id: &self.document_id,
+            patient_id: &self.patient_id,
+            version: self.version,
+            kind: self.kind,
+            doc_type: &self.doc_type,
+            title: &self.title,
+            info_class: self.info_class,
+            body: &self.body,
+            entered_by: &self.entered_by,
+            on_behalf_of: self.on_behalf_of.as_ref(),
+            entered_at: self.entered_at,
+            reason: self.reason.as_deref(),
+        }
+    }
+}
+
+/// Confirmation (確定) or approval of a proxy entry (承認) of one version, by one person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attestation {
+    pub document_id: DocumentId,
+    pub version: i64,
+    pub kind: AttestationKind,
+    pub username: Username,
+    pub at: Timestamp,
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttestationKind {
+    Confirm,
+    Approve,
+}
+
+impl AttestationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttestationKind::Confirm => "confirm",
+            AttestationKind::Approve => "approve",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Confirm, Self::Approve].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A file attached to a document; its bytes live in the blob store under `blob_hash`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachmentRecord {
+    pub id: String,
+    pub document_id: DocumentId,
+    pub version: i64,
+    pub name: String,
+    pub media_type: String,
+    pub size: i64,
+    pub blob_hash: String,
+    pub added_by: Username,
+    pub added_at: Timestamp,
+    pub seq: i64,
+}
+
+/// A document as the API shows it: head, the requested version's content and who confirmed it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentView {
+    pub id: DocumentId,
+    pub patient_id: PatientId,
+    #[serde(rename = "type")]
+    pub doc_type: String,
+    pub title: String,
+    pub info_class: InfoClass,
+    /// The document's current status.
+    pub status: DocumentStatus,
+    /// The version shown.
+    pub version: i64,
+    /// The newest version; differs from `version` when an old version is read.
+    pub current_version: i64,
+    pub version_kind: VersionKind,
+    pub body: serde_json::Value,
+    pub content_hash: String,
+    /// 入力者: who typed this version.
+    pub author: Username,
+    pub entered_at: Timestamp,
+    /// The clinician a proxy entry was made for.
+    pub on_behalf_of: Option<Username>,
+    /// 確定者 of the shown version, if confirmed.
+    pub confirmer: Option<Username>,
+    pub confirmed_at: Option<Timestamp>,
+    pub approved_by: Option<Username>,
+    pub reason: Option<String>,
+    pub attachments: Vec<AttachmentRecord>,
+}
+
+/// One line of a version history.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionSummary {
+    pub version: i64,
+    pub kind: VersionKind,
+    pub author: Username,
+    pub entered_at: Timestamp,
+    pub reason: Option<String>,
+    pub content_hash: String,
+    pub confirmer: Option<Username>,
+    pub confirmed_at: Option<Timestamp>,
+    pub approved_by: Option<Username>,
+}
+
+/// Filters of an audit query; results come newest first, paged by event id.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuditFilter {
+    pub patient_id: Option<String>,
+    pub user: Option<String>,
+    pub action: Option<AuditAction>,
+    pub outcome: Option<Outcome>,
+    pub document_id: Option<String>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    /// Return events with an id below this one.
+    pub before: Option<i64>,
+}
+
+/// An audit event before it has its id and sequence number.
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub time: Timestamp,
+    pub user: Option<String>,
+    pub role: Option<String>,
+    pub session: Option<String>,
+    pub client_addr: Option<String>,
+    pub action: AuditAction,
+    pub patient_id: Option<String>,
+    pub document_id: Option<String>,
+    pub version: Option<i64>,
+    pub outcome: Outcome,
+    pub detail: Option<String>,
+    pub content_hash: Option<String>,
+}

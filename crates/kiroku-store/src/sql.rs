@@ -1,0 +1,504 @@
+//! The SQL of the [`Tx`](crate::Tx) primitives, shared by the sqlx backends.
+//!
+//! SQLite and PostgreSQL both accept `$N` placeholders, `RETURNING`, `ON CONFLICT`, savepoints and
+//! `CAST(... AS BIGINT)`, so one text of every statement serves both; [`sql_tx!`] instantiates it for a
+//! backend's sqlx database type. Schemas and migrations stay per backend. Times are UTC microseconds
+//! (BIGINT), bodies canonical JSON text.
+
+/// Defines `pub struct $name` over `sqlx::Transaction<'static, $db>` and implements `Tx` for it.
+#[macro_export]
+macro_rules! sql_tx {
+    ($name:ident, $db:ty) => {
+        pub struct $name {
+            tx: ::sqlx::Transaction<'static, $db>,
+        }
+
+        impl $name {
+            pub fn new(tx: ::sqlx::Transaction<'static, $db>) -> Self {
+                $name { tx }
+            }
+        }
+
+        mod sql_rows {
+            use ::sqlx::Row;
+            use $crate::error::{Result, StoreError};
+            use $crate::kiroku_core::{AuditAction, AuditEvent, DocumentId, DocumentStatus, Outcome, PatientId, Timestamp, Username, VersionKind};
+            use $crate::records::*;
+
+            pub type DbRow = <$db as ::sqlx::Database>::Row;
+
+            fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+                StoreError::Corrupt(format!("{what}: {e}"))
+            }
+            pub fn s(row: &DbRow, col: &str) -> Result<String> {
+                row.try_get::<String, _>(col).map_err(|e| corrupt(col, e))
+            }
+            pub fn os(row: &DbRow, col: &str) -> Result<Option<String>> {
+                row.try_get::<Option<String>, _>(col).map_err(|e| corrupt(col, e))
+            }
+            pub fn i(row: &DbRow, col: &str) -> Result<i64> {
+                row.try_get::<i64, _>(col).map_err(|e| corrupt(col, e))
+            }
+            pub fn oi(row: &DbRow, col: &str) -> Result<Option<i64>> {
+                row.try_get::<Option<i64>, _>(col).map_err(|e| corrupt(col, e))
+            }
+            pub fn b(row: &DbRow, col: &str) -> Result<bool> {
+                row.try_get::<bool, _>(col).map_err(|e| corrupt(col, e))
+            }
+            fn t(row: &DbRow, col: &str) -> Result<Timestamp> {
+                i(row, col).map(Timestamp::from_micros)
+            }
+            fn ot(row: &DbRow, col: &str) -> Result<Option<Timestamp>> {
+                oi(row, col).map(|v| v.map(Timestamp::from_micros))
+            }
+            fn parsed<T, E: std::fmt::Display>(col: &str, v: std::result::Result<T, E>) -> Result<T> {
+                v.map_err(|e| corrupt(col, e))
+            }
+            fn name(row: &DbRow, col: &str) -> Result<Username> {
+                parsed(col, Username::parse(s(row, col)?))
+            }
+            fn oname(row: &DbRow, col: &str) -> Result<Option<Username>> {
+                os(row, col)?.map(|v| parsed(col, Username::parse(v))).transpose()
+            }
+            fn opt<T>(col: &str, v: Option<T>) -> Result<T> {
+                v.ok_or_else(|| corrupt(col, "unknown value"))
+            }
+
+            pub fn user(row: &DbRow) -> Result<UserRecord> {
+                Ok(UserRecord {
+                    username: name(row, "username")?,
+                    display_name: s(row, "display_name")?,
+                    role: parsed("role", s(row, "role")?.parse())?,
+                    password_hash: s(row, "password_hash")?,
+                    must_change_password: b(row, "must_change_password")?,
+                    disabled: b(row, "disabled")?,
+                    failed_logins: i(row, "failed_logins")?,
+                    locked_until: ot(row, "locked_until")?,
+                    created_at: t(row, "created_at")?,
+                    last_login_at: ot(row, "last_login_at")?,
+                    password_changed_at: t(row, "password_changed_at")?,
+                })
+            }
+
+            pub fn session(row: &DbRow) -> Result<SessionRecord> {
+                Ok(SessionRecord {
+                    id: s(row, "id")?,
+                    token_hash: s(row, "token_hash")?,
+                    username: name(row, "username")?,
+                    created_at: t(row, "created_at")?,
+                    last_seen_at: t(row, "last_seen_at")?,
+                    expires_at: t(row, "expires_at")?,
+                    revoked_at: ot(row, "revoked_at")?,
+                    client_addr: os(row, "client_addr")?,
+                })
+            }
+
+            pub fn patient(row: &DbRow) -> Result<Patient> {
+                Ok(Patient {
+                    patient_id: parsed("patient_id", PatientId::parse(s(row, "patient_id")?))?,
+                    name: s(row, "name")?,
+                    name_kana: s(row, "name_kana")?,
+                    birth_date: s(row, "birth_date")?,
+                    sex: opt("sex", Sex::parse(&s(row, "sex")?))?,
+                    created_at: t(row, "created_at")?,
+                    created_by: s(row, "created_by")?,
+                })
+            }
+
+            pub fn head(row: &DbRow) -> Result<DocumentHead> {
+                Ok(DocumentHead {
+                    id: parsed("id", DocumentId::parse(s(row, "id")?))?,
+                    patient_id: parsed("patient_id", PatientId::parse(s(row, "patient_id")?))?,
+                    doc_type: s(row, "doc_type")?,
+                    title: s(row, "title")?,
+                    info_class: parsed("info_class", s(row, "info_class")?.parse())?,
+                    status: opt("status", DocumentStatus::parse(&s(row, "status")?))?,
+                    version: i(row, "version")?,
+                    entered_by: name(row, "entered_by")?,
+                    on_behalf_of: oname(row, "on_behalf_of")?,
+                    created_at: t(row, "created_at")?,
+                    updated_at: t(row, "updated_at")?,
+                    confirmed_by: os(row, "confirmed_by")?,
+                    confirmed_at: ot(row, "confirmed_at")?,
+                })
+            }
+
+            pub fn version(row: &DbRow) -> Result<VersionRecord> {
+                Ok(VersionRecord {
+                    document_id: parsed("document_id", DocumentId::parse(s(row, "document_id")?))?,
+                    version: i(row, "version")?,
+                    kind: opt("kind", VersionKind::parse(&s(row, "kind")?))?,
+                    patient_id: parsed("patient_id", PatientId::parse(s(row, "patient_id")?))?,
+                    doc_type: s(row, "doc_type")?,
+                    title: s(row, "title")?,
+                    info_class: parsed("info_class", s(row, "info_class")?.parse())?,
+                    body: parsed("body", $crate::serde_json::from_str(&s(row, "body")?))?,
+                    entered_by: name(row, "entered_by")?,
+                    on_behalf_of: oname(row, "on_behalf_of")?,
+                    entered_at: t(row, "entered_at")?,
+                    reason: os(row, "reason")?,
+                    content_hash: s(row, "content_hash")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn attestation(row: &DbRow) -> Result<Attestation> {
+                Ok(Attestation {
+                    document_id: parsed("document_id", DocumentId::parse(s(row, "document_id")?))?,
+                    version: i(row, "version")?,
+                    kind: opt("kind", AttestationKind::parse(&s(row, "kind")?))?,
+                    username: name(row, "username")?,
+                    at: t(row, "at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn attachment(row: &DbRow) -> Result<AttachmentRecord> {
+                Ok(AttachmentRecord {
+                    id: s(row, "id")?,
+                    document_id: parsed("document_id", DocumentId::parse(s(row, "document_id")?))?,
+                    version: i(row, "version")?,
+                    name: s(row, "name")?,
+                    media_type: s(row, "media_type")?,
+                    size: i(row, "size")?,
+                    blob_hash: s(row, "blob_hash")?,
+                    added_by: name(row, "added_by")?,
+                    added_at: t(row, "added_at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn audit(row: &DbRow) -> Result<AuditEvent> {
+                Ok(AuditEvent {
+                    id: i(row, "id")?,
+                    seq: i(row, "seq")?,
+                    time: t(row, "time")?,
+                    user: os(row, "username")?,
+                    role: os(row, "role")?,
+                    session: os(row, "session")?,
+                    client_addr: os(row, "client_addr")?,
+                    action: opt("action", AuditAction::parse(&s(row, "action")?))?,
+                    patient_id: os(row, "patient_id")?,
+                    document_id: os(row, "document_id")?,
+                    version: oi(row, "version")?,
+                    outcome: opt("outcome", Outcome::parse(&s(row, "outcome")?))?,
+                    detail: os(row, "detail")?,
+                    content_hash: os(row, "content_hash")?,
+                })
+            }
+        }
+
+        const USER_COLS: &str = "username, display_name, role, password_hash, must_change_password, disabled, failed_logins, locked_until, created_at, last_login_at, password_changed_at";
+        const HEAD_COLS: &str = "id, patient_id, doc_type, title, info_class, status, version, entered_by, on_behalf_of, created_at, updated_at, confirmed_by, confirmed_at";
+        const VERSION_COLS: &str = "document_id, version, kind, patient_id, doc_type, title, info_class, body, entered_by, on_behalf_of, entered_at, reason, content_hash, seq";
+        const AUDIT_COLS: &str = "id, seq, time, username, role, session, client_addr, action, patient_id, document_id, version, outcome, detail, content_hash";
+        const ATTACHMENT_COLS: &str = "id, document_id, version, name, media_type, size, blob_hash, added_by, added_at, seq";
+
+        #[$crate::async_trait::async_trait]
+        impl $crate::Tx for $name {
+            async fn commit(self: Box<Self>) -> $crate::error::Result<()> {
+                self.tx.commit().await.map_err($crate::StoreError::database)
+            }
+            async fn rollback(self: Box<Self>) -> $crate::error::Result<()> {
+                self.tx.rollback().await.map_err($crate::StoreError::database)
+            }
+            async fn savepoint(&mut self) -> $crate::error::Result<()> {
+                self.exec("SAVEPOINT cmd").await
+            }
+            async fn rollback_to_savepoint(&mut self) -> $crate::error::Result<()> {
+                self.exec("ROLLBACK TO SAVEPOINT cmd").await
+            }
+            async fn release_savepoint(&mut self) -> $crate::error::Result<()> {
+                self.exec("RELEASE SAVEPOINT cmd").await
+            }
+
+            async fn next_seq(&mut self) -> $crate::error::Result<(i64, i64)> {
+                let row = ::sqlx::query("UPDATE log_head SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, matrix_version")
+                    .fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok((sql_rows::i(&row, "last_seq")?, sql_rows::i(&row, "matrix_version")?))
+            }
+
+            async fn append_audit(&mut self, seq: i64, e: &$crate::records::NewAuditEvent) -> $crate::error::Result<i64> {
+                let row = ::sqlx::query("UPDATE log_head SET last_event = last_event + 1 WHERE id = 1 RETURNING last_event")
+                    .fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                let id = sql_rows::i(&row, "last_event")?;
+                ::sqlx::query("INSERT INTO audit_events (id, seq, time, username, role, session, client_addr, action, patient_id, document_id, version, outcome, detail, content_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
+                    .bind(id).bind(seq).bind(e.time.as_micros()).bind(e.user.clone()).bind(e.role.clone()).bind(e.session.clone())
+                    .bind(e.client_addr.clone()).bind(e.action.as_str()).bind(e.patient_id.clone()).bind(e.document_id.clone())
+                    .bind(e.version).bind(e.outcome.as_str()).bind(e.detail.clone()).bind(e.content_hash.clone())
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(id)
+            }
+
+            async fn query_audit(&mut self, f: &$crate::records::AuditFilter, limit: i64) -> $crate::error::Result<Vec<$crate::kiroku_core::AuditEvent>> {
+                let sql = ::sqlx::AssertSqlSafe(format!(
+                    "SELECT {AUDIT_COLS} FROM audit_events WHERE \
+                     (CAST($1 AS TEXT) IS NULL OR patient_id = $1) AND (CAST($2 AS TEXT) IS NULL OR username = $2) \
+                     AND (CAST($3 AS TEXT) IS NULL OR action = $3) AND (CAST($4 AS TEXT) IS NULL OR outcome = $4) \
+                     AND (CAST($5 AS TEXT) IS NULL OR document_id = $5) \
+                     AND (CAST($6 AS BIGINT) IS NULL OR time >= $6) AND (CAST($7 AS BIGINT) IS NULL OR time < $7) \
+                     AND (CAST($8 AS BIGINT) IS NULL OR id < $8) ORDER BY id DESC LIMIT $9"
+                ));
+                ::sqlx::query(sql)
+                    .bind(f.patient_id.clone()).bind(f.user.clone()).bind(f.action.map(|a| a.as_str()))
+                    .bind(f.outcome.map(|o| o.as_str())).bind(f.document_id.clone())
+                    .bind(f.from.map(|t| t.as_micros())).bind(f.to.map(|t| t.as_micros())).bind(f.before).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::audit).collect()
+            }
+
+            async fn scan_audit(&mut self, after: i64, limit: i64) -> $crate::error::Result<Vec<$crate::kiroku_core::AuditEvent>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {AUDIT_COLS} FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2"));
+                ::sqlx::query(sql).bind(after).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::audit).collect()
+            }
+
+            async fn load_grants(&mut self) -> $crate::error::Result<Vec<(String, String)>> {
+                ::sqlx::query("SELECT role, grant_key FROM role_grants ORDER BY role, grant_key")
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(|r| Ok((sql_rows::s(r, "role")?, sql_rows::s(r, "grant_key")?))).collect()
+            }
+
+            async fn set_grant(&mut self, role: &str, grant_key: &str, allowed: bool) -> $crate::error::Result<bool> {
+                let sql = if allowed {
+                    "INSERT INTO role_grants (role, grant_key) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                } else {
+                    "DELETE FROM role_grants WHERE role = $1 AND grant_key = $2"
+                };
+                let n = ::sqlx::query(sql).bind(role).bind(grant_key)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?.rows_affected();
+                if n > 0 {
+                    self.exec("UPDATE log_head SET matrix_version = matrix_version + 1 WHERE id = 1").await?;
+                }
+                Ok(n > 0)
+            }
+
+            async fn insert_user(&mut self, u: &$crate::records::UserRecord) -> $crate::error::Result<bool> {
+                let n = ::sqlx::query("INSERT INTO users (username, display_name, role, password_hash, must_change_password, disabled, failed_logins, locked_until, created_at, last_login_at, password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (username) DO NOTHING")
+                    .bind(u.username.as_str()).bind(&u.display_name).bind(u.role.as_str()).bind(&u.password_hash)
+                    .bind(u.must_change_password).bind(u.disabled).bind(u.failed_logins).bind(u.locked_until.map(|t| t.as_micros()))
+                    .bind(u.created_at.as_micros()).bind(u.last_login_at.map(|t| t.as_micros())).bind(u.password_changed_at.as_micros())
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?.rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn get_user(&mut self, username: &str) -> $crate::error::Result<Option<$crate::records::UserRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {USER_COLS} FROM users WHERE username = $1"));
+                ::sqlx::query(sql).bind(username)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::user).transpose()
+            }
+
+            async fn update_user(&mut self, u: &$crate::records::UserRecord) -> $crate::error::Result<()> {
+                ::sqlx::query("UPDATE users SET display_name = $2, role = $3, password_hash = $4, must_change_password = $5, disabled = $6, failed_logins = $7, locked_until = $8, last_login_at = $9, password_changed_at = $10 WHERE username = $1")
+                    .bind(u.username.as_str()).bind(&u.display_name).bind(u.role.as_str()).bind(&u.password_hash)
+                    .bind(u.must_change_password).bind(u.disabled).bind(u.failed_logins).bind(u.locked_until.map(|t| t.as_micros()))
+                    .bind(u.last_login_at.map(|t| t.as_micros())).bind(u.password_changed_at.as_micros())
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
+            async fn list_users(&mut self) -> $crate::error::Result<Vec<$crate::records::UserRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {USER_COLS} FROM users ORDER BY username"));
+                ::sqlx::query(sql).fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::user).collect()
+            }
+
+            async fn count_users(&mut self) -> $crate::error::Result<i64> {
+                let row = ::sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                sql_rows::i(&row, "n")
+            }
+
+            async fn insert_password_history(&mut self, username: &str, hash: &str, at: i64) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO password_history (username, password_hash, created_at) VALUES ($1, $2, $3)")
+                    .bind(username).bind(hash).bind(at)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
+            async fn password_history(&mut self, username: &str, limit: i64) -> $crate::error::Result<Vec<String>> {
+                ::sqlx::query("SELECT password_hash FROM password_history WHERE username = $1 ORDER BY created_at DESC LIMIT $2")
+                    .bind(username).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(|r| sql_rows::s(r, "password_hash")).collect()
+            }
+
+            async fn insert_session(&mut self, x: &$crate::records::SessionRecord) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO sessions (id, token_hash, username, created_at, last_seen_at, expires_at, revoked_at, client_addr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(&x.id).bind(&x.token_hash).bind(x.username.as_str()).bind(x.created_at.as_micros())
+                    .bind(x.last_seen_at.as_micros()).bind(x.expires_at.as_micros()).bind(x.revoked_at.map(|t| t.as_micros())).bind(x.client_addr.clone())
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
+            async fn get_session(&mut self, token_hash: &str) -> $crate::error::Result<Option<$crate::records::SessionRecord>> {
+                ::sqlx::query("SELECT id, token_hash, username, created_at, last_seen_at, expires_at, revoked_at, client_addr FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::session).transpose()
+            }
+
+            async fn touch_session(&mut self, id: &str, at: i64) -> $crate::error::Result<()> {
+                ::sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2").bind(id).bind(at)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
+            async fn revoke_session(&mut self, id: &str, at: i64) -> $crate::error::Result<()> {
+                ::sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL").bind(id).bind(at)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
+            async fn revoke_user_sessions(&mut self, username: &str, at: i64) -> $crate::error::Result<u64> {
+                Ok(::sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE username = $1 AND revoked_at IS NULL").bind(username).bind(at)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?.rows_affected())
+            }
+
+            async fn insert_patient(&mut self, p: &$crate::records::Patient) -> $crate::error::Result<bool> {
+                let n = ::sqlx::query("INSERT INTO patients (patient_id, name, name_kana, birth_date, sex, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (patient_id) DO NOTHING")
+                    .bind(p.patient_id.as_str()).bind(&p.name).bind(&p.name_kana).bind(&p.birth_date).bind(p.sex.as_str())
+                    .bind(p.created_at.as_micros()).bind(&p.created_by)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?.rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn get_patient(&mut self, patient_id: &str) -> $crate::error::Result<Option<$crate::records::Patient>> {
+                ::sqlx::query("SELECT patient_id, name, name_kana, birth_date, sex, created_at, created_by FROM patients WHERE patient_id = $1")
+                    .bind(patient_id)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::patient).transpose()
+            }
+
+            async fn search_patients(&mut self, query: &str, limit: i64) -> $crate::error::Result<Vec<$crate::records::Patient>> {
+                let escaped = query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                let pattern = format!("%{escaped}%");
+                ::sqlx::query("SELECT patient_id, name, name_kana, birth_date, sex, created_at, created_by FROM patients WHERE patient_id = $1 OR name LIKE $2 ESCAPE '\\' OR name_kana LIKE $2 ESCAPE '\\' ORDER BY patient_id LIMIT $3")
+                    .bind(query).bind(pattern).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::patient).collect()
+            }
+
+            async fn insert_head(&mut self, h: &$crate::records::DocumentHead) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO documents (id, patient_id, doc_type, title, info_class, status, version, entered_by, on_behalf_of, created_at, updated_at, confirmed_by, confirmed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+                    .bind(h.id.as_str()).bind(h.patient_id.as_str()).bind(&h.doc_type).bind(&h.title).bind(h.info_class.as_str())
+                    .bind(h.status.as_str()).bind(h.version).bind(h.entered_by.as_str()).bind(h.on_behalf_of.as_ref().map(|u| u.as_str()))
+                    .bind(h.created_at.as_micros()).bind(h.updated_at.as_micros()).bind(h.confirmed_by.clone()).bind(h.confirmed_at.map(|t| t.as_micros()))
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
+            async fn update_head(&mut self, h: &$crate::records::DocumentHead) -> $crate::error::Result<()> {
+                ::sqlx::query("UPDATE documents SET title = $2, status = $3, version = $4, updated_at = $5, confirmed_by = $6, confirmed_at = $7 WHERE id = $1")
+                    .bind(h.id.as_str()).bind(&h.title).bind(h.status.as_str()).bind(h.version).bind(h.updated_at.as_micros())
+                    .bind(h.confirmed_by.clone()).bind(h.confirmed_at.map(|t| t.as_micros()))
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
+            async fn get_head(&mut self, id: &str) -> $crate::error::Result<Option<$crate::records::DocumentHead>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {HEAD_COLS} FROM documents WHERE id = $1"));
+                ::sqlx::query(sql).bind(id)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::head).transpose()
+            }
+
+            async fn list_heads(&mut self, patient_id: &str) -> $crate::error::Result<Vec<$crate::records::DocumentHead>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {HEAD_COLS} FROM documents WHERE patient_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1000"));
+                ::sqlx::query(sql).bind(patient_id)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::head).collect()
+            }
+
+            async fn list_pending_for(&mut self, username: &str) -> $crate::error::Result<Vec<$crate::records::DocumentHead>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {HEAD_COLS} FROM documents WHERE on_behalf_of = $1 AND status = 'pending_approval' ORDER BY created_at LIMIT 1000"));
+                ::sqlx::query(sql).bind(username)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::head).collect()
+            }
+
+            async fn insert_version(&mut self, v: &$crate::records::VersionRecord) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO document_versions (document_id, version, kind, patient_id, doc_type, title, info_class, body, entered_by, on_behalf_of, entered_at, reason, content_hash, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
+                    .bind(v.document_id.as_str()).bind(v.version).bind(v.kind.as_str()).bind(v.patient_id.as_str()).bind(&v.doc_type)
+                    .bind(&v.title).bind(v.info_class.as_str()).bind($crate::kiroku_core::hash::canonical_json(&v.body))
+                    .bind(v.entered_by.as_str()).bind(v.on_behalf_of.as_ref().map(|u| u.as_str())).bind(v.entered_at.as_micros())
+                    .bind(v.reason.clone()).bind(&v.content_hash).bind(v.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
+            async fn get_version(&mut self, id: &str, version: i64) -> $crate::error::Result<Option<$crate::records::VersionRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {VERSION_COLS} FROM document_versions WHERE document_id = $1 AND version = $2"));
+                ::sqlx::query(sql).bind(id).bind(version)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::version).transpose()
+            }
+
+            async fn list_versions(&mut self, id: &str) -> $crate::error::Result<Vec<$crate::records::VersionRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {VERSION_COLS} FROM document_versions WHERE document_id = $1 ORDER BY version"));
+                ::sqlx::query(sql).bind(id)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::version).collect()
+            }
+
+            async fn scan_versions(&mut self, after: Option<(&str, i64)>, limit: i64) -> $crate::error::Result<Vec<$crate::records::VersionRecord>> {
+                let (doc, ver) = after.unwrap_or(("", 0));
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {VERSION_COLS} FROM document_versions WHERE document_id > $1 OR (document_id = $1 AND version > $2) ORDER BY document_id, version LIMIT $3"));
+                ::sqlx::query(sql).bind(doc).bind(ver).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::version).collect()
+            }
+
+            async fn insert_attestation(&mut self, a: &$crate::records::Attestation) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO attestations (document_id, version, kind, username, at, seq) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(a.document_id.as_str()).bind(a.version).bind(a.kind.as_str()).bind(a.username.as_str()).bind(a.at.as_micros()).bind(a.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
+            async fn list_attestations(&mut self, id: &str) -> $crate::error::Result<Vec<$crate::records::Attestation>> {
+                ::sqlx::query("SELECT document_id, version, kind, username, at, seq FROM attestations WHERE document_id = $1 ORDER BY version, seq")
+                    .bind(id)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::attestation).collect()
+            }
+
+            async fn insert_attachment(&mut self, a: &$crate::records::AttachmentRecord) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO attachments (id, document_id, version, name, media_type, size, blob_hash, added_by, added_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                    .bind(&a.id).bind(a.document_id.as_str()).bind(a.version).bind(&a.name).bind(&a.media_type).bind(a.size)
+                    .bind(&a.blob_hash).bind(a.added_by.as_str()).bind(a.added_at.as_micros()).bind(a.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
+            async fn list_attachments(&mut self, document_id: &str) -> $crate::error::Result<Vec<$crate::records::AttachmentRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {ATTACHMENT_COLS} FROM attachments WHERE document_id = $1 ORDER BY seq, id"));
+                ::sqlx::query(sql).bind(document_id)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::attachment).collect()
+            }
+
+            async fn get_attachment(&mut self, document_id: &str, id: &str) -> $crate::error::Result<Option<$crate::records::AttachmentRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {ATTACHMENT_COLS} FROM attachments WHERE document_id = $1 AND id = $2"));
+                ::sqlx::query(sql).bind(document_id).bind(id)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::attachment).transpose()
+            }
+
+            async fn scan_attachments(&mut self, after: &str, limit: i64) -> $crate::error::Result<Vec<$crate::records::AttachmentRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {ATTACHMENT_COLS} FROM attachments WHERE id > $1 ORDER BY id LIMIT $2"));
+                ::sqlx::query(sql).bind(after).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::attachment).collect()
+            }
+        }
+
+        impl $name {
+            async fn exec(&mut self, sql: &'static str) -> $crate::error::Result<()> {
+                ::sqlx::query(sql).execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+        }
+    };
+}
