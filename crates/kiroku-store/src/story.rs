@@ -1,0 +1,389 @@
+//! The conformance story: one behaviour suite that every backend must pass. A backend's tests call
+//! [`conformance_tests!`](crate::conformance_tests) with a function that gives a fresh, empty backend.
+
+use std::sync::Arc;
+
+use kiroku_core::access::{Denied, Grant};
+use kiroku_core::document::LifecycleError;
+use kiroku_core::{AuditAction, DocumentStatus, InfoClass, Outcome, PatientId, Permission, Role, Timestamp, Username};
+use serde_json::json;
+
+use crate::command::{Actor, Command, LockoutPolicy, NewDocument};
+use crate::records::*;
+use crate::{Store, StoreError};
+
+/// Generates one `#[tokio::test]` per story, each on a fresh backend from `$make`, an async fn
+/// returning `Option<Arc<dyn Backend>>`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:path) => {
+        $crate::conformance_tests!(@each $make;
+            bootstrap_once, document_lifecycle_keeps_every_version, proxy_entry_needs_the_named_clinician,
+            denials_are_refused_and_audited, stale_writes_conflict, lockout_after_failures,
+            restricted_classes_are_hidden, matrix_changes_take_effect, audit_ids_are_gap_free_under_concurrency,
+            search_treats_wildcards_literally, audit_query_filters_and_pages, disabled_accounts_lose_sessions);
+    };
+    (@each $make:path; $($story:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $story() {
+                // `$make` answers None when its peer is absent (it says so loudly itself).
+                if let Some(backend) = $make().await {
+                    $crate::story::$story($crate::Store::start(backend)).await;
+                }
+            }
+        )+
+    };
+}
+
+fn name(s: &str) -> Username {
+    Username::parse(s).expect("valid username")
+}
+
+fn user(username: &str, role: Role) -> UserRecord {
+    let now = Timestamp::now();
+    UserRecord {
+        username: name(username),
+        display_name: format!("{username} さん"),
+        role,
+        password_hash: format!("hash-of-{username}"),
+        must_change_password: false,
+        disabled: false,
+        failed_logins: 0,
+        locked_until: None,
+        created_at: now,
+        last_login_at: None,
+        password_changed_at: now,
+    }
+}
+
+fn actor(username: &str, role: Role) -> Actor {
+    Actor { username: name(username), role, session: Some(format!("s-{username}")), client_addr: Some("127.0.0.1".into()) }
+}
+
+/// A store with an administrator and one account per clinical role, and one patient.
+pub struct World {
+    pub store: Store,
+    pub admin: Actor,
+    pub doctor: Actor,
+    pub doctor2: Actor,
+    pub nurse: Actor,
+    pub clerk: Actor,
+    pub auditor: Actor,
+    pub patient: PatientId,
+}
+
+impl World {
+    pub async fn new(store: Store) -> World {
+        store.execute(Command::Bootstrap { admin: user("admin", Role::Admin) }).await.expect("bootstrap");
+        let admin = actor("admin", Role::Admin);
+        for (n, r) in [("dr.sato", Role::Doctor), ("dr.suzuki", Role::Doctor), ("ns.tanaka", Role::Nurse), ("clerk.ito", Role::Clerk), ("audit.kato", Role::Auditor)] {
+            store.execute(Command::CreateUser { actor: admin.clone(), user: user(n, r) }).await.expect("create user");
+        }
+        let clerk = actor("clerk.ito", Role::Clerk);
+        let patient = PatientId::parse("P0001").expect("id");
+        let new = NewPatient { patient_id: patient.clone(), name: "山田 太郎".into(), name_kana: "ヤマダ タロウ".into(), birth_date: "1970-04-01".into(), sex: Sex::Male };
+        store.execute(Command::CreatePatient { actor: clerk.clone(), patient: new }).await.expect("create patient");
+        World {
+            store,
+            admin,
+            doctor: actor("dr.sato", Role::Doctor),
+            doctor2: actor("dr.suzuki", Role::Doctor),
+            nurse: actor("ns.tanaka", Role::Nurse),
+            clerk,
+            auditor: actor("audit.kato", Role::Auditor),
+            patient,
+        }
+    }
+
+    pub async fn create(&self, by: &Actor, class: InfoClass, on_behalf_of: Option<&Actor>) -> Result<DocumentView, StoreError> {
+        let document = NewDocument {
+            doc_type: "progress_note".into(),
+            title: "経過記録".into(),
+            body: json!({"text": "咳嗽あり。経過観察。"}),
+            info_class: class,
+            on_behalf_of: on_behalf_of.map(|a| a.username.clone()),
+        };
+        self.store.execute(Command::CreateDocument { actor: by.clone(), patient_id: self.patient.clone(), document }).await?.into_document().map(|b| *b)
+    }
+
+    pub async fn audit(&self, filter: AuditFilter) -> Vec<kiroku_core::AuditEvent> {
+        self.store.execute(Command::QueryAudit { actor: self.auditor.clone(), filter, limit: 1000, export: false }).await.expect("audit").into_audit().expect("events")
+    }
+}
+
+pub async fn bootstrap_once(store: Store) {
+    assert!(!store.is_initialised().await.expect("read"));
+    let w = World::new(store).await;
+    assert!(w.store.is_initialised().await.expect("read"));
+    let again = w.store.execute(Command::Bootstrap { admin: user("admin2", Role::Admin) }).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(w.store.backend().schema_version().await.expect("schema"), 1);
+}
+
+pub async fn document_lifecycle_keeps_every_version(store: Store) {
+    let w = World::new(store).await;
+    let draft = w.create(&w.doctor, InfoClass::Normal, None).await.expect("create");
+    assert_eq!((draft.status, draft.version), (DocumentStatus::Draft, 1));
+    assert_eq!(draft.author, w.doctor.username);
+    assert_eq!(draft.confirmer, None);
+
+    let id = draft.id.clone();
+    let confirmed = w.store.execute(Command::Confirm { actor: w.doctor.clone(), id: id.clone(), if_match: Some(1) }).await.expect("confirm").into_document().expect("doc");
+    assert_eq!(confirmed.status, DocumentStatus::Confirmed);
+    assert_eq!(confirmed.confirmer, Some(w.doctor.username.clone()));
+    assert!(confirmed.confirmed_at.is_some());
+
+    let again = w.store.execute(Command::Confirm { actor: w.doctor.clone(), id: id.clone(), if_match: None }).await;
+    assert!(matches!(again, Err(StoreError::Lifecycle(LifecycleError::WrongStatus("confirmed")))), "{again:?}");
+    let edit = w.store.execute(Command::UpdateDraft { actor: w.doctor.clone(), id: id.clone(), if_match: None, title: None, body: json!("x") }).await;
+    assert!(matches!(edit, Err(StoreError::Lifecycle(_))), "confirmed documents are not edited in place: {edit:?}");
+    let no_reason = w.store.execute(Command::Amend { actor: w.doctor.clone(), id: id.clone(), if_match: Some(1), title: None, body: json!("x"), reason: " ".into() }).await;
+    assert!(matches!(no_reason, Err(StoreError::Invalid(_))), "{no_reason:?}");
+
+    let amended = w
+        .store
+        .execute(Command::Amend { actor: w.doctor2.clone(), id: id.clone(), if_match: Some(1), title: None, body: json!({"text": "咳嗽消失。"}), reason: "追記".into() })
+        .await
+        .expect("amend")
+        .into_document()
+        .expect("doc");
+    assert_eq!((amended.version, amended.status), (2, DocumentStatus::Confirmed));
+    assert_eq!(amended.confirmer, Some(w.doctor2.username.clone()));
+    assert_eq!(amended.reason.as_deref(), Some("追記"));
+
+    let v1 = w.store.execute(Command::ReadDocument { actor: w.nurse.clone(), id: id.clone(), version: Some(1) }).await.expect("read v1").into_document().expect("doc");
+    assert_eq!(v1.body, json!({"text": "咳嗽あり。経過観察。"}));
+    assert_eq!(v1.content_hash, draft.content_hash, "version 1 is unchanged byte for byte");
+    assert_eq!(v1.confirmer, Some(w.doctor.username.clone()));
+    assert_eq!(v1.current_version, 2);
+
+    let deleted = w.store.execute(Command::Delete { actor: w.doctor.clone(), id: id.clone(), if_match: Some(2), reason: "別患者の記録".into() }).await.expect("delete").into_document().expect("doc");
+    assert_eq!((deleted.status, deleted.version), (DocumentStatus::Deleted, 3));
+    let versions = w.store.execute(Command::ListVersions { actor: w.doctor.clone(), id: id.clone() }).await.expect("versions").into_versions().expect("list");
+    assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(versions[2].reason.as_deref(), Some("別患者の記録"));
+    let after = w.store.execute(Command::Amend { actor: w.doctor.clone(), id: id.clone(), if_match: None, title: None, body: json!("x"), reason: "r".into() }).await;
+    assert!(matches!(after, Err(StoreError::Lifecycle(_))), "deleted documents stay deleted: {after:?}");
+
+    let trail = w.audit(AuditFilter { document_id: Some(id.to_string()), ..Default::default() }).await;
+    let actions: Vec<_> = trail.iter().rev().filter(|e| e.outcome == Outcome::Success).map(|e| e.action).collect();
+    use AuditAction as A;
+    assert_eq!(actions, vec![A::DocumentCreate, A::DocumentConfirm, A::DocumentAmend, A::VersionRead, A::DocumentDelete, A::VersionList]);
+    let read = trail.iter().find(|e| e.action == A::VersionRead).expect("read event");
+    assert_eq!((read.user.as_deref(), read.version, read.patient_id.as_deref()), (Some("ns.tanaka"), Some(1), Some("P0001")));
+}
+
+pub async fn proxy_entry_needs_the_named_clinician(store: Store) {
+    let w = World::new(store).await;
+    let direct = w.create(&w.clerk, InfoClass::Normal, None).await;
+    assert!(matches!(direct, Err(StoreError::Denied(Denied::Permission { .. }))), "clerks only enter by proxy: {direct:?}");
+    let to_nurse = w.create(&w.clerk, InfoClass::Normal, Some(&w.nurse)).await;
+    assert!(matches!(to_nurse, Err(StoreError::Invalid(_))), "a proxy entry names someone who may approve: {to_nurse:?}");
+
+    let entry = w.create(&w.clerk, InfoClass::Normal, Some(&w.doctor)).await.expect("proxy entry");
+    assert_eq!(entry.status, DocumentStatus::PendingApproval);
+    assert_eq!(entry.on_behalf_of, Some(w.doctor.username.clone()));
+    let id = entry.id.clone();
+
+    let queue = w.store.execute(Command::ApprovalQueue { actor: w.doctor.clone() }).await.expect("queue").into_documents().expect("list");
+    assert_eq!(queue.iter().map(|h| h.id.clone()).collect::<Vec<_>>(), vec![id.clone()]);
+    let other_queue = w.store.execute(Command::ApprovalQueue { actor: w.doctor2.clone() }).await.expect("queue").into_documents().expect("list");
+    assert!(other_queue.is_empty());
+
+    let by_other = w.store.execute(Command::Approve { actor: w.doctor2.clone(), id: id.clone(), if_match: None }).await;
+    assert!(matches!(by_other, Err(StoreError::Lifecycle(LifecycleError::NotNamedClinician))), "{by_other:?}");
+    let confirm = w.store.execute(Command::Confirm { actor: w.doctor.clone(), id: id.clone(), if_match: None }).await;
+    assert!(confirm.is_err(), "a pending entry is approved, not confirmed");
+    let amend = w.store.execute(Command::Amend { actor: w.doctor.clone(), id: id.clone(), if_match: None, title: None, body: json!("x"), reason: "r".into() }).await;
+    assert!(amend.is_err(), "pending entries cannot be amended");
+
+    let approved = w.store.execute(Command::Approve { actor: w.doctor.clone(), id: id.clone(), if_match: Some(1) }).await.expect("approve").into_document().expect("doc");
+    assert_eq!(approved.status, DocumentStatus::Confirmed);
+    assert_eq!(approved.author, w.clerk.username, "入力者 stays the clerk");
+    assert_eq!(approved.approved_by, Some(w.doctor.username.clone()));
+    assert_eq!(approved.confirmer, Some(w.doctor.username.clone()));
+
+    let trail = w.audit(AuditFilter { document_id: Some(id.to_string()), ..Default::default() }).await;
+    let denied = trail.iter().find(|e| e.action == AuditAction::DocumentApprove && e.outcome == Outcome::Denied).expect("denied approval audited");
+    assert_eq!(denied.user.as_deref(), Some("dr.suzuki"));
+    assert!(trail.iter().any(|e| e.action == AuditAction::DocumentApprove && e.outcome == Outcome::Success && e.user.as_deref() == Some("dr.sato")));
+}
+
+pub async fn denials_are_refused_and_audited(store: Store) {
+    let w = World::new(store).await;
+    let doc = w.create(&w.doctor, InfoClass::Normal, None).await.expect("create");
+    for a in [&w.admin, &w.auditor] {
+        let r = w.store.execute(Command::ReadDocument { actor: a.clone(), id: doc.id.clone(), version: None }).await;
+        assert!(matches!(r, Err(StoreError::Denied(_))), "{} must not read clinical content: {r:?}", a.username);
+    }
+    let r = w.store.execute(Command::ListUsers { actor: w.doctor.clone() }).await;
+    assert!(matches!(r, Err(StoreError::Denied(_))));
+    let r = w.store.execute(Command::QueryAudit { actor: w.admin.clone(), filter: AuditFilter::default(), limit: 10, export: false }).await;
+    assert!(matches!(r, Err(StoreError::Denied(_))), "the administrator does not read the audit trail");
+    let denied = w.audit(AuditFilter { outcome: Some(Outcome::Denied), ..Default::default() }).await;
+    let who: Vec<_> = denied.iter().rev().map(|e| (e.user.clone().unwrap_or_default(), e.action)).collect();
+    assert_eq!(
+        who,
+        vec![
+            ("admin".to_string(), AuditAction::DocumentRead),
+            ("audit.kato".to_string(), AuditAction::DocumentRead),
+            ("dr.sato".to_string(), AuditAction::UserList),
+            ("admin".to_string(), AuditAction::AuditQuery),
+        ]
+    );
+}
+
+pub async fn stale_writes_conflict(store: Store) {
+    let w = World::new(store).await;
+    let doc = w.create(&w.doctor, InfoClass::Normal, None).await.expect("create");
+    w.store.execute(Command::UpdateDraft { actor: w.doctor.clone(), id: doc.id.clone(), if_match: Some(1), title: None, body: json!("v2") }).await.expect("edit");
+    let stale = w.store.execute(Command::UpdateDraft { actor: w.doctor.clone(), id: doc.id.clone(), if_match: Some(1), title: None, body: json!("lost update") }).await;
+    assert!(matches!(stale, Err(StoreError::Stale { current: 2 })), "{stale:?}");
+    let current = w.store.execute(Command::ReadDocument { actor: w.doctor.clone(), id: doc.id.clone(), version: None }).await.expect("read").into_document().expect("doc");
+    assert_eq!(current.body, json!("v2"));
+    let not_author = w.store.execute(Command::UpdateDraft { actor: w.doctor2.clone(), id: doc.id.clone(), if_match: None, title: None, body: json!("x") }).await;
+    assert!(matches!(not_author, Err(StoreError::Lifecycle(LifecycleError::NotAuthor))));
+}
+
+pub async fn lockout_after_failures(store: Store) {
+    let w = World::new(store).await;
+    let policy = LockoutPolicy { max_failures: 5, lock_seconds: 900 };
+    for i in 1..=5 {
+        let r = w.store.execute(Command::LoginFailed { username: "dr.sato".into(), client_addr: None, policy }).await.expect("record");
+        assert!(matches!(r, crate::Reply::LoginFailed { locked } if locked == (i == 5)), "attempt {i}");
+    }
+    let u = w.store.user("dr.sato").await.expect("read").expect("user");
+    assert!(u.is_locked(Timestamp::now()));
+    w.store.execute(Command::LoginFailed { username: "nobody\u{0}".into(), client_addr: None, policy }).await.expect("unknown user recorded");
+    w.store.execute(Command::UnlockUser { actor: w.admin.clone(), username: name("dr.sato") }).await.expect("unlock");
+    let u = w.store.user("dr.sato").await.expect("read").expect("user");
+    assert!(!u.is_locked(Timestamp::now()));
+    assert_eq!(u.failed_logins, 0);
+    let trail = w.audit(AuditFilter::default()).await;
+    assert_eq!(trail.iter().filter(|e| e.action == AuditAction::LoginFailed).count(), 6);
+    assert_eq!(trail.iter().filter(|e| e.action == AuditAction::Lockout).count(), 1);
+    assert!(trail.iter().any(|e| e.user.as_deref() == Some("nobody") && e.detail.as_deref() == Some("unknown_user")));
+}
+
+pub async fn restricted_classes_are_hidden(store: Store) {
+    let w = World::new(store).await;
+    let psych = w.create(&w.doctor, InfoClass::Psychiatry, None).await.expect("create");
+    w.create(&w.doctor, InfoClass::Normal, None).await.expect("create");
+    let r = w.store.execute(Command::ReadDocument { actor: w.nurse.clone(), id: psych.id.clone(), version: None }).await;
+    assert!(matches!(r, Err(StoreError::Denied(Denied::Class { class: InfoClass::Psychiatry, .. }))), "{r:?}");
+    let listed = w.store.execute(Command::ListDocuments { actor: w.nurse.clone(), patient_id: w.patient.clone() }).await.expect("list").into_documents().expect("docs");
+    assert_eq!(listed.len(), 1);
+    let listed = w.store.execute(Command::ListDocuments { actor: w.doctor.clone(), patient_id: w.patient.clone() }).await.expect("list").into_documents().expect("docs");
+    assert_eq!(listed.len(), 2);
+    let r = w.create(&w.nurse, InfoClass::Genetic, None).await;
+    assert!(matches!(r, Err(StoreError::Denied(_))), "writing a class needs seeing it");
+}
+
+pub async fn matrix_changes_take_effect(store: Store) {
+    let w = World::new(store).await;
+    let doc = w.create(&w.doctor, InfoClass::Psychiatry, None).await.expect("create");
+    let grant = Grant::Class(InfoClass::Psychiatry);
+    let r = w.store.execute(Command::SetGrant { actor: w.doctor.clone(), role: Role::Nurse, grant, allowed: true }).await;
+    assert!(matches!(r, Err(StoreError::Denied(_))), "only administrators change the matrix");
+    let m = w.store.execute(Command::SetGrant { actor: w.admin.clone(), role: Role::Nurse, grant, allowed: true }).await.expect("grant").into_matrix().expect("matrix");
+    assert!(m.has(Role::Nurse, grant));
+    w.store.execute(Command::ReadDocument { actor: w.nurse.clone(), id: doc.id.clone(), version: None }).await.expect("nurse may now read");
+    w.store.execute(Command::SetGrant { actor: w.admin.clone(), role: Role::Nurse, grant, allowed: false }).await.expect("revoke");
+    let r = w.store.execute(Command::ReadDocument { actor: w.nurse.clone(), id: doc.id.clone(), version: None }).await;
+    assert!(r.is_err(), "revocation takes effect at once");
+    let lockout = w.store.execute(Command::SetGrant { actor: w.admin.clone(), role: Role::Admin, grant: Grant::Permission(Permission::RoleManage), allowed: false }).await;
+    assert!(matches!(lockout, Err(StoreError::Conflict(_))));
+    let changes = w.audit(AuditFilter { action: Some(AuditAction::RoleChange), outcome: Some(Outcome::Success), ..Default::default() }).await;
+    assert_eq!(changes.len(), 2);
+    assert!(changes[1].detail.as_deref().is_some_and(|d| d.contains("nurse class:psychiatry=true")));
+}
+
+pub async fn audit_ids_are_gap_free_under_concurrency(store: Store) {
+    let w = Arc::new(World::new(store).await);
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let w = w.clone();
+        tasks.push(tokio::spawn(async move {
+            // Mix successes and refusals: refused commands roll back and must leave no gap.
+            let by = if i % 4 == 0 { w.nurse.clone() } else { w.doctor.clone() };
+            let class = if i % 4 == 0 { InfoClass::Genetic } else { InfoClass::Normal };
+            w.create(&by, class, None).await.is_ok()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += usize::from(t.await.expect("task"));
+    }
+    assert_eq!(ok, 150);
+    let mut tx = w.store.backend().begin_read().await.expect("tx");
+    let events = tx.scan_audit(0, 100_000).await.expect("scan");
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.id, i as i64 + 1, "audit ids have no gaps");
+    }
+    let mut seqs: Vec<_> = events.iter().map(|e| e.seq).collect();
+    seqs.dedup();
+    assert!(seqs.windows(2).all(|p| p[0] < p[1]), "write numbers only grow");
+    let report = crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, &|_, _| {}).await.expect("verify");
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.versions, 150);
+}
+
+pub async fn search_treats_wildcards_literally(store: Store) {
+    let w = World::new(store).await;
+    let hit = |q: &str| {
+        let w = &w;
+        let q = q.to_string();
+        async move { w.store.execute(Command::SearchPatients { actor: w.nurse.clone(), query: q }).await.expect("search").into_patients().expect("list").len() }
+    };
+    assert_eq!(hit("ヤマダ").await, 1);
+    assert_eq!(hit("P0001").await, 1);
+    assert_eq!(hit("%").await, 0);
+    assert_eq!(hit("_").await, 0);
+    assert_eq!(hit("' OR 1=1 --").await, 0);
+    let long = w.store.execute(Command::SearchPatients { actor: w.nurse.clone(), query: "あ".repeat(101) }).await;
+    assert!(matches!(long, Err(StoreError::Invalid(_))));
+    let trail = w.audit(AuditFilter { action: Some(AuditAction::PatientSearch), ..Default::default() }).await;
+    assert_eq!(trail.len(), 6, "every search is audited, refused ones too");
+}
+
+pub async fn audit_query_filters_and_pages(store: Store) {
+    let w = World::new(store).await;
+    let doc = w.create(&w.doctor, InfoClass::Normal, None).await.expect("create");
+    for _ in 0..5 {
+        w.store.execute(Command::ReadDocument { actor: w.nurse.clone(), id: doc.id.clone(), version: None }).await.expect("read");
+    }
+    let f = AuditFilter { user: Some("ns.tanaka".into()), action: Some(AuditAction::DocumentRead), ..Default::default() };
+    let page1 = w.store.execute(Command::QueryAudit { actor: w.auditor.clone(), filter: f.clone(), limit: 3, export: false }).await.expect("q").into_audit().expect("e");
+    assert_eq!(page1.len(), 3);
+    let before = page1.last().map(|e| e.id);
+    let page2 = w.store.execute(Command::QueryAudit { actor: w.auditor.clone(), filter: AuditFilter { before, ..f.clone() }, limit: 3, export: false }).await.expect("q").into_audit().expect("e");
+    assert_eq!(page2.len(), 2);
+    assert!(page2.iter().all(|e| e.id < before.unwrap_or(0) && e.patient_id.as_deref() == Some("P0001")));
+    let future = AuditFilter { from: Some(Timestamp::now().plus_seconds(3600)), ..Default::default() };
+    assert!(w.audit(future).await.is_empty());
+    let by_patient = w.audit(AuditFilter { patient_id: Some("P0001".into()), ..Default::default() }).await;
+    assert!(by_patient.len() >= 7, "create patient, create document, five reads");
+}
+
+pub async fn disabled_accounts_lose_sessions(store: Store) {
+    let w = World::new(store).await;
+    let now = Timestamp::now();
+    let session = SessionRecord {
+        id: "sess1".into(),
+        token_hash: "th1".into(),
+        username: name("ns.tanaka"),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now.plus_seconds(3600),
+        revoked_at: None,
+        client_addr: None,
+    };
+    w.store.execute(Command::LoginSucceeded { session }).await.expect("login");
+    assert!(w.store.session("th1").await.expect("read").is_some_and(|s| s.session.revoked_at.is_none()));
+    let r = w.store.execute(Command::UpdateUser { actor: w.admin.clone(), username: name("admin"), display_name: None, role: None, disabled: Some(true) }).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "no one disables themselves");
+    w.store.execute(Command::UpdateUser { actor: w.admin.clone(), username: name("ns.tanaka"), display_name: None, role: None, disabled: Some(true) }).await.expect("disable");
+    let s = w.store.session("th1").await.expect("read").expect("session");
+    assert!(s.session.revoked_at.is_some() && s.user.disabled);
+}
