@@ -1,1 +1,47 @@
-//! placeholder
+//! The kiroku HTTP server as a library: the JSON API under `/api/v1`, its OpenAPI document, health
+//! and metrics. The binary builds an [`AppState`] and calls [`serve`]; tests bind 127.0.0.1:0 the same
+//! way. The server knows no SQL: every state change and every read of patient data is a store command.
+
+pub mod api;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod session;
+pub mod settings;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use kiroku_blob::BlobStore;
+use kiroku_store::Store;
+use tokio::net::TcpListener;
+
+pub use error::ApiError;
+pub use settings::Settings;
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub blobs: BlobStore,
+    pub settings: Arc<Settings>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Store, blobs: BlobStore, settings: Settings) -> Self {
+        AppState { store, blobs, settings: Arc::new(settings), metrics: Arc::new(metrics::Metrics::default()) }
+    }
+}
+
+/// The whole application: API, health, metrics, and the middleware every response passes.
+pub fn router(state: AppState) -> Router {
+    api::router(state)
+}
+
+/// Serves on `listener` until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

@@ -14,6 +14,23 @@ pub struct Actor {
     pub client_addr: Option<String>,
 }
 
+/// The account name under which the `kiroku` command line acts on the store directly.
+pub const LOCAL_OPERATOR: &str = "kiroku-cli";
+
+impl Actor {
+    /// The operator at the server's console, using the `kiroku` command: acts as an administrator;
+    /// `os_user` is recorded as the session so the audit trail says who it was.
+    pub fn local_operator(os_user: &str) -> Actor {
+        let session: String = os_user.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').take(32).collect();
+        Actor {
+            username: Username::parse(LOCAL_OPERATOR).expect("the reserved name is valid"),
+            role: Role::Admin,
+            session: Some(format!("cli:{session}")),
+            client_addr: Some("local".into()),
+        }
+    }
+}
+
 /// A new document as submitted.
 #[derive(Debug, Clone)]
 pub struct NewDocument {

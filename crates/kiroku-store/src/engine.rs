@@ -217,6 +217,9 @@ impl Ctx<'_> {
 
     async fn create_user(&mut self, actor: &Actor, user: &UserRecord) -> Result<Reply> {
         self.allow(actor, P::UserManage)?;
+        if user.username.as_str() == crate::command::LOCAL_OPERATOR {
+            return Err(StoreError::Conflict("this name is reserved for the command line".into()));
+        }
         text_field("display_name", &user.display_name, 100)?;
         if !self.tx.insert_user(user).await? {
             return Err(StoreError::Conflict("the username is taken".into()));
@@ -548,6 +551,9 @@ impl Ctx<'_> {
 
     async fn update_draft(&mut self, actor: &Actor, id: &DocumentId, if_match: Option<i64>, title: Option<&str>, body: &serde_json::Value) -> Result<Reply> {
         let mut head = self.changeable_head(actor, id, if_match, P::DocumentWrite).await?;
+        if head.status == DocumentStatus::Confirmed {
+            return Err(DomainError::invalid("reason", "a confirmed document is changed by an amendment, which needs a reason").into());
+        }
         self.step(&head, actor, Step::EditDraft)?;
         let previous = self.current_version(&head).await?;
         let title = title.unwrap_or(&previous.title);

@@ -137,7 +137,7 @@ pub async fn document_lifecycle_keeps_every_version(store: Store) {
     let again = w.store.execute(Command::Confirm { actor: w.doctor.clone(), id: id.clone(), if_match: None }).await;
     assert!(matches!(again, Err(StoreError::Lifecycle(LifecycleError::WrongStatus("confirmed")))), "{again:?}");
     let edit = w.store.execute(Command::UpdateDraft { actor: w.doctor.clone(), id: id.clone(), if_match: None, title: None, body: json!("x") }).await;
-    assert!(matches!(edit, Err(StoreError::Lifecycle(_))), "confirmed documents are not edited in place: {edit:?}");
+    assert!(matches!(edit, Err(StoreError::Invalid(_))), "confirmed documents are not edited in place: {edit:?}");
     let no_reason = w.store.execute(Command::Amend { actor: w.doctor.clone(), id: id.clone(), if_match: Some(1), title: None, body: json!("x"), reason: " ".into() }).await;
     assert!(matches!(no_reason, Err(StoreError::Invalid(_))), "{no_reason:?}");
 

@@ -1,0 +1,217 @@
+//! Configuration: defaults < `kiroku.toml` in the data directory < `KIROKU_*` variables < flags.
+//! An unknown key or a value of the wrong type stops start-up with a message naming it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// The commented example, also printed by `kiroku default-config`; a test keeps it parseable and
+/// equal to the defaults.
+pub const EXAMPLE: &str = include_str!("../../../kiroku.example.toml");
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: String,
+    /// Empty: SQLite in the data directory. `postgres://…`: PostgreSQL.
+    pub database_url: String,
+    pub log_format: String,
+    pub auth: AuthConfig,
+    pub storage: StorageConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub idle_timeout_minutes: i64,
+    pub session_lifetime_hours: i64,
+    pub lockout_failures: i64,
+    pub lockout_minutes: i64,
+    pub password_min_length: i64,
+    pub password_min_length_with_second_factor: i64,
+    pub password_history: i64,
+    /// Seconds instead of minutes for the idle timeout; for drills and tests.
+    pub idle_timeout_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub max_upload_mib: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { listen: "127.0.0.1:8080".into(), database_url: String::new(), log_format: "text".into(), auth: AuthConfig::default(), storage: StorageConfig::default() }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            idle_timeout_minutes: 15,
+            session_lifetime_hours: 12,
+            lockout_failures: 5,
+            lockout_minutes: 15,
+            password_min_length: 13,
+            password_min_length_with_second_factor: 8,
+            password_history: 5,
+            idle_timeout_seconds: 0,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { max_upload_mib: 100 }
+    }
+}
+
+/// Variables that are not settings and may be present.
+const NOT_SETTINGS: &[&str] = &["KIROKU_DATA_DIR", "KIROKU_LOG"];
+
+impl Config {
+    /// Loads `kiroku.toml` from `data_dir` (if present) and applies `KIROKU_*` variables.
+    pub fn load(data_dir: &Path) -> Result<Config> {
+        let path = data_dir.join("kiroku.toml");
+        let mut table: toml::Table = match std::fs::read_to_string(&path) {
+            Ok(text) => text.parse().with_context(|| format!("{} is not valid TOML", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        apply_env(&mut table, std::env::vars())?;
+        let config: Config = toml::Value::Table(table).try_into().with_context(|| format!("invalid configuration ({} and KIROKU_* variables)", path.display()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let a = &self.auth;
+        let positive = [
+            ("auth.session_lifetime_hours", a.session_lifetime_hours),
+            ("auth.lockout_failures", a.lockout_failures),
+            ("auth.lockout_minutes", a.lockout_minutes),
+            ("auth.password_history", a.password_history),
+        ];
+        for (key, v) in positive {
+            if v <= 0 {
+                bail!("{key} must be greater than 0");
+            }
+        }
+        if a.idle_timeout_minutes <= 0 && a.idle_timeout_seconds <= 0 {
+            bail!("auth.idle_timeout_minutes must be greater than 0");
+        }
+        if a.password_min_length < 8 {
+            bail!("auth.password_min_length must be at least 8 (the guideline's minimum)");
+        }
+        if a.password_min_length_with_second_factor < 8 {
+            bail!("auth.password_min_length_with_second_factor must be at least 8");
+        }
+        if self.storage.max_upload_mib == 0 {
+            bail!("storage.max_upload_mib must be greater than 0");
+        }
+        if !["text", "json"].contains(&self.log_format.as_str()) {
+            bail!("log_format must be \"text\" or \"json\"");
+        }
+        if !self.database_url.is_empty() && !self.database_url.starts_with("postgres://") && !self.database_url.starts_with("postgresql://") {
+            bail!("database_url must be empty (SQLite in the data directory) or a postgres:// URL");
+        }
+        Ok(())
+    }
+
+    /// The server settings these values give.
+    pub fn settings(&self) -> kiroku_server::Settings {
+        let a = &self.auth;
+        let mut policy = kiroku_auth::PasswordPolicy::default();
+        policy.limits.min_length = a.password_min_length as usize;
+        policy.limits.min_length_with_second_factor = a.password_min_length_with_second_factor as usize;
+        policy.limits.history = a.password_history as usize;
+        kiroku_server::Settings {
+            idle_timeout_secs: if a.idle_timeout_seconds > 0 { a.idle_timeout_seconds } else { a.idle_timeout_minutes * 60 },
+            session_lifetime_secs: a.session_lifetime_hours * 3600,
+            lockout: kiroku_store::command::LockoutPolicy { max_failures: a.lockout_failures, lock_seconds: a.lockout_minutes * 60 },
+            password_policy: policy,
+            max_upload_bytes: self.storage.max_upload_mib * 1024 * 1024,
+            ..kiroku_server::Settings::default()
+        }
+    }
+}
+
+/// Sets `section.key` from `KIROKU_SECTION_KEY` for every key the configuration knows.
+fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String)>) -> Result<()> {
+    let known = known_keys();
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix("KIROKU_") else { continue };
+        if NOT_SETTINGS.contains(&name.as_str()) || rest.starts_with("TEST_") {
+            continue;
+        }
+        let Some((section, key)) = known.iter().find(|(s, k)| env_name(s.as_deref(), k) == name) else {
+            bail!("{name} is not a kiroku setting (see `kiroku default-config`)");
+        };
+        let parsed = value.parse::<i64>().map(toml::Value::Integer).unwrap_or_else(|_| toml::Value::String(value.clone()));
+        match section {
+            Some(s) => {
+                let entry = table.entry(s.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                let toml::Value::Table(t) = entry else { bail!("[{s}] in kiroku.toml must be a table") };
+                t.insert(key.clone(), parsed);
+            }
+            None => {
+                table.insert(key.clone(), parsed);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn env_name(section: Option<&str>, key: &str) -> String {
+    match section {
+        Some(s) => format!("KIROKU_{}_{}", s.to_uppercase(), key.to_uppercase()),
+        None => format!("KIROKU_{}", key.to_uppercase()),
+    }
+}
+
+/// Every (section, key) of the example configuration.
+fn known_keys() -> Vec<(Option<String>, String)> {
+    let Ok(table) = EXAMPLE.parse::<toml::Table>() else { return Vec::new() };
+    let mut keys = Vec::new();
+    for (k, v) in table {
+        match v {
+            toml::Value::Table(t) => keys.extend(t.keys().map(|sub| (Some(k.clone()), sub.clone()))),
+            _ => keys.push((None, k)),
+        }
+    }
+    keys
+}
+
+/// The data directory from the flag, `KIROKU_DATA_DIR`, or ./kiroku-data.
+pub fn data_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| std::env::var_os("KIROKU_DATA_DIR").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("kiroku-data"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_is_the_defaults() {
+        let example: Config = toml::from_str(EXAMPLE).expect("example parses");
+        assert_eq!(example, Config::default());
+        example.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn env_overrides_and_unknown_names_are_refused() {
+        let mut t = toml::Table::new();
+        let vars = [("KIROKU_AUTH_LOCKOUT_FAILURES".to_string(), "3".to_string()), ("KIROKU_LISTEN".into(), "0.0.0.0:9".into()), ("KIROKU_TEST_PG_URL".into(), "x".into())];
+        apply_env(&mut t, vars.into_iter()).expect("apply");
+        let c: Config = toml::Value::Table(t).try_into().expect("config");
+        assert_eq!(c.auth.lockout_failures, 3);
+        assert_eq!(c.listen, "0.0.0.0:9");
+        let mut t = toml::Table::new();
+        let err = apply_env(&mut t, [("KIROKU_AUTH_LOCKOUT".to_string(), "3".to_string())].into_iter()).expect_err("unknown");
+        assert!(err.to_string().contains("KIROKU_AUTH_LOCKOUT"));
+        let bad: Result<Config, _> = toml::from_str("[auth]\nlockout_failures = \"five\"");
+        assert!(bad.is_err());
+    }
+}

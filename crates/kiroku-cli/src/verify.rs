@@ -1,0 +1,37 @@
+//! `kiroku verify`: the whole-store check, with a progress bar on a terminal.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use kiroku_blob::Fixity;
+use kiroku_store::verify::{BlobState, verify};
+
+use crate::open::open;
+
+pub async fn run(data_dir: &Path, database_url: Option<String>, json: bool) -> Result<ExitCode> {
+    let opened = open(data_dir, database_url).await?;
+    let bar = if std::io::stderr().is_terminal() && !json { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    let blobs = opened.blobs.clone();
+    let check = move |hash: &str| match blobs.check(hash) {
+        Fixity::Intact => BlobState::Intact,
+        Fixity::Altered => BlobState::Altered,
+        Fixity::Missing => BlobState::Missing,
+    };
+    let progress = |stage: &'static str, n: u64| bar.set_message(format!("{stage}: {n}"));
+    let report = verify(opened.backend.as_ref(), &check, &progress).await?;
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("checked {} audit events, {} versions, {} attachments", report.audit_events, report.versions, report.attachments);
+        for f in &report.findings {
+            println!("MISMATCH {f}");
+        }
+        println!("{}", if report.is_clean() { "OK: everything matches" } else { "FAILED: the store does not match its records" });
+    }
+    Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,74 @@
+//! Routes of the JSON API and the middleware every response passes through.
+
+mod audit;
+mod auth;
+mod documents;
+mod ops;
+mod patients;
+mod users;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/password", post(auth::change_password))
+        .route("/auth/me", get(auth::me))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{username}", get(users::get_one).patch(users::update))
+        .route("/users/{username}/unlock", post(users::unlock))
+        .route("/users/{username}/password", post(users::reset_password))
+        .route("/roles", get(users::roles))
+        .route("/roles/{role}", axum::routing::put(users::set_role))
+        .route("/patients", get(patients::search).post(patients::create))
+        .route("/patients/{patient_id}", get(patients::get_one))
+        .route("/patients/{patient_id}/documents", get(documents::list).post(documents::create))
+        .route("/documents/{id}", get(documents::get_one).put(documents::revise).delete(documents::delete))
+        .route("/documents/{id}/confirm", post(documents::confirm))
+        .route("/documents/{id}/approve", post(documents::approve))
+        .route("/documents/{id}/versions", get(documents::versions))
+        .route("/documents/{id}/versions/{n}", get(documents::version))
+        .route("/documents/{id}/attachments", get(documents::attachments).post(documents::upload))
+        .route("/documents/{id}/attachments/{attachment_id}", get(documents::download))
+        .route("/approvals", get(documents::approval_queue))
+        .route("/audit", get(audit::query))
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/openapi.json", get(ops::openapi))
+        .fallback(|| async { ApiError::no_route() })
+        .layer(middleware::from_fn_with_state(state.clone(), secure_headers))
+        .with_state(state)
+}
+
+/// Security headers on every response, and the response counted for /metrics.
+async fn secure_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await.into_response();
+    state.metrics.count_response(response.status().as_u16());
+    let headers = response.headers_mut();
+    let fixed: [(HeaderName, &str); 6] = [
+        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+        (HeaderName::from_static("cross-origin-resource-policy"), "same-origin"),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    // Patient data must not linger in shared caches or the browser's disk cache.
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,191 @@
+//! `ApiError`: every failure a client can see, as RFC 9457 problem details.
+//!
+//! | cause                                   | status | type                         |
+//! |-----------------------------------------|--------|------------------------------|
+//! | invalid field, unknown field, wrong type| 422    | /problems/validation         |
+//! | malformed JSON, invalid UTF-8           | 400    | /problems/malformed          |
+//! | wrong Content-Type                      | 415    | /problems/unsupported-media  |
+//! | body over the limit                     | 413    | /problems/too-large          |
+//! | no or bad credentials, expired session  | 401    | /problems/unauthenticated    |
+//! | login refused                           | 401    | /problems/login-failed       |
+//! | permission matrix or lifecycle refusal  | 403    | /problems/forbidden          |
+//! | password change required first         | 403    | /problems/password-change-required |
+//! | unknown, or restricted information class| 404    | /problems/not-found          |
+//! | state conflict                          | 409    | /problems/conflict           |
+//! | stale If-Match                          | 409    | /problems/stale-version      |
+//! | anything internal                       | 500    | /problems/internal           |
+//!
+//! Internal causes are logged with a request id and never sent.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kiroku_core::DomainError;
+use kiroku_core::access::Denied;
+use kiroku_core::document::LifecycleError;
+use kiroku_store::StoreError;
+use serde_json::{Value, json};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub title_ja: &'static str,
+    pub detail: String,
+    pub field: Option<String>,
+    pub extra: Option<Value>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, title: &'static str, title_ja: &'static str, detail: impl Into<String>) -> Self {
+        ApiError { status, kind, title, title_ja, detail: detail.into(), field: None, extra: None }
+    }
+
+    pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "invalid input", "入力内容に誤りがあります", detail);
+        e.field = Some(field.into());
+        e
+    }
+
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed", "malformed request", "リクエストの形式が正しくありません", detail)
+    }
+
+    pub fn unsupported_media(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media", "unsupported media type", "対応していない形式です", detail)
+    }
+
+    pub fn too_large(limit: u64) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "request too large", "サイズが上限を超えています", format!("the limit is {limit} bytes"))
+    }
+
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "authentication required", "ログインが必要です", detail)
+    }
+
+    pub fn login_failed() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "login-failed",
+            "login failed",
+            "ログインできませんでした",
+            "the user name or password is wrong, or the account is locked or disabled; repeated failures lock the account",
+        )
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "forbidden", "この操作を行う権限がありません", detail)
+    }
+
+    pub fn password_change_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "password-change-required",
+            "password change required",
+            "パスワードの変更が必要です",
+            "change the password with POST /api/v1/auth/password before anything else",
+        )
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "not found", "見つかりません", format!("{what} not found"))
+    }
+
+    pub fn no_route() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "no-route", "no such endpoint", "該当する機能がありません", "see /api/openapi.json")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not allowed", "この操作はできません", "see /api/openapi.json")
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", "conflict", "現在の状態ではこの操作はできません", detail)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error", "システムエラーが発生しました", "the error was logged; please tell the system administrator")
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "service unavailable", "現在利用できません", "the server is shutting down or overloaded; try again")
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let DomainError::Invalid { field, reason } = e;
+        ApiError::validation(field, reason)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(d) => d.into(),
+            // A restricted class answers like an unknown document: its existence is not revealed.
+            StoreError::Denied(Denied::Class { .. }) => ApiError::not_found("document"),
+            StoreError::Denied(d @ Denied::Permission { .. }) => ApiError::forbidden(d.to_string()),
+            StoreError::NotFound(what) => ApiError::not_found(what),
+            StoreError::Conflict(msg) => ApiError::conflict(msg),
+            StoreError::Lifecycle(l @ (LifecycleError::NotNamedClinician | LifecycleError::NotAuthor)) => ApiError::forbidden(l.to_string()),
+            StoreError::Lifecycle(l) => ApiError::conflict(l.to_string()),
+            StoreError::Stale { current } => {
+                let mut e = ApiError::new(
+                    StatusCode::CONFLICT,
+                    "stale-version",
+                    "the document has changed",
+                    "他の利用者が先に更新しました。最新の内容を確認してください",
+                    format!("the current version is {current}"),
+                );
+                e.extra = Some(json!({ "current_version": current }));
+                e
+            }
+            StoreError::Unauthenticated => ApiError::unauthenticated("the session is not valid"),
+            StoreError::WriterGone => ApiError::unavailable(),
+            StoreError::Database(cause) | StoreError::Corrupt(cause) => {
+                tracing::error!(%cause, "store failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<kiroku_blob::BlobError> for ApiError {
+    fn from(e: kiroku_blob::BlobError) -> Self {
+        match e {
+            kiroku_blob::BlobError::TooLarge { limit } => ApiError::too_large(limit),
+            kiroku_blob::BlobError::BadHash(_) => ApiError::not_found("file"),
+            kiroku_blob::BlobError::Io { path, source } => {
+                tracing::error!(path = %path.display(), %source, "blob store failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("/problems/{}", self.kind),
+            "title": self.title,
+            "title_ja": self.title_ja,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if let Some(field) = self.field {
+            body["field"] = json!(field);
+        }
+        if let Some(Value::Object(extra)) = self.extra {
+            for (k, v) in extra {
+                body[k] = v;
+            }
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

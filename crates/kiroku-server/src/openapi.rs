@@ -1,0 +1,123 @@
+//! The OpenAPI 3.1 document of the API, served at /api/openapi.json. A test checks that every
+//! operation listed here reaches a handler.
+
+use serde_json::{Map, Value, json};
+
+/// (method, path, summary, request schema, success status, response schema, needs login)
+pub const OPERATIONS: &[(&str, &str, &str, Option<&str>, u16, Option<&str>, bool)] = &[
+    ("post", "/api/v1/auth/login", "Log in; returns a bearer token", Some("LoginRequest"), 200, Some("LoginResponse"), false),
+    ("post", "/api/v1/auth/logout", "End the current session", None, 200, None, true),
+    ("post", "/api/v1/auth/password", "Change one's own password", Some("PasswordChange"), 200, None, true),
+    ("get", "/api/v1/auth/me", "The logged-in user", None, 200, None, true),
+    ("get", "/api/v1/users", "List accounts (user.manage)", None, 200, None, true),
+    ("post", "/api/v1/users", "Create an account (user.manage)", Some("NewUser"), 201, Some("User"), true),
+    ("get", "/api/v1/users/{username}", "One account (user.manage)", None, 200, Some("User"), true),
+    ("patch", "/api/v1/users/{username}", "Change display name, role or disabled state (user.manage)", Some("UserChange"), 200, Some("User"), true),
+    ("post", "/api/v1/users/{username}/unlock", "Unlock a locked account (user.manage)", None, 200, Some("User"), true),
+    ("post", "/api/v1/users/{username}/password", "Set a temporary password (user.manage)", Some("PasswordReset"), 200, Some("User"), true),
+    ("get", "/api/v1/roles", "The permission matrix (role.manage)", None, 200, Some("Matrix"), true),
+    ("put", "/api/v1/roles/{role}", "Replace one role's grants (role.manage)", Some("RoleGrants"), 200, Some("Matrix"), true),
+    ("get", "/api/v1/patients", "Search patients by ID, name or kana (?q=)", None, 200, None, true),
+    ("post", "/api/v1/patients", "Register a patient", Some("NewPatient"), 201, Some("Patient"), true),
+    ("get", "/api/v1/patients/{patient_id}", "One patient", None, 200, Some("Patient"), true),
+    ("get", "/api/v1/patients/{patient_id}/documents", "A patient's documents, newest first", None, 200, None, true),
+    ("post", "/api/v1/patients/{patient_id}/documents", "Create a draft, or a proxy entry with on_behalf_of", Some("NewDocument"), 201, Some("Document"), true),
+    ("get", "/api/v1/documents/{id}", "The current version of a document", None, 200, Some("Document"), true),
+    ("put", "/api/v1/documents/{id}", "Edit a draft, or amend a confirmed document (with reason and If-Match)", Some("Revision"), 200, Some("Document"), true),
+    ("delete", "/api/v1/documents/{id}", "Delete logically (a new version with a reason)", Some("Deletion"), 200, Some("Document"), true),
+    ("post", "/api/v1/documents/{id}/confirm", "Confirm a draft (確定)", None, 200, Some("Document"), true),
+    ("post", "/api/v1/documents/{id}/approve", "Approve a proxy entry (承認); only the named clinician", None, 200, Some("Document"), true),
+    ("get", "/api/v1/documents/{id}/versions", "Version history with who and when", None, 200, None, true),
+    ("get", "/api/v1/documents/{id}/versions/{n}", "One version, byte for byte as written", None, 200, Some("Document"), true),
+    ("get", "/api/v1/documents/{id}/attachments", "Files attached to a document", None, 200, None, true),
+    ("post", "/api/v1/documents/{id}/attachments", "Attach a file (raw body, ?name=FILE, Content-Type)", None, 201, None, true),
+    ("get", "/api/v1/documents/{id}/attachments/{attachment_id}", "Download an attached file", None, 200, None, true),
+    ("get", "/api/v1/approvals", "Proxy entries awaiting the caller's approval", None, 200, None, true),
+    ("get", "/api/v1/audit", "Audit events (audit.read): filters, cursor paging, ?format=csv", None, 200, Some("AuditPage"), true),
+    ("get", "/healthz", "Health", None, 200, None, false),
+    ("get", "/metrics", "Prometheus metrics", None, 200, None, false),
+    ("get", "/api/openapi.json", "This document", None, 200, None, false),
+];
+
+fn schemas() -> Value {
+    let s = |t: &str| json!({ "type": t });
+    json!({
+        "Problem": { "type": "object", "required": ["type", "title", "status"], "properties": {
+            "type": s("string"), "title": s("string"), "title_ja": s("string"), "status": s("integer"), "detail": s("string"), "field": s("string") } },
+        "LoginRequest": { "type": "object", "additionalProperties": false, "required": ["username", "password"], "properties": { "username": s("string"), "password": s("string") } },
+        "LoginResponse": { "type": "object", "required": ["token", "must_change_password"], "properties": {
+            "token": s("string"), "token_type": s("string"), "must_change_password": s("boolean"), "expires_at": { "type": "string", "format": "date-time" },
+            "idle_timeout_seconds": s("integer"), "user": { "$ref": "#/components/schemas/User" } } },
+        "PasswordChange": { "type": "object", "additionalProperties": false, "required": ["current_password", "new_password"], "properties": { "current_password": s("string"), "new_password": s("string") } },
+        "Role": { "type": "string", "enum": ["doctor", "nurse", "pharmacist", "clerk", "admin", "auditor"] },
+        "InfoClass": { "type": "string", "enum": ["normal", "psychiatry", "genetic"] },
+        "User": { "type": "object", "properties": { "username": s("string"), "display_name": s("string"), "role": { "$ref": "#/components/schemas/Role" },
+            "must_change_password": s("boolean"), "disabled": s("boolean"), "failed_logins": s("integer"), "locked_until": { "type": ["string", "null"] },
+            "created_at": s("string"), "last_login_at": { "type": ["string", "null"] }, "initial_password": { "type": "string", "description": "only when generated" } } },
+        "NewUser": { "type": "object", "additionalProperties": false, "required": ["username", "display_name", "role"], "properties": {
+            "username": { "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" }, "display_name": s("string"), "role": { "$ref": "#/components/schemas/Role" }, "password": s("string") } },
+        "UserChange": { "type": "object", "additionalProperties": false, "properties": { "display_name": s("string"), "role": { "$ref": "#/components/schemas/Role" }, "disabled": s("boolean") } },
+        "PasswordReset": { "type": "object", "additionalProperties": false, "properties": { "password": s("string") } },
+        "Matrix": { "type": "object", "properties": { "roles": s("array"), "permissions": s("array"), "classes": s("array") } },
+        "RoleGrants": { "type": "object", "additionalProperties": false, "required": ["permissions", "classes"], "properties": {
+            "permissions": { "type": "array", "items": s("string") }, "classes": { "type": "array", "items": { "$ref": "#/components/schemas/InfoClass" } } } },
+        "NewPatient": { "type": "object", "additionalProperties": false, "required": ["patient_id", "name", "name_kana", "birth_date", "sex"], "properties": {
+            "patient_id": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$" }, "name": s("string"), "name_kana": s("string"),
+            "birth_date": { "type": "string", "format": "date" }, "sex": { "type": "string", "enum": ["male", "female", "other", "unknown"] } } },
+        "Patient": { "type": "object", "properties": { "patient_id": s("string"), "name": s("string"), "name_kana": s("string"), "birth_date": s("string"), "sex": s("string"), "created_at": s("string"), "created_by": s("string") } },
+        "NewDocument": { "type": "object", "additionalProperties": false, "required": ["type", "title", "body"], "properties": {
+            "type": s("string"), "title": s("string"), "body": { "description": "text or a JSON object" }, "info_class": { "$ref": "#/components/schemas/InfoClass" },
+            "on_behalf_of": { "type": "string", "description": "username of the clinician who must approve a proxy entry" } } },
+        "Revision": { "type": "object", "additionalProperties": false, "required": ["body"], "properties": { "body": {}, "title": s("string"), "reason": s("string") } },
+        "Deletion": { "type": "object", "additionalProperties": false, "required": ["reason"], "properties": { "reason": s("string") } },
+        "Document": { "type": "object", "required": ["id", "version", "status"], "properties": {
+            "id": s("string"), "patient_id": s("string"), "type": s("string"), "title": s("string"), "info_class": { "$ref": "#/components/schemas/InfoClass" },
+            "status": { "type": "string", "enum": ["draft", "pending_approval", "confirmed", "deleted"] }, "version": s("integer"), "current_version": s("integer"),
+            "body": {}, "content_hash": s("string"), "author": s("string"), "entered_at": s("string"), "on_behalf_of": { "type": ["string", "null"] },
+            "confirmer": { "type": ["string", "null"] }, "confirmed_at": { "type": ["string", "null"] }, "approved_by": { "type": ["string", "null"] },
+            "reason": { "type": ["string", "null"] }, "attachments": s("array") } },
+        "AuditEvent": { "type": "object", "properties": { "id": s("integer"), "seq": s("integer"), "time": s("string"), "user": { "type": ["string", "null"] },
+            "action": s("string"), "patient_id": { "type": ["string", "null"] }, "document_id": { "type": ["string", "null"] }, "version": { "type": ["integer", "null"] },
+            "outcome": { "type": "string", "enum": ["success", "denied", "failed"] }, "client_addr": { "type": ["string", "null"] }, "detail": { "type": ["string", "null"] } } },
+        "AuditPage": { "type": "object", "required": ["events", "next_cursor"], "properties": {
+            "events": { "type": "array", "items": { "$ref": "#/components/schemas/AuditEvent" } }, "next_cursor": { "type": ["integer", "null"] } } }
+    })
+}
+
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for (method, path, summary, request, status, response, login) in OPERATIONS {
+        let mut op = json!({ "summary": summary, "responses": {
+            status.to_string(): { "description": "success", "content": { "application/json": { "schema": response.map_or(json!({}), |r| json!({ "$ref": format!("#/components/schemas/{r}") })) } } },
+            "default": { "description": "problem", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } }
+        }});
+        if let Some(r) = request {
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{r}") } } } });
+        }
+        if !login {
+            op["security"] = json!([]);
+        }
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
+        }
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "kiroku API", "version": env!("CARGO_PKG_VERSION"),
+                  "description": "Medical-records vault. Errors are RFC 9457 problem details; every read of patient data is audited." },
+        "servers": [{ "url": "/" }],
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } }
+        },
+        "security": [{ "bearer": [] }]
+    })
+}

@@ -1,0 +1,154 @@
+//! Request extractors: the authenticated session, the client address, and JSON bodies that fail as
+//! problem details.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use kiroku_core::Timestamp;
+use kiroku_store::{Actor, Command, SessionWithUser, UserRecord};
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The client's address as the server saw it.
+pub fn client_addr(parts: &Parts) -> Option<String> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip().to_string())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty() && t.len() <= 128)
+}
+
+/// A logged-in user whose password is in order. Handlers that take this may act.
+pub struct Authenticated {
+    pub actor: Actor,
+    pub user: UserRecord,
+}
+
+/// A logged-in user who may still have to change the initial password; only for the password,
+/// logout and "who am I" endpoints.
+pub struct AnySession(pub Authenticated);
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(parts, state).await.map(AnySession)
+    }
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let auth = authenticate(parts, state).await?;
+        if auth.user.must_change_password {
+            return Err(ApiError::password_change_required());
+        }
+        Ok(auth)
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, ApiError> {
+    let token = bearer(&parts.headers).ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer TOKEN from POST /api/v1/auth/login"))?;
+    let hashed = kiroku_auth::token::hash_token(token);
+    let SessionWithUser { session, user } = state.store.session(&hashed).await?.ok_or_else(|| ApiError::unauthenticated("the session is not valid"))?;
+    let actor = Actor { username: user.username.clone(), role: user.role, session: Some(session.id.clone()), client_addr: client_addr(parts) };
+    if session.revoked_at.is_some() || user.disabled {
+        return Err(ApiError::unauthenticated("the session has ended"));
+    }
+    let now = Timestamp::now();
+    let idle_limit = session.last_seen_at.plus_seconds(state.settings.idle_timeout_secs);
+    let expiry = if now >= session.expires_at {
+        Some("expired:lifetime")
+    } else if now >= idle_limit {
+        Some("expired:idle")
+    } else {
+        None
+    };
+    if let Some(reason) = expiry {
+        state.store.execute(Command::ExpireSession { actor, reason }).await?;
+        return Err(ApiError::unauthenticated("the session timed out; log in again"));
+    }
+    if now >= session.last_seen_at.plus_seconds(state.settings.touch_interval_secs()) {
+        state.store.execute(Command::TouchSession { session_id: session.id.clone() }).await?;
+    }
+    Ok(Authenticated { actor, user })
+}
+
+/// A JSON body: `application/json`, valid UTF-8, within the size limit, matching `T` exactly.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::unsupported_media("send the body as application/json"));
+        }
+        let limit = state.settings.max_json_bytes;
+        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| ApiError::too_large(limit as u64))?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON, telling malformed input (400) from input of the wrong shape (422).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::malformed("the body is not valid UTF-8"))?;
+    serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::validation(field_of(&e), strip_position(&e)),
+        _ => ApiError::malformed(format!("the body is not valid JSON: {}", strip_position(&e))),
+    })
+}
+
+fn strip_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.find(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// The field a serde message names, when it names one in backquotes.
+fn field_of(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    s.split('`').nth(1).filter(|f| f.len() <= 64).unwrap_or("body").to_string()
+}
+
+/// Query parameters that fail as problem details.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::validation("query", e.body_text().replace("Failed to deserialize query string: ", "")))
+    }
+}
+
+/// Path parameters that fail as problem details.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|_| ApiError::not_found("resource"))
+    }
+}

@@ -1,0 +1,39 @@
+//! Server settings. The CLI fills them from defaults, kiroku.toml and KIROKU_* variables.
+
+use kiroku_auth::PasswordPolicy;
+use kiroku_store::command::LockoutPolicy;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Minutes of inactivity after which a session ends.
+    pub idle_timeout_secs: i64,
+    /// Hours after login after which a session ends whatever the activity.
+    pub session_lifetime_secs: i64,
+    pub lockout: LockoutPolicy,
+    pub password_policy: PasswordPolicy,
+    /// Largest attachment accepted, in bytes.
+    pub max_upload_bytes: u64,
+    /// Largest JSON request body accepted, in bytes.
+    pub max_json_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            idle_timeout_secs: 15 * 60,
+            session_lifetime_secs: 12 * 3600,
+            lockout: LockoutPolicy { max_failures: 5, lock_seconds: 15 * 60 },
+            password_policy: PasswordPolicy::default(),
+            max_upload_bytes: 100 * 1024 * 1024,
+            max_json_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+impl Settings {
+    /// How often a session's last activity is written: often enough for the idle timeout to be
+    /// accurate to a quarter of itself, rarely enough not to turn every read into two writes.
+    pub fn touch_interval_secs(&self) -> i64 {
+        (self.idle_timeout_secs / 4).clamp(1, 60)
+    }
+}
