@@ -14,9 +14,21 @@ use crate::DomainError;
 macro_rules! named_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal / $ja:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum $name { $($variant),+ }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(|e: DomainError| serde::de::Error::custom(e.to_string()))
+            }
+        }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -207,6 +219,13 @@ mod tests {
             m.check(Role::Nurse, Permission::DocumentRead, Some(InfoClass::Psychiatry)),
             Err(Denied::Class { role: Role::Nurse, class: InfoClass::Psychiatry })
         );
+    }
+
+    #[test]
+    fn wire_names_are_the_serde_names() {
+        assert_eq!(serde_json::to_value(Permission::PatientRead).expect("json"), serde_json::json!("patient.read"));
+        assert_eq!(serde_json::from_str::<Permission>("\"document.proxy_enter\"").expect("parse"), Permission::DocumentProxyEnter);
+        assert!(serde_json::from_str::<Role>("\"surgeon\"").is_err());
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub trait Tx: Send {
 
     async fn insert_attestation(&mut self, attestation: &Attestation) -> Result<()>;
     async fn list_attestations(&mut self, id: &str) -> Result<Vec<Attestation>>;
+    /// Attestations of all documents in (document id, version, kind) order after `after`.
+    async fn scan_attestations(&mut self, after: Option<(&str, i64, &str)>, limit: i64) -> Result<Vec<Attestation>>;
 
     async fn insert_attachment(&mut self, attachment: &AttachmentRecord) -> Result<()>;
     async fn list_attachments(&mut self, document_id: &str) -> Result<Vec<AttachmentRecord>>;

@@ -464,6 +464,14 @@ macro_rules! sql_tx {
                     .iter().map(sql_rows::attestation).collect()
             }
 
+            async fn scan_attestations(&mut self, after: Option<(&str, i64, &str)>, limit: i64) -> $crate::error::Result<Vec<$crate::records::Attestation>> {
+                let (doc, ver, kind) = after.unwrap_or(("", 0, ""));
+                ::sqlx::query("SELECT document_id, version, kind, username, at, seq FROM attestations WHERE document_id > $1 OR (document_id = $1 AND (version > $2 OR (version = $2 AND kind > $3))) ORDER BY document_id, version, kind LIMIT $4")
+                    .bind(doc).bind(ver).bind(kind).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::attestation).collect()
+            }
+
             async fn insert_attachment(&mut self, a: &$crate::records::AttachmentRecord) -> $crate::error::Result<()> {
                 ::sqlx::query("INSERT INTO attachments (id, document_id, version, name, media_type, size, blob_hash, added_by, added_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                     .bind(&a.id).bind(a.document_id.as_str()).bind(a.version).bind(&a.name).bind(&a.media_type).bind(a.size)

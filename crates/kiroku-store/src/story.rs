@@ -172,6 +172,13 @@ pub async fn document_lifecycle_keeps_every_version(store: Store) {
     assert_eq!(actions, vec![A::DocumentCreate, A::DocumentConfirm, A::DocumentAmend, A::VersionRead, A::DocumentDelete, A::VersionList]);
     let read = trail.iter().find(|e| e.action == A::VersionRead).expect("read event");
     assert_eq!((read.user.as_deref(), read.version, read.patient_id.as_deref()), (Some("ns.tanaka"), Some(1), Some("P0001")));
+    assert_clean(&w.store).await;
+}
+
+/// The whole store verifies: every version, attestation and audit id matches.
+pub async fn assert_clean(store: &Store) {
+    let report = crate::verify::verify(store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, &|_, _| {}).await.expect("verify");
+    assert!(report.is_clean(), "{:?}", report.findings);
 }
 
 pub async fn proxy_entry_needs_the_named_clinician(store: Store) {
@@ -208,6 +215,7 @@ pub async fn proxy_entry_needs_the_named_clinician(store: Store) {
     let denied = trail.iter().find(|e| e.action == AuditAction::DocumentApprove && e.outcome == Outcome::Denied).expect("denied approval audited");
     assert_eq!(denied.user.as_deref(), Some("dr.suzuki"));
     assert!(trail.iter().any(|e| e.action == AuditAction::DocumentApprove && e.outcome == Outcome::Success && e.user.as_deref() == Some("dr.sato")));
+    assert_clean(&w.store).await;
 }
 
 pub async fn denials_are_refused_and_audited(store: Store) {

@@ -28,6 +28,8 @@ pub enum Finding {
     BlobAltered { attachment_id: String, document_id: String, blob_hash: String },
     /// A file recorded by an attachment is gone.
     BlobMissing { attachment_id: String, document_id: String, blob_hash: String },
+    /// No audit event records this confirmation or approval by this person.
+    AttestationWithoutAudit { document_id: String, version: i64, kind: String, username: String },
     /// No audit event records the attaching of this file.
     AttachmentWithoutAudit { attachment_id: String, document_id: String },
 }
@@ -49,6 +51,9 @@ impl std::fmt::Display for Finding {
             Finding::BlobMissing { attachment_id, document_id, blob_hash } => {
                 write!(f, "attachment {attachment_id} of document {document_id}: file {blob_hash} missing")
             }
+            Finding::AttestationWithoutAudit { document_id, version, kind, username } => {
+                write!(f, "document {document_id} version {version}: {kind} by {username} has no audit event")
+            }
             Finding::AttachmentWithoutAudit { attachment_id, document_id } => {
                 write!(f, "attachment {attachment_id} of document {document_id}: no audit event records it")
             }
@@ -69,6 +74,7 @@ pub struct Report {
     pub audit_events: u64,
     pub versions: u64,
     pub attachments: u64,
+    pub attestations: u64,
     pub findings: Vec<Finding>,
 }
 
@@ -81,14 +87,41 @@ impl Report {
 /// Progress callback: (stage, objects done so far).
 pub type Progress<'a> = &'a (dyn Fn(&'static str, u64) + Sync);
 
+type Written = HashMap<(String, i64), String>;
+type Attached = HashMap<(String, String), ()>;
+type Attested = HashMap<(String, i64, &'static str, String), ()>;
+
+/// Remembers what a successful audit event recorded: a version's hash, a file, an attestation.
+fn record_event(ev: &kiroku_core::AuditEvent, written: &mut Written, attached: &mut Attached, attested: &mut Attested) {
+    let Some(doc) = ev.document_id.clone() else { return };
+    match (ev.action, ev.version, ev.content_hash.clone()) {
+        (AuditAction::DocumentCreate | AuditAction::DocumentUpdate | AuditAction::DocumentAmend | AuditAction::DocumentDelete, Some(v), Some(hash)) => {
+            written.insert((doc.clone(), v), hash);
+        }
+        (AuditAction::AttachmentAdd, _, Some(hash)) => {
+            attached.insert((doc.clone(), hash), ());
+        }
+        _ => {}
+    }
+    let kind = match ev.action {
+        AuditAction::DocumentConfirm | AuditAction::DocumentAmend => "confirm",
+        AuditAction::DocumentApprove => "approve",
+        _ => return,
+    };
+    if let (Some(v), Some(user)) = (ev.version, ev.user.clone()) {
+        attested.insert((doc, v, kind, user), ());
+    }
+}
+
 /// Verifies the whole store. `blob` checks one file by its hash.
 pub async fn verify(backend: &dyn Backend, blob: &(dyn Fn(&str) -> BlobState + Sync), progress: Progress<'_>) -> Result<Report> {
     let mut report = Report::default();
     let mut tx = backend.begin_read().await?;
 
     // Pass 1: the audit trail. Remember what each write event recorded.
-    let mut written: HashMap<(String, i64), String> = HashMap::new();
-    let mut attached: HashMap<(String, String), ()> = HashMap::new();
+    let mut written = Written::new();
+    let mut attached = Attached::new();
+    let mut attested = Attested::new();
     let mut last = 0i64;
     loop {
         let page = tx.scan_audit(last, PAGE).await?;
@@ -104,18 +137,7 @@ pub async fn verify(backend: &dyn Backend, blob: &(dyn Fn(&str) -> BlobState + S
             if ev.outcome != Outcome::Success {
                 continue;
             }
-            let (Some(doc), Some(hash)) = (ev.document_id.clone(), ev.content_hash.clone()) else { continue };
-            match ev.action {
-                AuditAction::DocumentCreate | AuditAction::DocumentUpdate | AuditAction::DocumentAmend | AuditAction::DocumentDelete => {
-                    if let Some(v) = ev.version {
-                        written.insert((doc, v), hash);
-                    }
-                }
-                AuditAction::AttachmentAdd => {
-                    attached.insert((doc, hash), ());
-                }
-                _ => {}
-            }
+            record_event(&ev, &mut written, &mut attached, &mut attested);
         }
         progress("audit", report.audit_events);
     }
@@ -144,7 +166,23 @@ pub async fn verify(backend: &dyn Backend, blob: &(dyn Fn(&str) -> BlobState + S
         progress("versions", report.versions);
     }
 
-    // Pass 3: every attachment's file.
+    // Pass 3: every confirmation and approval against the event that recorded it.
+    let mut after: Option<(String, i64, String)> = None;
+    loop {
+        let page = tx.scan_attestations(after.as_ref().map(|(d, v, k)| (d.as_str(), *v, k.as_str())), PAGE).await?;
+        let Some(last_a) = page.last() else { break };
+        after = Some((last_a.document_id.to_string(), last_a.version, last_a.kind.as_str().to_string()));
+        for a in page {
+            report.attestations += 1;
+            let key = (a.document_id.to_string(), a.version, a.kind.as_str(), a.username.to_string());
+            if !attested.contains_key(&key) {
+                report.findings.push(Finding::AttestationWithoutAudit { document_id: key.0, version: a.version, kind: a.kind.as_str().into(), username: key.3 });
+            }
+        }
+        progress("attestations", report.attestations);
+    }
+
+    // Pass 4: every attachment's file.
     let mut after = String::new();
     loop {
         let page = tx.scan_attachments(&after, PAGE).await?;

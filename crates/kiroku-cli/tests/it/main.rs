@@ -1,0 +1,11 @@
+//! End-to-end tests: each starts the real `kiroku` binary on a fresh data directory and talks to it
+//! over HTTP like any client would.
+
+mod harness;
+
+mod access;
+mod bad_input;
+mod crash;
+mod sessions;
+mod story;
+mod tamper;
