@@ -60,7 +60,15 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        PasswordPolicy { limits: Limits { min_length: 13, min_length_with_second_factor: 8, min_strength: 3, min_strength_with_second_factor: 2, history: 5 } }
+        PasswordPolicy {
+            limits: Limits {
+                min_length: 13,
+                min_length_with_second_factor: 8,
+                min_strength: 3,
+                min_strength_with_second_factor: 2,
+                history: 5,
+            },
+        }
     }
 }
 

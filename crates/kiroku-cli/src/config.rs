@@ -43,7 +43,13 @@ pub struct StorageConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { listen: "127.0.0.1:8080".into(), database_url: String::new(), log_format: "text".into(), auth: AuthConfig::default(), storage: StorageConfig::default() }
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            database_url: String::new(),
+            log_format: "text".into(),
+            auth: AuthConfig::default(),
+            storage: StorageConfig::default(),
+        }
     }
 }
 
@@ -81,7 +87,9 @@ impl Config {
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
         apply_env(&mut table, std::env::vars())?;
-        let config: Config = toml::Value::Table(table).try_into().with_context(|| format!("invalid configuration ({} and KIROKU_* variables)", path.display()))?;
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .with_context(|| format!("invalid configuration ({} and KIROKU_* variables)", path.display()))?;
         config.validate()?;
         Ok(config)
     }
@@ -114,7 +122,8 @@ impl Config {
         if !["text", "json"].contains(&self.log_format.as_str()) {
             bail!("log_format must be \"text\" or \"json\"");
         }
-        if !self.database_url.is_empty() && !self.database_url.starts_with("postgres://") && !self.database_url.starts_with("postgresql://") {
+        if !self.database_url.is_empty() && !self.database_url.starts_with("postgres://") && !self.database_url.starts_with("postgresql://")
+        {
             bail!("database_url must be empty (SQLite in the data directory) or a postgres:// URL");
         }
         Ok(())
@@ -203,7 +212,11 @@ mod tests {
     #[test]
     fn env_overrides_and_unknown_names_are_refused() {
         let mut t = toml::Table::new();
-        let vars = [("KIROKU_AUTH_LOCKOUT_FAILURES".to_string(), "3".to_string()), ("KIROKU_LISTEN".into(), "0.0.0.0:9".into()), ("KIROKU_TEST_PG_URL".into(), "x".into())];
+        let vars = [
+            ("KIROKU_AUTH_LOCKOUT_FAILURES".to_string(), "3".to_string()),
+            ("KIROKU_LISTEN".into(), "0.0.0.0:9".into()),
+            ("KIROKU_TEST_PG_URL".into(), "x".into()),
+        ];
         apply_env(&mut t, vars.into_iter()).expect("apply");
         let c: Config = toml::Value::Table(t).try_into().expect("config");
         assert_eq!(c.auth.lockout_failures, 3);

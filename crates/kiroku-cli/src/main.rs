@@ -15,7 +15,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "kiroku", version, about = "Medical-records vault for Japanese hospitals and clinics (医療情報の安全管理ガイドライン対応)")]
+#[command(
+    name = "kiroku",
+    version,
+    about = "Medical-records vault for Japanese hospitals and clinics (医療情報の安全管理ガイドライン対応)"
+)]
 struct Cli {
     /// Data directory (database, files, kiroku.toml). Default: $KIROKU_DATA_DIR or ./kiroku-data.
     #[arg(long, global = true)]
@@ -72,7 +76,9 @@ fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             }
             Cmd::Serve { listen } => serve::run(&data_dir, cli.database_url, listen).await.map(|()| ExitCode::SUCCESS),
-            Cmd::Init { admin_user, admin_password_file } => serve::init(&data_dir, cli.database_url, &admin_user, admin_password_file.as_deref()).await.map(|()| ExitCode::SUCCESS),
+            Cmd::Init { admin_user, admin_password_file } => {
+                serve::init(&data_dir, cli.database_url, &admin_user, admin_password_file.as_deref()).await.map(|()| ExitCode::SUCCESS)
+            }
             Cmd::User(cmd) => users::run(&data_dir, cli.database_url, cmd).await.map(|()| ExitCode::SUCCESS),
             Cmd::Verify { json } => verify::run(&data_dir, cli.database_url, json).await,
         }

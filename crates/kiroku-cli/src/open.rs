@@ -24,9 +24,17 @@ pub async fn open(data_dir: &Path, database_url: Option<String>) -> Result<Opene
     }
     let backend: Arc<dyn Backend> = if config.database_url.is_empty() {
         let path = data_dir.join("kiroku.db");
-        Arc::new(kiroku_store_sqlite::SqliteBackend::open(&path).await.with_context(|| format!("cannot open the database {}", path.display()))?)
+        Arc::new(
+            kiroku_store_sqlite::SqliteBackend::open(&path)
+                .await
+                .with_context(|| format!("cannot open the database {}", path.display()))?,
+        )
     } else if config.database_url.starts_with("postgres://") || config.database_url.starts_with("postgresql://") {
-        Arc::new(kiroku_store_postgres::PostgresBackend::open(&config.database_url, None).await.context("cannot open the PostgreSQL database")?)
+        Arc::new(
+            kiroku_store_postgres::PostgresBackend::open(&config.database_url, None)
+                .await
+                .context("cannot open the PostgreSQL database")?,
+        )
     } else {
         anyhow::bail!("database_url must be empty (SQLite) or a postgres:// URL");
     };
@@ -46,7 +54,8 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).with_context(|| format!("cannot restrict {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict {}", dir.display()))?;
     }
     Ok(())
 }

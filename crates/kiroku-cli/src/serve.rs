@@ -54,7 +54,8 @@ async fn shutdown_signal() {
 }
 
 fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KIROKU_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("KIROKU_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
@@ -71,7 +72,12 @@ pub async fn init(data_dir: &Path, database_url: Option<String>, admin_user: &st
             let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
             let pw = text.trim_end_matches(['\n', '\r']).to_string();
             let ctx = PolicyContext { username: username.as_str(), display_name: "", has_second_factor: false };
-            opened.config.settings().password_policy.check(&pw, ctx).map_err(|v| anyhow::anyhow!("the password in {} is refused: {v}", f.display()))?;
+            opened
+                .config
+                .settings()
+                .password_policy
+                .check(&pw, ctx)
+                .map_err(|v| anyhow::anyhow!("the password in {} is refused: {v}", f.display()))?;
             (pw, false)
         }
         None => (token::one_time_password(), true),

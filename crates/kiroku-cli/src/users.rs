@@ -50,9 +50,17 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, cmd: UserCmd) ->
             let role: Role = role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
             let (pw, generated) = match password_file {
                 Some(f) => {
-                    let pw = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?.trim_end_matches(['\n', '\r']).to_string();
+                    let pw = std::fs::read_to_string(&f)
+                        .with_context(|| format!("cannot read {}", f.display()))?
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string();
                     let ctx = PolicyContext { username: username.as_str(), display_name: &display_name, has_second_factor: false };
-                    opened.config.settings().password_policy.check(&pw, ctx).map_err(|v| anyhow::anyhow!("the password is refused: {v}"))?;
+                    opened
+                        .config
+                        .settings()
+                        .password_policy
+                        .check(&pw, ctx)
+                        .map_err(|v| anyhow::anyhow!("the password is refused: {v}"))?;
                     (pw, false)
                 }
                 None => (token::one_time_password(), true),
@@ -79,7 +87,9 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, cmd: UserCmd) ->
             }
         }
         UserCmd::Disable { username } => {
-            store.execute(Command::UpdateUser { actor, username: name(&username)?, display_name: None, role: None, disabled: Some(true) }).await?;
+            store
+                .execute(Command::UpdateUser { actor, username: name(&username)?, display_name: None, role: None, disabled: Some(true) })
+                .await?;
             println!("disabled {username}; its sessions have ended");
         }
         UserCmd::Unlock { username } => {
@@ -90,7 +100,13 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, cmd: UserCmd) ->
             let users = store.execute(Command::ListUsers { actor }).await?.into_users()?;
             println!("{:<24} {:<12} {:<10} {:<8} last login", "username", "role", "state", "failures");
             for u in users {
-                let state = if u.disabled { "disabled" } else if u.is_locked(Timestamp::now()) { "locked" } else { "active" };
+                let state = if u.disabled {
+                    "disabled"
+                } else if u.is_locked(Timestamp::now()) {
+                    "locked"
+                } else {
+                    "active"
+                };
                 let last = u.last_login_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
                 println!("{:<24} {:<12} {:<10} {:<8} {last}", u.username.as_str(), u.role.as_str(), state, u.failed_logins);
             }

@@ -79,10 +79,7 @@ mod tests {
 
     #[test]
     fn known_sha256_vector() {
-        assert_eq!(
-            ContentHash::of_bytes(b"abc").to_hex(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(ContentHash::of_bytes(b"abc").to_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_ne!(ContentHash::of_json(&json!("a")), ContentHash::of_json(&json!("b")));
     }
 }

@@ -26,20 +26,30 @@ use kiroku_core::document::LifecycleError;
 use kiroku_store::StoreError;
 use serde_json::{Value, json};
 
+/// The fixed part of a problem: status, type and titles.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct Problem {
     pub status: StatusCode,
     pub kind: &'static str,
     pub title: &'static str,
     pub title_ja: &'static str,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub problem: Box<Problem>,
     pub detail: String,
     pub field: Option<String>,
-    pub extra: Option<Value>,
+    pub extra: Option<Box<Value>>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, kind: &'static str, title: &'static str, title_ja: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, kind, title, title_ja, detail: detail.into(), field: None, extra: None }
+        ApiError { problem: Box::new(Problem { status, kind, title, title_ja }), detail: detail.into(), field: None, extra: None }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.problem.status
     }
 
     pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -57,7 +67,13 @@ impl ApiError {
     }
 
     pub fn too_large(limit: u64) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "request too large", "サイズが上限を超えています", format!("the limit is {limit} bytes"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "request too large",
+            "サイズが上限を超えています",
+            format!("the limit is {limit} bytes"),
+        )
     }
 
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
@@ -97,7 +113,13 @@ impl ApiError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not allowed", "この操作はできません", "see /api/openapi.json")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "method not allowed",
+            "この操作はできません",
+            "see /api/openapi.json",
+        )
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {
@@ -105,11 +127,23 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error", "システムエラーが発生しました", "the error was logged; please tell the system administrator")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+            "システムエラーが発生しました",
+            "the error was logged; please tell the system administrator",
+        )
     }
 
     pub fn unavailable() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "service unavailable", "現在利用できません", "the server is shutting down or overloaded; try again")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "service unavailable",
+            "現在利用できません",
+            "the server is shutting down or overloaded; try again",
+        )
     }
 }
 
@@ -129,7 +163,9 @@ impl From<StoreError> for ApiError {
             StoreError::Denied(d @ Denied::Permission { .. }) => ApiError::forbidden(d.to_string()),
             StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::Conflict(msg) => ApiError::conflict(msg),
-            StoreError::Lifecycle(l @ (LifecycleError::NotNamedClinician | LifecycleError::NotAuthor)) => ApiError::forbidden(l.to_string()),
+            StoreError::Lifecycle(l @ (LifecycleError::NotNamedClinician | LifecycleError::NotAuthor)) => {
+                ApiError::forbidden(l.to_string())
+            }
             StoreError::Lifecycle(l) => ApiError::conflict(l.to_string()),
             StoreError::Stale { current } => {
                 let mut e = ApiError::new(
@@ -139,7 +175,7 @@ impl From<StoreError> for ApiError {
                     "他の利用者が先に更新しました。最新の内容を確認してください",
                     format!("the current version is {current}"),
                 );
-                e.extra = Some(json!({ "current_version": current }));
+                e.extra = Some(Box::new(json!({ "current_version": current })));
                 e
             }
             StoreError::Unauthenticated => ApiError::unauthenticated("the session is not valid"),
@@ -167,24 +203,26 @@ impl From<kiroku_blob::BlobError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let p = &self.problem;
         let mut body = json!({
-            "type": format!("/problems/{}", self.kind),
-            "title": self.title,
-            "title_ja": self.title_ja,
-            "status": self.status.as_u16(),
+            "type": format!("/problems/{}", p.kind),
+            "title": p.title,
+            "title_ja": p.title_ja,
+            "status": p.status.as_u16(),
             "detail": self.detail,
         });
         if let Some(field) = self.field {
             body["field"] = json!(field);
         }
-        if let Some(Value::Object(extra)) = self.extra {
+        if let Some(Value::Object(extra)) = self.extra.map(|b| *b) {
             for (k, v) in extra {
                 body[k] = v;
             }
         }
-        let mut response = (self.status, Json(body)).into_response();
+        let status = self.problem.status;
+        let mut response = (status, Json(body)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the body was not read; the connection cannot carry another request.
             response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }

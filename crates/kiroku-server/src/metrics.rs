@@ -23,7 +23,8 @@ impl Metrics {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP kiroku_build_info Build information.\n# TYPE kiroku_build_info gauge");
         let _ = writeln!(out, "kiroku_build_info{{version=\"{}\",backend=\"{backend}\"}} 1", env!("CARGO_PKG_VERSION"));
-        let _ = writeln!(out, "# HELP kiroku_http_responses_total HTTP responses by status class.\n# TYPE kiroku_http_responses_total counter");
+        let _ =
+            writeln!(out, "# HELP kiroku_http_responses_total HTTP responses by status class.\n# TYPE kiroku_http_responses_total counter");
         for (i, n) in self.responses.iter().enumerate() {
             let _ = writeln!(out, "kiroku_http_responses_total{{class=\"{}xx\"}} {}", i + 1, n.load(Relaxed));
         }

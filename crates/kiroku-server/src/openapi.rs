@@ -3,40 +3,102 @@
 
 use serde_json::{Map, Value, json};
 
-/// (method, path, summary, request schema, success status, response schema, needs login)
-pub const OPERATIONS: &[(&str, &str, &str, Option<&str>, u16, Option<&str>, bool)] = &[
-    ("post", "/api/v1/auth/login", "Log in; returns a bearer token", Some("LoginRequest"), 200, Some("LoginResponse"), false),
-    ("post", "/api/v1/auth/logout", "End the current session", None, 200, None, true),
-    ("post", "/api/v1/auth/password", "Change one's own password", Some("PasswordChange"), 200, None, true),
-    ("get", "/api/v1/auth/me", "The logged-in user", None, 200, None, true),
-    ("get", "/api/v1/users", "List accounts (user.manage)", None, 200, None, true),
-    ("post", "/api/v1/users", "Create an account (user.manage)", Some("NewUser"), 201, Some("User"), true),
-    ("get", "/api/v1/users/{username}", "One account (user.manage)", None, 200, Some("User"), true),
-    ("patch", "/api/v1/users/{username}", "Change display name, role or disabled state (user.manage)", Some("UserChange"), 200, Some("User"), true),
-    ("post", "/api/v1/users/{username}/unlock", "Unlock a locked account (user.manage)", None, 200, Some("User"), true),
-    ("post", "/api/v1/users/{username}/password", "Set a temporary password (user.manage)", Some("PasswordReset"), 200, Some("User"), true),
-    ("get", "/api/v1/roles", "The permission matrix (role.manage)", None, 200, Some("Matrix"), true),
-    ("put", "/api/v1/roles/{role}", "Replace one role's grants (role.manage)", Some("RoleGrants"), 200, Some("Matrix"), true),
-    ("get", "/api/v1/patients", "Search patients by ID, name or kana (?q=)", None, 200, None, true),
-    ("post", "/api/v1/patients", "Register a patient", Some("NewPatient"), 201, Some("Patient"), true),
-    ("get", "/api/v1/patients/{patient_id}", "One patient", None, 200, Some("Patient"), true),
-    ("get", "/api/v1/patients/{patient_id}/documents", "A patient's documents, newest first", None, 200, None, true),
-    ("post", "/api/v1/patients/{patient_id}/documents", "Create a draft, or a proxy entry with on_behalf_of", Some("NewDocument"), 201, Some("Document"), true),
-    ("get", "/api/v1/documents/{id}", "The current version of a document", None, 200, Some("Document"), true),
-    ("put", "/api/v1/documents/{id}", "Edit a draft, or amend a confirmed document (with reason and If-Match)", Some("Revision"), 200, Some("Document"), true),
-    ("delete", "/api/v1/documents/{id}", "Delete logically (a new version with a reason)", Some("Deletion"), 200, Some("Document"), true),
-    ("post", "/api/v1/documents/{id}/confirm", "Confirm a draft (確定)", None, 200, Some("Document"), true),
-    ("post", "/api/v1/documents/{id}/approve", "Approve a proxy entry (承認); only the named clinician", None, 200, Some("Document"), true),
-    ("get", "/api/v1/documents/{id}/versions", "Version history with who and when", None, 200, None, true),
-    ("get", "/api/v1/documents/{id}/versions/{n}", "One version, byte for byte as written", None, 200, Some("Document"), true),
-    ("get", "/api/v1/documents/{id}/attachments", "Files attached to a document", None, 200, None, true),
-    ("post", "/api/v1/documents/{id}/attachments", "Attach a file (raw body, ?name=FILE, Content-Type)", None, 201, None, true),
-    ("get", "/api/v1/documents/{id}/attachments/{attachment_id}", "Download an attached file", None, 200, None, true),
-    ("get", "/api/v1/approvals", "Proxy entries awaiting the caller's approval", None, 200, None, true),
-    ("get", "/api/v1/audit", "Audit events (audit.read): filters, cursor paging, ?format=csv", None, 200, Some("AuditPage"), true),
-    ("get", "/healthz", "Health", None, 200, None, false),
-    ("get", "/metrics", "Prometheus metrics", None, 200, None, false),
-    ("get", "/api/openapi.json", "This document", None, 200, None, false),
+/// One operation of the API.
+pub struct Operation {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub request: Option<&'static str>,
+    pub status: u16,
+    pub response: Option<&'static str>,
+    pub needs_login: bool,
+}
+
+const fn op(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    request: Option<&'static str>,
+    status: u16,
+    response: Option<&'static str>,
+    needs_login: bool,
+) -> Operation {
+    Operation { method, path, summary, request, status, response, needs_login }
+}
+
+pub const OPERATIONS: &[Operation] = &[
+    op("post", "/api/v1/auth/login", "Log in; returns a bearer token", Some("LoginRequest"), 200, Some("LoginResponse"), false),
+    op("post", "/api/v1/auth/logout", "End the current session", None, 200, None, true),
+    op("post", "/api/v1/auth/password", "Change one's own password", Some("PasswordChange"), 200, None, true),
+    op("get", "/api/v1/auth/me", "The logged-in user", None, 200, None, true),
+    op("get", "/api/v1/users", "List accounts (user.manage)", None, 200, None, true),
+    op("post", "/api/v1/users", "Create an account (user.manage)", Some("NewUser"), 201, Some("User"), true),
+    op("get", "/api/v1/users/{username}", "One account (user.manage)", None, 200, Some("User"), true),
+    op(
+        "patch",
+        "/api/v1/users/{username}",
+        "Change display name, role or disabled state (user.manage)",
+        Some("UserChange"),
+        200,
+        Some("User"),
+        true,
+    ),
+    op("post", "/api/v1/users/{username}/unlock", "Unlock a locked account (user.manage)", None, 200, Some("User"), true),
+    op(
+        "post",
+        "/api/v1/users/{username}/password",
+        "Set a temporary password (user.manage)",
+        Some("PasswordReset"),
+        200,
+        Some("User"),
+        true,
+    ),
+    op("get", "/api/v1/roles", "The permission matrix (role.manage)", None, 200, Some("Matrix"), true),
+    op("put", "/api/v1/roles/{role}", "Replace one role's grants (role.manage)", Some("RoleGrants"), 200, Some("Matrix"), true),
+    op("get", "/api/v1/patients", "Search patients by ID, name or kana (?q=)", None, 200, None, true),
+    op("post", "/api/v1/patients", "Register a patient", Some("NewPatient"), 201, Some("Patient"), true),
+    op("get", "/api/v1/patients/{patient_id}", "One patient", None, 200, Some("Patient"), true),
+    op("get", "/api/v1/patients/{patient_id}/documents", "A patient's documents, newest first", None, 200, None, true),
+    op(
+        "post",
+        "/api/v1/patients/{patient_id}/documents",
+        "Create a draft, or a proxy entry with on_behalf_of",
+        Some("NewDocument"),
+        201,
+        Some("Document"),
+        true,
+    ),
+    op("get", "/api/v1/documents/{id}", "The current version of a document", None, 200, Some("Document"), true),
+    op(
+        "put",
+        "/api/v1/documents/{id}",
+        "Edit a draft, or amend a confirmed document (with reason and If-Match)",
+        Some("Revision"),
+        200,
+        Some("Document"),
+        true,
+    ),
+    op("delete", "/api/v1/documents/{id}", "Delete logically (a new version with a reason)", Some("Deletion"), 200, Some("Document"), true),
+    op("post", "/api/v1/documents/{id}/confirm", "Confirm a draft (確定)", None, 200, Some("Document"), true),
+    op(
+        "post",
+        "/api/v1/documents/{id}/approve",
+        "Approve a proxy entry (承認); only the named clinician",
+        None,
+        200,
+        Some("Document"),
+        true,
+    ),
+    op("get", "/api/v1/documents/{id}/versions", "Version history with who and when", None, 200, None, true),
+    op("get", "/api/v1/documents/{id}/versions/{n}", "One version, byte for byte as written", None, 200, Some("Document"), true),
+    op("get", "/api/v1/documents/{id}/attachments", "Files attached to a document", None, 200, None, true),
+    op("post", "/api/v1/documents/{id}/attachments", "Attach a file (raw body, ?name=FILE, Content-Type)", None, 201, None, true),
+    op("get", "/api/v1/documents/{id}/attachments/{attachment_id}", "Download an attached file", None, 200, None, true),
+    op("get", "/api/v1/approvals", "Proxy entries awaiting the caller's approval", None, 200, None, true),
+    op("get", "/api/v1/audit", "Audit events (audit.read): filters, cursor paging, ?format=csv", None, 200, Some("AuditPage"), true),
+    op("get", "/healthz", "Health", None, 200, None, false),
+    op("get", "/metrics", "Prometheus metrics", None, 200, None, false),
+    op("get", "/api/openapi.json", "This document", None, 200, None, false),
 ];
 
 fn schemas() -> Value {
@@ -86,7 +148,7 @@ fn schemas() -> Value {
 
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for (method, path, summary, request, status, response, login) in OPERATIONS {
+    for Operation { method, path, summary, request, status, response, needs_login: login } in OPERATIONS {
         let mut op = json!({ "summary": summary, "responses": {
             status.to_string(): { "description": "success", "content": { "application/json": { "schema": response.map_or(json!({}), |r| json!({ "$ref": format!("#/components/schemas/{r}") })) } } },
             "default": { "description": "problem", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } }
@@ -106,7 +168,7 @@ pub fn document() -> Value {
             op["parameters"] = Value::Array(params);
         }
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
-        entry[method] = op;
+        entry[*method] = op;
     }
     json!({
         "openapi": "3.1.0",

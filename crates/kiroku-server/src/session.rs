@@ -55,10 +55,13 @@ impl FromRequestParts<AppState> for Authenticated {
 }
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, ApiError> {
-    let token = bearer(&parts.headers).ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer TOKEN from POST /api/v1/auth/login"))?;
+    let token =
+        bearer(&parts.headers).ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer TOKEN from POST /api/v1/auth/login"))?;
     let hashed = kiroku_auth::token::hash_token(token);
-    let SessionWithUser { session, user } = state.store.session(&hashed).await?.ok_or_else(|| ApiError::unauthenticated("the session is not valid"))?;
-    let actor = Actor { username: user.username.clone(), role: user.role, session: Some(session.id.clone()), client_addr: client_addr(parts) };
+    let SessionWithUser { session, user } =
+        state.store.session(&hashed).await?.ok_or_else(|| ApiError::unauthenticated("the session is not valid"))?;
+    let actor =
+        Actor { username: user.username.clone(), role: user.role, session: Some(session.id.clone()), client_addr: client_addr(parts) };
     if session.revoked_at.is_some() || user.disabled {
         return Err(ApiError::unauthenticated("the session has ended"));
     }
@@ -146,9 +149,6 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|p| ApiPath(p.0))
-            .map_err(|_| ApiError::not_found("resource"))
+        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| ApiPath(p.0)).map_err(|_| ApiError::not_found("resource"))
     }
 }

@@ -14,7 +14,9 @@ use sqlx::{Row, SqlSafeStr};
 kiroku_store::sql_tx!(PgTx, sqlx::Postgres);
 
 fn migrator() -> Migrator {
-    let m = |version, description: &'static str, sql: &'static str| Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false);
+    let m = |version, description: &'static str, sql: &'static str| {
+        Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
+    };
     Migrator::with_migrations(vec![m(1, "initial", include_str!("../migrations/0001_initial.sql"))])
 }
 
@@ -34,7 +36,10 @@ impl PostgresBackend {
                 return Err(StoreError::Database("schema names may contain only letters, digits and _".into()));
             }
             let admin = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(StoreError::database)?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&admin).await.map_err(StoreError::database)?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
+                .execute(&admin)
+                .await
+                .map_err(StoreError::database)?;
             admin.close().await;
             options = options.options([("search_path", schema)]);
         }

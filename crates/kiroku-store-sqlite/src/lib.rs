@@ -16,7 +16,9 @@ kiroku_store::sql_tx!(SqliteTx, sqlx::Sqlite);
 
 /// The schema, one entry per released migration.
 fn migrator() -> Migrator {
-    let m = |version, description: &'static str, sql: &'static str| Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false);
+    let m = |version, description: &'static str, sql: &'static str| {
+        Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
+    };
     Migrator::with_migrations(vec![m(1, "initial", include_str!("../migrations/0001_initial.sql"))])
 }
 
@@ -45,11 +47,7 @@ impl SqliteBackend {
             .await
             .map_err(StoreError::database)?;
         migrator().run(&write).await.map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options.read_only(true))
-            .await
-            .map_err(StoreError::database)?;
+        let read = SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await.map_err(StoreError::database)?;
         Ok(SqliteBackend { write, read })
     }
 

@@ -52,43 +52,154 @@ pub struct LockoutPolicy {
 #[derive(Debug, Clone)]
 pub enum Command {
     /// Creates the first administrator and the factory permission matrix; refused once users exist.
-    Bootstrap { admin: UserRecord },
-    CreateUser { actor: Actor, user: UserRecord },
-    UpdateUser { actor: Actor, username: Username, display_name: Option<String>, role: Option<Role>, disabled: Option<bool> },
-    UnlockUser { actor: Actor, username: Username },
+    Bootstrap {
+        admin: UserRecord,
+    },
+    CreateUser {
+        actor: Actor,
+        user: UserRecord,
+    },
+    UpdateUser {
+        actor: Actor,
+        username: Username,
+        display_name: Option<String>,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    },
+    UnlockUser {
+        actor: Actor,
+        username: Username,
+    },
     /// An administrator sets a temporary password that must be changed at next login.
-    ResetPassword { actor: Actor, username: Username, new_hash: String },
-    ListUsers { actor: Actor },
-    LoginSucceeded { session: SessionRecord },
-    LoginFailed { username: String, client_addr: Option<String>, policy: LockoutPolicy },
-    Logout { actor: Actor },
-    ChangePassword { actor: Actor, new_hash: String },
+    ResetPassword {
+        actor: Actor,
+        username: Username,
+        new_hash: String,
+    },
+    ListUsers {
+        actor: Actor,
+    },
+    LoginSucceeded {
+        session: SessionRecord,
+    },
+    LoginFailed {
+        username: String,
+        client_addr: Option<String>,
+        policy: LockoutPolicy,
+    },
+    Logout {
+        actor: Actor,
+    },
+    ChangePassword {
+        actor: Actor,
+        new_hash: String,
+    },
     /// Records activity on a session for the idle timeout; bookkeeping, not audited.
-    TouchSession { session_id: String },
+    TouchSession {
+        session_id: String,
+    },
     /// Ends a session that timed out; recorded as a logout with the reason.
-    ExpireSession { actor: Actor, reason: &'static str },
+    ExpireSession {
+        actor: Actor,
+        reason: &'static str,
+    },
 
-    ReadMatrix { actor: Actor },
-    SetGrant { actor: Actor, role: Role, grant: Grant, allowed: bool },
+    ReadMatrix {
+        actor: Actor,
+    },
+    SetGrant {
+        actor: Actor,
+        role: Role,
+        grant: Grant,
+        allowed: bool,
+    },
 
-    CreatePatient { actor: Actor, patient: NewPatient },
-    SearchPatients { actor: Actor, query: String },
-    ReadPatient { actor: Actor, patient_id: PatientId },
+    CreatePatient {
+        actor: Actor,
+        patient: NewPatient,
+    },
+    SearchPatients {
+        actor: Actor,
+        query: String,
+    },
+    ReadPatient {
+        actor: Actor,
+        patient_id: PatientId,
+    },
 
-    CreateDocument { actor: Actor, patient_id: PatientId, document: NewDocument },
-    ListDocuments { actor: Actor, patient_id: PatientId },
-    ReadDocument { actor: Actor, id: DocumentId, version: Option<i64> },
-    ListVersions { actor: Actor, id: DocumentId },
-    UpdateDraft { actor: Actor, id: DocumentId, if_match: Option<i64>, title: Option<String>, body: serde_json::Value },
-    Confirm { actor: Actor, id: DocumentId, if_match: Option<i64> },
-    Approve { actor: Actor, id: DocumentId, if_match: Option<i64> },
-    Amend { actor: Actor, id: DocumentId, if_match: Option<i64>, title: Option<String>, body: serde_json::Value, reason: String },
-    Delete { actor: Actor, id: DocumentId, if_match: Option<i64>, reason: String },
-    AddAttachment { actor: Actor, id: DocumentId, attachment_id: String, name: String, media_type: String, size: i64, blob_hash: String },
-    ReadAttachment { actor: Actor, id: DocumentId, attachment_id: String },
-    ApprovalQueue { actor: Actor },
+    CreateDocument {
+        actor: Actor,
+        patient_id: PatientId,
+        document: NewDocument,
+    },
+    ListDocuments {
+        actor: Actor,
+        patient_id: PatientId,
+    },
+    ReadDocument {
+        actor: Actor,
+        id: DocumentId,
+        version: Option<i64>,
+    },
+    ListVersions {
+        actor: Actor,
+        id: DocumentId,
+    },
+    UpdateDraft {
+        actor: Actor,
+        id: DocumentId,
+        if_match: Option<i64>,
+        title: Option<String>,
+        body: serde_json::Value,
+    },
+    Confirm {
+        actor: Actor,
+        id: DocumentId,
+        if_match: Option<i64>,
+    },
+    Approve {
+        actor: Actor,
+        id: DocumentId,
+        if_match: Option<i64>,
+    },
+    Amend {
+        actor: Actor,
+        id: DocumentId,
+        if_match: Option<i64>,
+        title: Option<String>,
+        body: serde_json::Value,
+        reason: String,
+    },
+    Delete {
+        actor: Actor,
+        id: DocumentId,
+        if_match: Option<i64>,
+        reason: String,
+    },
+    AddAttachment {
+        actor: Actor,
+        id: DocumentId,
+        attachment_id: String,
+        name: String,
+        media_type: String,
+        size: i64,
+        blob_hash: String,
+    },
+    ReadAttachment {
+        actor: Actor,
+        id: DocumentId,
+        attachment_id: String,
+    },
+    ApprovalQueue {
+        actor: Actor,
+    },
 
-    QueryAudit { actor: Actor, filter: AuditFilter, limit: i64, export: bool },
+    QueryAudit {
+        actor: Actor,
+        filter: AuditFilter,
+        limit: i64,
+        export: bool,
+    },
 }
 
 /// What a command answers.
@@ -132,7 +243,9 @@ impl Command {
             Subject { patient_id: Some(p.to_string()), ..s(actor, action) }
         }
         Some(match self {
-            Command::Bootstrap { .. } | Command::TouchSession { .. } | Command::LoginSucceeded { .. } | Command::LoginFailed { .. } => return None,
+            Command::Bootstrap { .. } | Command::TouchSession { .. } | Command::LoginSucceeded { .. } | Command::LoginFailed { .. } => {
+                return None;
+            }
             Command::CreateUser { actor, .. } => s(actor, A::UserCreate),
             Command::UpdateUser { actor, .. } | Command::ResetPassword { actor, .. } => s(actor, A::UserUpdate),
             Command::UnlockUser { actor, .. } => s(actor, A::UserUnlock),

@@ -2,8 +2,11 @@
 //! and its audit event. This is the only place where state changes are decided.
 
 use kiroku_core::access::Grant;
-use kiroku_core::document::{HeadFacts, Step, next_status, require_reason, validate_attachment_name, validate_document_fields, text_field};
-use kiroku_core::{AuditAction as A, DocumentId, DocumentStatus, DomainError, Outcome, Permission as P, PermissionMatrix, Role, Timestamp, Username, VersionKind};
+use kiroku_core::document::{HeadFacts, Step, next_status, require_reason, text_field, validate_attachment_name, validate_document_fields};
+use kiroku_core::{
+    AuditAction as A, DocumentId, DocumentStatus, DomainError, Outcome, Permission as P, PermissionMatrix, Role, Timestamp, Username,
+    VersionKind,
+};
 
 use crate::backend::Tx;
 use crate::command::{Actor, Command, Reply, Subject};
@@ -31,7 +34,14 @@ struct Ctx<'a> {
 
 /// Runs `cmd` in `tx` as write number `seq`. On error the caller rolls back to the command's savepoint
 /// and records the attempt with [`audit_failure`].
-pub async fn execute(tx: &mut dyn Tx, state: &mut EngineState, seq: i64, matrix_version: i64, now: Timestamp, cmd: &Command) -> Result<Reply> {
+pub async fn execute(
+    tx: &mut dyn Tx,
+    state: &mut EngineState,
+    seq: i64,
+    matrix_version: i64,
+    now: Timestamp,
+    cmd: &Command,
+) -> Result<Reply> {
     if state.matrix_version != Some(matrix_version) {
         state.matrix = load_matrix(tx).await?;
         state.matrix_version = Some(matrix_version);
@@ -43,7 +53,9 @@ pub async fn execute(tx: &mut dyn Tx, state: &mut EngineState, seq: i64, matrix_
 /// Reads the permission matrix as stored, ignoring grants this version does not know.
 pub async fn load_matrix(tx: &mut dyn Tx) -> Result<PermissionMatrix> {
     let rows = tx.load_grants().await?;
-    Ok(PermissionMatrix::from_grants(rows.into_iter().filter_map(|(role, key)| Some((role.parse::<Role>().ok()?, Grant::from_key(&key).ok()?)))))
+    Ok(PermissionMatrix::from_grants(
+        rows.into_iter().filter_map(|(role, key)| Some((role.parse::<Role>().ok()?, Grant::from_key(&key).ok()?))),
+    ))
 }
 
 /// Records a refused or failed command after its changes were rolled back.
@@ -139,10 +151,14 @@ impl Ctx<'_> {
             Command::ListDocuments { actor, patient_id } => self.list_documents(actor, patient_id).await,
             Command::ReadDocument { actor, id, version } => self.read_document(actor, id, *version).await,
             Command::ListVersions { actor, id } => self.list_versions(actor, id).await,
-            Command::UpdateDraft { actor, id, if_match, title, body } => self.update_draft(actor, id, *if_match, title.as_deref(), body).await,
+            Command::UpdateDraft { actor, id, if_match, title, body } => {
+                self.update_draft(actor, id, *if_match, title.as_deref(), body).await
+            }
             Command::Confirm { actor, id, if_match } => self.attest(actor, id, *if_match, Step::Confirm).await,
             Command::Approve { actor, id, if_match } => self.attest(actor, id, *if_match, Step::Approve).await,
-            Command::Amend { actor, id, if_match, title, body, reason } => self.amend(actor, id, *if_match, title.as_deref(), body, reason).await,
+            Command::Amend { actor, id, if_match, title, body, reason } => {
+                self.amend(actor, id, *if_match, title.as_deref(), body, reason).await
+            }
             Command::Delete { actor, id, if_match, reason } => self.delete(actor, id, *if_match, reason).await,
             Command::AddAttachment { actor, id, attachment_id, name, media_type, size, blob_hash } => {
                 self.add_attachment(actor, id, attachment_id, name, media_type, *size, blob_hash).await
@@ -150,7 +166,16 @@ impl Ctx<'_> {
             Command::ReadAttachment { actor, id, attachment_id } => {
                 let head = self.readable_head(actor, id).await?;
                 let att = self.tx.get_attachment(id.as_str(), attachment_id).await?.ok_or(StoreError::NotFound("attachment"))?;
-                self.audit(actor, A::AttachmentRead, Some(head.patient_id.to_string()), Some(id), Some(att.version), Some(att.name.clone()), Some(att.blob_hash.clone())).await?;
+                self.audit(
+                    actor,
+                    A::AttachmentRead,
+                    Some(head.patient_id.to_string()),
+                    Some(id),
+                    Some(att.version),
+                    Some(att.name.clone()),
+                    Some(att.blob_hash.clone()),
+                )
+                .await?;
                 Ok(Reply::Attachment(att))
             }
             Command::ApprovalQueue { actor } => {
@@ -165,7 +190,12 @@ impl Ctx<'_> {
                 self.allow(actor, P::AuditRead)?;
                 let events = self.tx.query_audit(filter, (*limit).clamp(1, 10_000)).await?;
                 let action = if *export { A::AuditExport } else { A::AuditQuery };
-                let detail = format!("count={} patient={} user={}", events.len(), filter.patient_id.as_deref().unwrap_or("*"), filter.user.as_deref().unwrap_or("*"));
+                let detail = format!(
+                    "count={} patient={} user={}",
+                    events.len(),
+                    filter.patient_id.as_deref().unwrap_or("*"),
+                    filter.user.as_deref().unwrap_or("*")
+                );
                 self.audit(actor, action, filter.patient_id.clone(), None, None, Some(detail), None).await?;
                 Ok(Reply::Audit(events))
             }
@@ -191,7 +221,17 @@ impl Ctx<'_> {
         detail: Option<String>,
         content_hash: Option<String>,
     ) -> Result<()> {
-        let ev = event(self.now, Some(actor), action, Outcome::Success, patient_id, document_id.map(|d| d.to_string()), version, detail, content_hash);
+        let ev = event(
+            self.now,
+            Some(actor),
+            action,
+            Outcome::Success,
+            patient_id,
+            document_id.map(|d| d.to_string()),
+            version,
+            detail,
+            content_hash,
+        );
         self.tx.append_audit(self.seq, &ev).await.map(|_| ())
     }
 
@@ -230,7 +270,14 @@ impl Ctx<'_> {
         Ok(Reply::User(user.clone()))
     }
 
-    async fn update_user(&mut self, actor: &Actor, username: &Username, display_name: Option<&str>, role: Option<Role>, disabled: Option<bool>) -> Result<Reply> {
+    async fn update_user(
+        &mut self,
+        actor: &Actor,
+        username: &Username,
+        display_name: Option<&str>,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<Reply> {
         self.allow(actor, P::UserManage)?;
         let mut user = self.user(username).await?;
         let mut changes = Vec::new();
@@ -292,7 +339,12 @@ impl Ctx<'_> {
 
     async fn login_succeeded(&mut self, session: &SessionRecord) -> Result<Reply> {
         let mut user = self.user(&session.username).await?;
-        let actor = Actor { username: user.username.clone(), role: user.role, session: Some(session.id.clone()), client_addr: session.client_addr.clone() };
+        let actor = Actor {
+            username: user.username.clone(),
+            role: user.role,
+            session: Some(session.id.clone()),
+            client_addr: session.client_addr.clone(),
+        };
         // The password was checked outside the transaction; the account may have been locked or
         // disabled since, so decide again here.
         if user.disabled || user.is_locked(self.now) {
@@ -317,7 +369,11 @@ impl Ctx<'_> {
     async fn login_failed(&mut self, username: &str, client_addr: Option<String>, policy: &crate::command::LockoutPolicy) -> Result<Reply> {
         let typed: String = username.chars().filter(|c| !c.is_control()).take(64).collect();
         let Some(mut user) = self.tx.get_user(&typed).await? else {
-            let ev = NewAuditEvent { user: Some(typed), client_addr, ..event(self.now, None, A::LoginFailed, Outcome::Failed, None, None, None, Some("unknown_user".into()), None) };
+            let ev = NewAuditEvent {
+                user: Some(typed),
+                client_addr,
+                ..event(self.now, None, A::LoginFailed, Outcome::Failed, None, None, None, Some("unknown_user".into()), None)
+            };
             self.tx.append_audit(self.seq, &ev).await?;
             return Ok(Reply::LoginFailed { locked: false });
         };
@@ -332,7 +388,13 @@ impl Ctx<'_> {
         let detail = if was_locked { "locked".to_string() } else { format!("failures={}", user.failed_logins) };
         self.audit_as(&actor, A::LoginFailed, Outcome::Failed, &detail).await?;
         if lock_now {
-            self.audit_as(&actor, A::Lockout, Outcome::Success, &format!("until={}", self.now.plus_seconds(policy.lock_seconds).to_rfc3339())).await?;
+            self.audit_as(
+                &actor,
+                A::Lockout,
+                Outcome::Success,
+                &format!("until={}", self.now.plus_seconds(policy.lock_seconds).to_rfc3339()),
+            )
+            .await?;
         }
         Ok(Reply::LoginFailed { locked: was_locked || lock_now })
     }
@@ -436,12 +498,19 @@ impl Ctx<'_> {
         Ok(next_status(facts, &actor.username, step)?)
     }
 
-    async fn create_document(&mut self, actor: &Actor, patient_id: &kiroku_core::PatientId, doc: &crate::command::NewDocument) -> Result<Reply> {
+    async fn create_document(
+        &mut self,
+        actor: &Actor,
+        patient_id: &kiroku_core::PatientId,
+        doc: &crate::command::NewDocument,
+    ) -> Result<Reply> {
         let kind = match &doc.on_behalf_of {
             Some(clinician) => {
                 self.matrix.check(actor.role, P::DocumentProxyEnter, Some(doc.info_class))?;
                 let named = self.tx.get_user(clinician.as_str()).await?;
-                let can_approve = named.as_ref().is_some_and(|u| !u.disabled && self.matrix.check(u.role, P::DocumentApprove, Some(doc.info_class)).is_ok());
+                let can_approve = named
+                    .as_ref()
+                    .is_some_and(|u| !u.disabled && self.matrix.check(u.role, P::DocumentApprove, Some(doc.info_class)).is_ok());
                 if !can_approve {
                     return Err(DomainError::invalid("on_behalf_of", "must name an active clinician who may approve this document").into());
                 }
@@ -492,7 +561,8 @@ impl Ctx<'_> {
         self.tx.insert_head(&head).await?;
         self.tx.insert_version(&version).await?;
         let detail = doc.on_behalf_of.as_ref().map(|c| format!("proxy_for={c}"));
-        self.audit(actor, A::DocumentCreate, Some(patient_id.to_string()), Some(&id), Some(1), detail, Some(version.content_hash.clone())).await?;
+        self.audit(actor, A::DocumentCreate, Some(patient_id.to_string()), Some(&id), Some(1), detail, Some(version.content_hash.clone()))
+            .await?;
         self.view(head, version).await
     }
 
@@ -549,7 +619,14 @@ impl Ctx<'_> {
             .ok_or_else(|| StoreError::Corrupt(format!("document {} has no version {}", head.id, head.version)))
     }
 
-    async fn update_draft(&mut self, actor: &Actor, id: &DocumentId, if_match: Option<i64>, title: Option<&str>, body: &serde_json::Value) -> Result<Reply> {
+    async fn update_draft(
+        &mut self,
+        actor: &Actor,
+        id: &DocumentId,
+        if_match: Option<i64>,
+        title: Option<&str>,
+        body: &serde_json::Value,
+    ) -> Result<Reply> {
         let mut head = self.changeable_head(actor, id, if_match, P::DocumentWrite).await?;
         if head.status == DocumentStatus::Confirmed {
             return Err(DomainError::invalid("reason", "a confirmed document is changed by an amendment, which needs a reason").into());
@@ -563,7 +640,15 @@ impl Ctx<'_> {
         self.append_version(actor, &mut head, version, A::DocumentUpdate, None).await
     }
 
-    async fn amend(&mut self, actor: &Actor, id: &DocumentId, if_match: Option<i64>, title: Option<&str>, body: &serde_json::Value, reason: &str) -> Result<Reply> {
+    async fn amend(
+        &mut self,
+        actor: &Actor,
+        id: &DocumentId,
+        if_match: Option<i64>,
+        title: Option<&str>,
+        body: &serde_json::Value,
+        reason: &str,
+    ) -> Result<Reply> {
         let mut head = self.changeable_head(actor, id, if_match, P::DocumentWrite).await?;
         // An amendment is confirmed as it is written, so it needs the confirming authority too.
         self.allow_class(actor, P::DocumentConfirm, &head)?;
@@ -573,7 +658,16 @@ impl Ctx<'_> {
         let title = title.unwrap_or(&previous.title);
         validate_document_fields(&previous.doc_type, title, body)?;
         let version = self.next_version(&previous, VersionKind::Amendment, actor, title, body.clone(), Some(reason));
-        self.tx.insert_attestation(&Attestation { document_id: id.clone(), version: version.version, kind: AttestationKind::Confirm, username: actor.username.clone(), at: self.now, seq: self.seq }).await?;
+        self.tx
+            .insert_attestation(&Attestation {
+                document_id: id.clone(),
+                version: version.version,
+                kind: AttestationKind::Confirm,
+                username: actor.username.clone(),
+                at: self.now,
+                seq: self.seq,
+            })
+            .await?;
         head.title = version.title.clone();
         head.confirmed_by = Some(actor.username.to_string());
         head.confirmed_at = Some(self.now);
@@ -589,7 +683,15 @@ impl Ctx<'_> {
         self.append_version(actor, &mut head, version, A::DocumentDelete, None).await
     }
 
-    fn next_version(&self, previous: &VersionRecord, kind: VersionKind, actor: &Actor, title: &str, body: serde_json::Value, reason: Option<String>) -> VersionRecord {
+    fn next_version(
+        &self,
+        previous: &VersionRecord,
+        kind: VersionKind,
+        actor: &Actor,
+        title: &str,
+        body: serde_json::Value,
+        reason: Option<String>,
+    ) -> VersionRecord {
         with_hash(VersionRecord {
             version: previous.version + 1,
             kind,
@@ -605,13 +707,29 @@ impl Ctx<'_> {
         })
     }
 
-    async fn append_version(&mut self, actor: &Actor, head: &mut DocumentHead, version: VersionRecord, action: A, detail: Option<String>) -> Result<Reply> {
+    async fn append_version(
+        &mut self,
+        actor: &Actor,
+        head: &mut DocumentHead,
+        version: VersionRecord,
+        action: A,
+        detail: Option<String>,
+    ) -> Result<Reply> {
         head.version = version.version;
         head.updated_at = self.now;
         self.tx.insert_version(&version).await?;
         self.tx.update_head(head).await?;
         let detail = detail.or_else(|| version.reason.as_ref().map(|r| format!("reason={r}")));
-        self.audit(actor, action, Some(head.patient_id.to_string()), Some(&head.id), Some(version.version), detail, Some(version.content_hash.clone())).await?;
+        self.audit(
+            actor,
+            action,
+            Some(head.patient_id.to_string()),
+            Some(&head.id),
+            Some(version.version),
+            detail,
+            Some(version.content_hash.clone()),
+        )
+        .await?;
         self.view(head.clone(), version).await
     }
 
@@ -624,17 +742,44 @@ impl Ctx<'_> {
         let mut head = self.changeable_head(actor, id, if_match, permission).await?;
         head.status = self.step(&head, actor, step)?;
         let version = self.current_version(&head).await?;
-        self.tx.insert_attestation(&Attestation { document_id: id.clone(), version: head.version, kind, username: actor.username.clone(), at: self.now, seq: self.seq }).await?;
+        self.tx
+            .insert_attestation(&Attestation {
+                document_id: id.clone(),
+                version: head.version,
+                kind,
+                username: actor.username.clone(),
+                at: self.now,
+                seq: self.seq,
+            })
+            .await?;
         head.confirmed_by = Some(actor.username.to_string());
         head.confirmed_at = Some(self.now);
         head.updated_at = self.now;
         self.tx.update_head(&head).await?;
-        self.audit(actor, action, Some(head.patient_id.to_string()), Some(id), Some(head.version), None, Some(version.content_hash.clone())).await?;
+        self.audit(
+            actor,
+            action,
+            Some(head.patient_id.to_string()),
+            Some(id),
+            Some(head.version),
+            None,
+            Some(version.content_hash.clone()),
+        )
+        .await?;
         self.view(head, version).await
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn add_attachment(&mut self, actor: &Actor, id: &DocumentId, attachment_id: &str, name: &str, media_type: &str, size: i64, blob_hash: &str) -> Result<Reply> {
+    async fn add_attachment(
+        &mut self,
+        actor: &Actor,
+        id: &DocumentId,
+        attachment_id: &str,
+        name: &str,
+        media_type: &str,
+        size: i64,
+        blob_hash: &str,
+    ) -> Result<Reply> {
         let head = self.changeable_head(actor, id, None, if_proxy(actor, self.matrix)).await?;
         validate_attachment_name(name)?;
         text_field("media_type", media_type, 127)?;
@@ -660,7 +805,16 @@ impl Ctx<'_> {
             seq: self.seq,
         };
         self.tx.insert_attachment(&att).await?;
-        self.audit(actor, A::AttachmentAdd, Some(head.patient_id.to_string()), Some(id), Some(head.version), Some(name.to_string()), Some(blob_hash.to_string())).await?;
+        self.audit(
+            actor,
+            A::AttachmentAdd,
+            Some(head.patient_id.to_string()),
+            Some(id),
+            Some(head.version),
+            Some(name.to_string()),
+            Some(blob_hash.to_string()),
+        )
+        .await?;
         Ok(Reply::Attachment(att))
     }
 

@@ -77,12 +77,24 @@ impl World {
     pub async fn new(store: Store) -> World {
         store.execute(Command::Bootstrap { admin: user("admin", Role::Admin) }).await.expect("bootstrap");
         let admin = actor("admin", Role::Admin);
-        for (n, r) in [("dr.sato", Role::Doctor), ("dr.suzuki", Role::Doctor), ("ns.tanaka", Role::Nurse), ("clerk.ito", Role::Clerk), ("audit.kato", Role::Auditor)] {
+        for (n, r) in [
+            ("dr.sato", Role::Doctor),
+            ("dr.suzuki", Role::Doctor),
+            ("ns.tanaka", Role::Nurse),
+            ("clerk.ito", Role::Clerk),
+            ("audit.kato", Role::Auditor),
+        ] {
             store.execute(Command::CreateUser { actor: admin.clone(), user: user(n, r) }).await.expect("create user");
         }
         let clerk = actor("clerk.ito", Role::Clerk);
         let patient = PatientId::parse("P0001").expect("id");
-        let new = NewPatient { patient_id: patient.clone(), name: "山田 太郎".into(), name_kana: "ヤマダ タロウ".into(), birth_date: "1970-04-01".into(), sex: Sex::Male };
+        let new = NewPatient {
+            patient_id: patient.clone(),
+            name: "山田 太郎".into(),
+            name_kana: "ヤマダ タロウ".into(),
+            birth_date: "1970-04-01".into(),
+            sex: Sex::Male,
+        };
         store.execute(Command::CreatePatient { actor: clerk.clone(), patient: new }).await.expect("create patient");
         World {
             store,
@@ -104,11 +116,20 @@ impl World {
             info_class: class,
             on_behalf_of: on_behalf_of.map(|a| a.username.clone()),
         };
-        self.store.execute(Command::CreateDocument { actor: by.clone(), patient_id: self.patient.clone(), document }).await?.into_document().map(|b| *b)
+        self.store
+            .execute(Command::CreateDocument { actor: by.clone(), patient_id: self.patient.clone(), document })
+            .await?
+            .into_document()
+            .map(|b| *b)
     }
 
     pub async fn audit(&self, filter: AuditFilter) -> Vec<kiroku_core::AuditEvent> {
-        self.store.execute(Command::QueryAudit { actor: self.auditor.clone(), filter, limit: 1000, export: false }).await.expect("audit").into_audit().expect("events")
+        self.store
+            .execute(Command::QueryAudit { actor: self.auditor.clone(), filter, limit: 1000, export: false })
+            .await
+            .expect("audit")
+            .into_audit()
+            .expect("events")
     }
 }
 
@@ -129,21 +150,47 @@ pub async fn document_lifecycle_keeps_every_version(store: Store) {
     assert_eq!(draft.confirmer, None);
 
     let id = draft.id.clone();
-    let confirmed = w.store.execute(Command::Confirm { actor: w.doctor.clone(), id: id.clone(), if_match: Some(1) }).await.expect("confirm").into_document().expect("doc");
+    let confirmed = w
+        .store
+        .execute(Command::Confirm { actor: w.doctor.clone(), id: id.clone(), if_match: Some(1) })
+        .await
+        .expect("confirm")
+        .into_document()
+        .expect("doc");
     assert_eq!(confirmed.status, DocumentStatus::Confirmed);
     assert_eq!(confirmed.confirmer, Some(w.doctor.username.clone()));
     assert!(confirmed.confirmed_at.is_some());
 
     let again = w.store.execute(Command::Confirm { actor: w.doctor.clone(), id: id.clone(), if_match: None }).await;
     assert!(matches!(again, Err(StoreError::Lifecycle(LifecycleError::WrongStatus("confirmed")))), "{again:?}");
-    let edit = w.store.execute(Command::UpdateDraft { actor: w.doctor.clone(), id: id.clone(), if_match: None, title: None, body: json!("x") }).await;
+    let edit = w
+        .store
+        .execute(Command::UpdateDraft { actor: w.doctor.clone(), id: id.clone(), if_match: None, title: None, body: json!("x") })
+        .await;
     assert!(matches!(edit, Err(StoreError::Invalid(_))), "confirmed documents are not edited in place: {edit:?}");
-    let no_reason = w.store.execute(Command::Amend { actor: w.doctor.clone(), id: id.clone(), if_match: Some(1), title: None, body: json!("x"), reason: " ".into() }).await;
+    let no_reason = w
+        .store
+        .execute(Command::Amend {
+            actor: w.doctor.clone(),
+            id: id.clone(),
+            if_match: Some(1),
+            title: None,
+            body: json!("x"),
+            reason: " ".into(),
+        })
+        .await;
     assert!(matches!(no_reason, Err(StoreError::Invalid(_))), "{no_reason:?}");
 
     let amended = w
         .store
-        .execute(Command::Amend { actor: w.doctor2.clone(), id: id.clone(), if_match: Some(1), title: None, body: json!({"text": "咳嗽消失。"}), reason: "追記".into() })
+        .execute(Command::Amend {
+            actor: w.doctor2.clone(),
+            id: id.clone(),
+            if_match: Some(1),
+            title: None,
+            body: json!({"text": "咳嗽消失。"}),
+            reason: "追記".into(),
+        })
         .await
         .expect("amend")
         .into_document()
@@ -152,18 +199,46 @@ pub async fn document_lifecycle_keeps_every_version(store: Store) {
     assert_eq!(amended.confirmer, Some(w.doctor2.username.clone()));
     assert_eq!(amended.reason.as_deref(), Some("追記"));
 
-    let v1 = w.store.execute(Command::ReadDocument { actor: w.nurse.clone(), id: id.clone(), version: Some(1) }).await.expect("read v1").into_document().expect("doc");
+    let v1 = w
+        .store
+        .execute(Command::ReadDocument { actor: w.nurse.clone(), id: id.clone(), version: Some(1) })
+        .await
+        .expect("read v1")
+        .into_document()
+        .expect("doc");
     assert_eq!(v1.body, json!({"text": "咳嗽あり。経過観察。"}));
     assert_eq!(v1.content_hash, draft.content_hash, "version 1 is unchanged byte for byte");
     assert_eq!(v1.confirmer, Some(w.doctor.username.clone()));
     assert_eq!(v1.current_version, 2);
 
-    let deleted = w.store.execute(Command::Delete { actor: w.doctor.clone(), id: id.clone(), if_match: Some(2), reason: "別患者の記録".into() }).await.expect("delete").into_document().expect("doc");
+    let deleted = w
+        .store
+        .execute(Command::Delete { actor: w.doctor.clone(), id: id.clone(), if_match: Some(2), reason: "別患者の記録".into() })
+        .await
+        .expect("delete")
+        .into_document()
+        .expect("doc");
     assert_eq!((deleted.status, deleted.version), (DocumentStatus::Deleted, 3));
-    let versions = w.store.execute(Command::ListVersions { actor: w.doctor.clone(), id: id.clone() }).await.expect("versions").into_versions().expect("list");
+    let versions = w
+        .store
+        .execute(Command::ListVersions { actor: w.doctor.clone(), id: id.clone() })
+        .await
+        .expect("versions")
+        .into_versions()
+        .expect("list");
     assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), vec![1, 2, 3]);
     assert_eq!(versions[2].reason.as_deref(), Some("別患者の記録"));
-    let after = w.store.execute(Command::Amend { actor: w.doctor.clone(), id: id.clone(), if_match: None, title: None, body: json!("x"), reason: "r".into() }).await;
+    let after = w
+        .store
+        .execute(Command::Amend {
+            actor: w.doctor.clone(),
+            id: id.clone(),
+            if_match: None,
+            title: None,
+            body: json!("x"),
+            reason: "r".into(),
+        })
+        .await;
     assert!(matches!(after, Err(StoreError::Lifecycle(_))), "deleted documents stay deleted: {after:?}");
 
     let trail = w.audit(AuditFilter { document_id: Some(id.to_string()), ..Default::default() }).await;
@@ -195,26 +270,48 @@ pub async fn proxy_entry_needs_the_named_clinician(store: Store) {
 
     let queue = w.store.execute(Command::ApprovalQueue { actor: w.doctor.clone() }).await.expect("queue").into_documents().expect("list");
     assert_eq!(queue.iter().map(|h| h.id.clone()).collect::<Vec<_>>(), vec![id.clone()]);
-    let other_queue = w.store.execute(Command::ApprovalQueue { actor: w.doctor2.clone() }).await.expect("queue").into_documents().expect("list");
+    let other_queue =
+        w.store.execute(Command::ApprovalQueue { actor: w.doctor2.clone() }).await.expect("queue").into_documents().expect("list");
     assert!(other_queue.is_empty());
 
     let by_other = w.store.execute(Command::Approve { actor: w.doctor2.clone(), id: id.clone(), if_match: None }).await;
     assert!(matches!(by_other, Err(StoreError::Lifecycle(LifecycleError::NotNamedClinician))), "{by_other:?}");
     let confirm = w.store.execute(Command::Confirm { actor: w.doctor.clone(), id: id.clone(), if_match: None }).await;
     assert!(confirm.is_err(), "a pending entry is approved, not confirmed");
-    let amend = w.store.execute(Command::Amend { actor: w.doctor.clone(), id: id.clone(), if_match: None, title: None, body: json!("x"), reason: "r".into() }).await;
+    let amend = w
+        .store
+        .execute(Command::Amend {
+            actor: w.doctor.clone(),
+            id: id.clone(),
+            if_match: None,
+            title: None,
+            body: json!("x"),
+            reason: "r".into(),
+        })
+        .await;
     assert!(amend.is_err(), "pending entries cannot be amended");
 
-    let approved = w.store.execute(Command::Approve { actor: w.doctor.clone(), id: id.clone(), if_match: Some(1) }).await.expect("approve").into_document().expect("doc");
+    let approved = w
+        .store
+        .execute(Command::Approve { actor: w.doctor.clone(), id: id.clone(), if_match: Some(1) })
+        .await
+        .expect("approve")
+        .into_document()
+        .expect("doc");
     assert_eq!(approved.status, DocumentStatus::Confirmed);
     assert_eq!(approved.author, w.clerk.username, "入力者 stays the clerk");
     assert_eq!(approved.approved_by, Some(w.doctor.username.clone()));
     assert_eq!(approved.confirmer, Some(w.doctor.username.clone()));
 
     let trail = w.audit(AuditFilter { document_id: Some(id.to_string()), ..Default::default() }).await;
-    let denied = trail.iter().find(|e| e.action == AuditAction::DocumentApprove && e.outcome == Outcome::Denied).expect("denied approval audited");
+    let denied =
+        trail.iter().find(|e| e.action == AuditAction::DocumentApprove && e.outcome == Outcome::Denied).expect("denied approval audited");
     assert_eq!(denied.user.as_deref(), Some("dr.suzuki"));
-    assert!(trail.iter().any(|e| e.action == AuditAction::DocumentApprove && e.outcome == Outcome::Success && e.user.as_deref() == Some("dr.sato")));
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == AuditAction::DocumentApprove && e.outcome == Outcome::Success && e.user.as_deref() == Some("dr.sato"))
+    );
     assert_clean(&w.store).await;
 }
 
@@ -245,12 +342,33 @@ pub async fn denials_are_refused_and_audited(store: Store) {
 pub async fn stale_writes_conflict(store: Store) {
     let w = World::new(store).await;
     let doc = w.create(&w.doctor, InfoClass::Normal, None).await.expect("create");
-    w.store.execute(Command::UpdateDraft { actor: w.doctor.clone(), id: doc.id.clone(), if_match: Some(1), title: None, body: json!("v2") }).await.expect("edit");
-    let stale = w.store.execute(Command::UpdateDraft { actor: w.doctor.clone(), id: doc.id.clone(), if_match: Some(1), title: None, body: json!("lost update") }).await;
+    w.store
+        .execute(Command::UpdateDraft { actor: w.doctor.clone(), id: doc.id.clone(), if_match: Some(1), title: None, body: json!("v2") })
+        .await
+        .expect("edit");
+    let stale = w
+        .store
+        .execute(Command::UpdateDraft {
+            actor: w.doctor.clone(),
+            id: doc.id.clone(),
+            if_match: Some(1),
+            title: None,
+            body: json!("lost update"),
+        })
+        .await;
     assert!(matches!(stale, Err(StoreError::Stale { current: 2 })), "{stale:?}");
-    let current = w.store.execute(Command::ReadDocument { actor: w.doctor.clone(), id: doc.id.clone(), version: None }).await.expect("read").into_document().expect("doc");
+    let current = w
+        .store
+        .execute(Command::ReadDocument { actor: w.doctor.clone(), id: doc.id.clone(), version: None })
+        .await
+        .expect("read")
+        .into_document()
+        .expect("doc");
     assert_eq!(current.body, json!("v2"));
-    let not_author = w.store.execute(Command::UpdateDraft { actor: w.doctor2.clone(), id: doc.id.clone(), if_match: None, title: None, body: json!("x") }).await;
+    let not_author = w
+        .store
+        .execute(Command::UpdateDraft { actor: w.doctor2.clone(), id: doc.id.clone(), if_match: None, title: None, body: json!("x") })
+        .await;
     assert!(matches!(not_author, Err(StoreError::Lifecycle(LifecycleError::NotAuthor))));
 }
 
@@ -263,7 +381,10 @@ pub async fn lockout_after_failures(store: Store) {
     }
     let u = w.store.user("dr.sato").await.expect("read").expect("user");
     assert!(u.is_locked(Timestamp::now()));
-    w.store.execute(Command::LoginFailed { username: "nobody\u{0}".into(), client_addr: None, policy }).await.expect("unknown user recorded");
+    w.store
+        .execute(Command::LoginFailed { username: "nobody\u{0}".into(), client_addr: None, policy })
+        .await
+        .expect("unknown user recorded");
     w.store.execute(Command::UnlockUser { actor: w.admin.clone(), username: name("dr.sato") }).await.expect("unlock");
     let u = w.store.user("dr.sato").await.expect("read").expect("user");
     assert!(!u.is_locked(Timestamp::now()));
@@ -280,9 +401,21 @@ pub async fn restricted_classes_are_hidden(store: Store) {
     w.create(&w.doctor, InfoClass::Normal, None).await.expect("create");
     let r = w.store.execute(Command::ReadDocument { actor: w.nurse.clone(), id: psych.id.clone(), version: None }).await;
     assert!(matches!(r, Err(StoreError::Denied(Denied::Class { class: InfoClass::Psychiatry, .. }))), "{r:?}");
-    let listed = w.store.execute(Command::ListDocuments { actor: w.nurse.clone(), patient_id: w.patient.clone() }).await.expect("list").into_documents().expect("docs");
+    let listed = w
+        .store
+        .execute(Command::ListDocuments { actor: w.nurse.clone(), patient_id: w.patient.clone() })
+        .await
+        .expect("list")
+        .into_documents()
+        .expect("docs");
     assert_eq!(listed.len(), 1);
-    let listed = w.store.execute(Command::ListDocuments { actor: w.doctor.clone(), patient_id: w.patient.clone() }).await.expect("list").into_documents().expect("docs");
+    let listed = w
+        .store
+        .execute(Command::ListDocuments { actor: w.doctor.clone(), patient_id: w.patient.clone() })
+        .await
+        .expect("list")
+        .into_documents()
+        .expect("docs");
     assert_eq!(listed.len(), 2);
     let r = w.create(&w.nurse, InfoClass::Genetic, None).await;
     assert!(matches!(r, Err(StoreError::Denied(_))), "writing a class needs seeing it");
@@ -294,15 +427,30 @@ pub async fn matrix_changes_take_effect(store: Store) {
     let grant = Grant::Class(InfoClass::Psychiatry);
     let r = w.store.execute(Command::SetGrant { actor: w.doctor.clone(), role: Role::Nurse, grant, allowed: true }).await;
     assert!(matches!(r, Err(StoreError::Denied(_))), "only administrators change the matrix");
-    let m = w.store.execute(Command::SetGrant { actor: w.admin.clone(), role: Role::Nurse, grant, allowed: true }).await.expect("grant").into_matrix().expect("matrix");
+    let m = w
+        .store
+        .execute(Command::SetGrant { actor: w.admin.clone(), role: Role::Nurse, grant, allowed: true })
+        .await
+        .expect("grant")
+        .into_matrix()
+        .expect("matrix");
     assert!(m.has(Role::Nurse, grant));
     w.store.execute(Command::ReadDocument { actor: w.nurse.clone(), id: doc.id.clone(), version: None }).await.expect("nurse may now read");
     w.store.execute(Command::SetGrant { actor: w.admin.clone(), role: Role::Nurse, grant, allowed: false }).await.expect("revoke");
     let r = w.store.execute(Command::ReadDocument { actor: w.nurse.clone(), id: doc.id.clone(), version: None }).await;
     assert!(r.is_err(), "revocation takes effect at once");
-    let lockout = w.store.execute(Command::SetGrant { actor: w.admin.clone(), role: Role::Admin, grant: Grant::Permission(Permission::RoleManage), allowed: false }).await;
+    let lockout = w
+        .store
+        .execute(Command::SetGrant {
+            actor: w.admin.clone(),
+            role: Role::Admin,
+            grant: Grant::Permission(Permission::RoleManage),
+            allowed: false,
+        })
+        .await;
     assert!(matches!(lockout, Err(StoreError::Conflict(_))));
-    let changes = w.audit(AuditFilter { action: Some(AuditAction::RoleChange), outcome: Some(Outcome::Success), ..Default::default() }).await;
+    let changes =
+        w.audit(AuditFilter { action: Some(AuditAction::RoleChange), outcome: Some(Outcome::Success), ..Default::default() }).await;
     assert_eq!(changes.len(), 2);
     assert!(changes[1].detail.as_deref().is_some_and(|d| d.contains("nurse class:psychiatry=true")));
 }
@@ -332,7 +480,8 @@ pub async fn audit_ids_are_gap_free_under_concurrency(store: Store) {
     let mut seqs: Vec<_> = events.iter().map(|e| e.seq).collect();
     seqs.dedup();
     assert!(seqs.windows(2).all(|p| p[0] < p[1]), "write numbers only grow");
-    let report = crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, &|_, _| {}).await.expect("verify");
+    let report =
+        crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, &|_, _| {}).await.expect("verify");
     assert!(report.is_clean(), "{:?}", report.findings);
     assert_eq!(report.versions, 150);
 }
@@ -342,7 +491,15 @@ pub async fn search_treats_wildcards_literally(store: Store) {
     let hit = |q: &str| {
         let w = &w;
         let q = q.to_string();
-        async move { w.store.execute(Command::SearchPatients { actor: w.nurse.clone(), query: q }).await.expect("search").into_patients().expect("list").len() }
+        async move {
+            w.store
+                .execute(Command::SearchPatients { actor: w.nurse.clone(), query: q })
+                .await
+                .expect("search")
+                .into_patients()
+                .expect("list")
+                .len()
+        }
     };
     assert_eq!(hit("ヤマダ").await, 1);
     assert_eq!(hit("P0001").await, 1);
@@ -362,10 +519,22 @@ pub async fn audit_query_filters_and_pages(store: Store) {
         w.store.execute(Command::ReadDocument { actor: w.nurse.clone(), id: doc.id.clone(), version: None }).await.expect("read");
     }
     let f = AuditFilter { user: Some("ns.tanaka".into()), action: Some(AuditAction::DocumentRead), ..Default::default() };
-    let page1 = w.store.execute(Command::QueryAudit { actor: w.auditor.clone(), filter: f.clone(), limit: 3, export: false }).await.expect("q").into_audit().expect("e");
+    let page1 = w
+        .store
+        .execute(Command::QueryAudit { actor: w.auditor.clone(), filter: f.clone(), limit: 3, export: false })
+        .await
+        .expect("q")
+        .into_audit()
+        .expect("e");
     assert_eq!(page1.len(), 3);
     let before = page1.last().map(|e| e.id);
-    let page2 = w.store.execute(Command::QueryAudit { actor: w.auditor.clone(), filter: AuditFilter { before, ..f.clone() }, limit: 3, export: false }).await.expect("q").into_audit().expect("e");
+    let page2 = w
+        .store
+        .execute(Command::QueryAudit { actor: w.auditor.clone(), filter: AuditFilter { before, ..f.clone() }, limit: 3, export: false })
+        .await
+        .expect("q")
+        .into_audit()
+        .expect("e");
     assert_eq!(page2.len(), 2);
     assert!(page2.iter().all(|e| e.id < before.unwrap_or(0) && e.patient_id.as_deref() == Some("P0001")));
     let future = AuditFilter { from: Some(Timestamp::now().plus_seconds(3600)), ..Default::default() };
@@ -389,9 +558,27 @@ pub async fn disabled_accounts_lose_sessions(store: Store) {
     };
     w.store.execute(Command::LoginSucceeded { session }).await.expect("login");
     assert!(w.store.session("th1").await.expect("read").is_some_and(|s| s.session.revoked_at.is_none()));
-    let r = w.store.execute(Command::UpdateUser { actor: w.admin.clone(), username: name("admin"), display_name: None, role: None, disabled: Some(true) }).await;
+    let r = w
+        .store
+        .execute(Command::UpdateUser {
+            actor: w.admin.clone(),
+            username: name("admin"),
+            display_name: None,
+            role: None,
+            disabled: Some(true),
+        })
+        .await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "no one disables themselves");
-    w.store.execute(Command::UpdateUser { actor: w.admin.clone(), username: name("ns.tanaka"), display_name: None, role: None, disabled: Some(true) }).await.expect("disable");
+    w.store
+        .execute(Command::UpdateUser {
+            actor: w.admin.clone(),
+            username: name("ns.tanaka"),
+            display_name: None,
+            role: None,
+            disabled: Some(true),
+        })
+        .await
+        .expect("disable");
     let s = w.store.session("th1").await.expect("read").expect("session");
     assert!(s.session.revoked_at.is_some() && s.user.disabled);
 }

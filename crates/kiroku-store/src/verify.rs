@@ -40,7 +40,9 @@ impl std::fmt::Display for Finding {
             Finding::VersionAltered { document_id, version, recorded, computed } => {
                 write!(f, "document {document_id} version {version}: content altered (recorded {recorded}, now {computed})")
             }
-            Finding::VersionWithoutAudit { document_id, version } => write!(f, "document {document_id} version {version}: no audit event records it"),
+            Finding::VersionWithoutAudit { document_id, version } => {
+                write!(f, "document {document_id} version {version}: no audit event records it")
+            }
             Finding::VersionAuditMismatch { document_id, version, audited, stored } => {
                 write!(f, "document {document_id} version {version}: hash {stored} differs from the audited {audited}")
             }
@@ -95,7 +97,11 @@ type Attested = HashMap<(String, i64, &'static str, String), ()>;
 fn record_event(ev: &kiroku_core::AuditEvent, written: &mut Written, attached: &mut Attached, attested: &mut Attested) {
     let Some(doc) = ev.document_id.clone() else { return };
     match (ev.action, ev.version, ev.content_hash.clone()) {
-        (AuditAction::DocumentCreate | AuditAction::DocumentUpdate | AuditAction::DocumentAmend | AuditAction::DocumentDelete, Some(v), Some(hash)) => {
+        (
+            AuditAction::DocumentCreate | AuditAction::DocumentUpdate | AuditAction::DocumentAmend | AuditAction::DocumentDelete,
+            Some(v),
+            Some(hash),
+        ) => {
             written.insert((doc.clone(), v), hash);
         }
         (AuditAction::AttachmentAdd, _, Some(hash)) => {
@@ -153,13 +159,21 @@ pub async fn verify(backend: &dyn Backend, blob: &(dyn Fn(&str) -> BlobState + S
             let computed = v.content().hash().to_hex();
             let doc = v.document_id.to_string();
             if computed != v.content_hash {
-                report.findings.push(Finding::VersionAltered { document_id: doc.clone(), version: v.version, recorded: v.content_hash.clone(), computed: computed.clone() });
+                report.findings.push(Finding::VersionAltered {
+                    document_id: doc.clone(),
+                    version: v.version,
+                    recorded: v.content_hash.clone(),
+                    computed: computed.clone(),
+                });
             }
             match written.get(&(doc.clone(), v.version)) {
                 None => report.findings.push(Finding::VersionWithoutAudit { document_id: doc, version: v.version }),
-                Some(audited) if *audited != computed => {
-                    report.findings.push(Finding::VersionAuditMismatch { document_id: doc, version: v.version, audited: audited.clone(), stored: computed })
-                }
+                Some(audited) if *audited != computed => report.findings.push(Finding::VersionAuditMismatch {
+                    document_id: doc,
+                    version: v.version,
+                    audited: audited.clone(),
+                    stored: computed,
+                }),
                 Some(_) => {}
             }
         }
@@ -176,7 +190,12 @@ pub async fn verify(backend: &dyn Backend, blob: &(dyn Fn(&str) -> BlobState + S
             report.attestations += 1;
             let key = (a.document_id.to_string(), a.version, a.kind.as_str(), a.username.to_string());
             if !attested.contains_key(&key) {
-                report.findings.push(Finding::AttestationWithoutAudit { document_id: key.0, version: a.version, kind: a.kind.as_str().into(), username: key.3 });
+                report.findings.push(Finding::AttestationWithoutAudit {
+                    document_id: key.0,
+                    version: a.version,
+                    kind: a.kind.as_str().into(),
+                    username: key.3,
+                });
             }
         }
         progress("attestations", report.attestations);
@@ -203,7 +222,9 @@ pub async fn verify(backend: &dyn Backend, blob: &(dyn Fn(&str) -> BlobState + S
                 }
             }
             if !attached.contains_key(&(a.document_id.to_string(), a.blob_hash.clone())) {
-                report.findings.push(Finding::AttachmentWithoutAudit { attachment_id: a.id.clone(), document_id: a.document_id.to_string() });
+                report
+                    .findings
+                    .push(Finding::AttachmentWithoutAudit { attachment_id: a.id.clone(), document_id: a.document_id.to_string() });
             }
         }
         progress("attachments", report.attachments);

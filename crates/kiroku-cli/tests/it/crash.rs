@@ -33,7 +33,11 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
                 let mut n = 0u32;
                 while !stop.load(Ordering::Relaxed) && n < 10_000 {
                     n += 1;
-                    let req = c.http.post(format!("{}/api/v1/patients/P1/documents", c.base)).bearer_auth(c.token.clone().unwrap_or_default()).json(&note(&format!("round {round} writer {w} n {n}")));
+                    let req = c
+                        .http
+                        .post(format!("{}/api/v1/patients/P1/documents", c.base))
+                        .bearer_auth(c.token.clone().unwrap_or_default())
+                        .json(&note(&format!("round {round} writer {w} n {n}")));
                     match req.send().await {
                         Ok(resp) if resp.status() == 201 => {
                             if let Ok(v) = resp.json::<serde_json::Value>().await
@@ -64,7 +68,8 @@ async fn sigkill_during_writes_loses_nothing_acknowledged() {
     let acked = acknowledged.lock().await.clone();
     assert!(acked.len() >= 450);
     let listed = doctor.get("/api/v1/patients/P1/documents").await.expect(200, "list");
-    let stored: std::collections::HashSet<String> = listed["documents"].as_array().expect("docs").iter().filter_map(|d| d["id"].as_str().map(str::to_string)).collect();
+    let stored: std::collections::HashSet<String> =
+        listed["documents"].as_array().expect("docs").iter().filter_map(|d| d["id"].as_str().map(str::to_string)).collect();
     let lost: Vec<_> = acked.iter().filter(|id| !stored.contains(*id)).collect();
     assert!(lost.is_empty(), "{} acknowledged writes lost, e.g. {:?}", lost.len(), lost.first());
     drop(server);

@@ -183,9 +183,12 @@ pub async fn user(server: &Server, admin: &Client, username: &str, role: &str) -
 }
 
 pub async fn create_patient(c: &Client, patient_id: &str) -> Value {
-    c.post("/api/v1/patients", json!({ "patient_id": patient_id, "name": "山田 太郎", "name_kana": "ヤマダ タロウ", "birth_date": "1970-04-01", "sex": "male" }))
-        .await
-        .expect(201, "create patient")
+    c.post(
+        "/api/v1/patients",
+        json!({ "patient_id": patient_id, "name": "山田 太郎", "name_kana": "ヤマダ タロウ", "birth_date": "1970-04-01", "sex": "male" }),
+    )
+    .await
+    .expect(201, "create patient")
 }
 
 pub fn note(text: &str) -> Value {

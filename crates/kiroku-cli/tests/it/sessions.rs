@@ -61,7 +61,8 @@ async fn disabled_account_is_logged_out_at_once() {
     let admin = admin(&server).await;
     let doctor = user(&server, &admin, "dr.sato", "doctor").await;
     doctor.get("/api/v1/approvals").await.expect(200, "working");
-    let changed = admin.send(reqwest::Method::PATCH, "/api/v1/users/dr.sato", Some(json!({ "disabled": true })), &[]).await.expect(200, "disable");
+    let changed =
+        admin.send(reqwest::Method::PATCH, "/api/v1/users/dr.sato", Some(json!({ "disabled": true })), &[]).await.expect(200, "disable");
     assert_eq!(changed["disabled"], true);
     assert_eq!(doctor.get("/api/v1/approvals").await.status, 401, "the open session ended");
     let self_disable = admin.send(reqwest::Method::PATCH, "/api/v1/users/admin", Some(json!({ "disabled": true })), &[]).await;

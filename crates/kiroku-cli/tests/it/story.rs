@@ -68,10 +68,14 @@ async fn walk(server: &Server) {
     assert_eq!(queue["documents"][0]["id"], json!(entry_id));
     let refused = other_doctor.post(&format!("/api/v1/documents/{entry_id}/approve"), json!({})).await;
     assert_eq!(refused.status, 403, "another doctor may not approve: {}", refused.body);
-    let amend_pending = doctor.send(Method::PUT, &format!("/api/v1/documents/{entry_id}"), Some(json!({ "body": "x", "reason": "r" })), &[]).await;
+    let amend_pending =
+        doctor.send(Method::PUT, &format!("/api/v1/documents/{entry_id}"), Some(json!({ "body": "x", "reason": "r" })), &[]).await;
     assert_eq!(amend_pending.status, 409, "pending entries cannot be amended");
     let approved = doctor.post(&format!("/api/v1/documents/{entry_id}/approve"), json!({})).await.expect(200, "approve");
-    assert_eq!((approved["status"].as_str(), approved["approved_by"].as_str(), approved["author"].as_str()), (Some("confirmed"), Some("dr.sato"), Some("clerk.ito")));
+    assert_eq!(
+        (approved["status"].as_str(), approved["approved_by"].as_str(), approved["author"].as_str()),
+        (Some("confirmed"), Some("dr.sato"), Some("clerk.ito"))
+    );
 
     // The doctor writes, confirms and amends a note.
     let draft = doctor.post("/api/v1/patients/P0001/documents", note("初診。咳嗽あり。")).await;
@@ -79,17 +83,27 @@ async fn walk(server: &Server) {
     let draft = draft.expect(201, "draft");
     assert_eq!((draft["status"].as_str(), draft["version"].as_i64()), (Some("draft"), Some(1)));
     let id = draft["id"].as_str().expect("id").to_string();
-    let confirmed = doctor.send(Method::POST, &format!("/api/v1/documents/{id}/confirm"), None, &[("if-match", "\"1\"")]).await.expect(200, "confirm");
+    let confirmed =
+        doctor.send(Method::POST, &format!("/api/v1/documents/{id}/confirm"), None, &[("if-match", "\"1\"")]).await.expect(200, "confirm");
     assert_eq!((confirmed["status"].as_str(), confirmed["confirmer"].as_str()), (Some("confirmed"), Some("dr.sato")));
     assert!(confirmed["confirmed_at"].is_string());
-    let no_reason = doctor.send(Method::PUT, &format!("/api/v1/documents/{id}"), Some(json!({ "body": { "text": "x" } })), &[("if-match", "\"1\"")]).await;
+    let no_reason = doctor
+        .send(Method::PUT, &format!("/api/v1/documents/{id}"), Some(json!({ "body": { "text": "x" } })), &[("if-match", "\"1\"")])
+        .await;
     assert_eq!(no_reason.status, 422, "an amendment needs a reason");
     let amended = doctor
-        .send(Method::PUT, &format!("/api/v1/documents/{id}"), Some(json!({ "body": { "text": "初診。咳嗽あり。発熱なし。" }, "reason": "追記" })), &[("if-match", "\"1\"")])
+        .send(
+            Method::PUT,
+            &format!("/api/v1/documents/{id}"),
+            Some(json!({ "body": { "text": "初診。咳嗽あり。発熱なし。" }, "reason": "追記" })),
+            &[("if-match", "\"1\"")],
+        )
         .await
         .expect(200, "amend");
     assert_eq!((amended["version"].as_i64(), amended["status"].as_str()), (Some(2), Some("confirmed")));
-    let stale = doctor.send(Method::PUT, &format!("/api/v1/documents/{id}"), Some(json!({ "body": "lost", "reason": "r" })), &[("if-match", "\"1\"")]).await;
+    let stale = doctor
+        .send(Method::PUT, &format!("/api/v1/documents/{id}"), Some(json!({ "body": "lost", "reason": "r" })), &[("if-match", "\"1\"")])
+        .await;
     assert_eq!((stale.status.as_u16(), stale.problem_type()), (409, "/problems/stale-version"));
 
     let v1 = doctor.get(&format!("/api/v1/documents/{id}/versions/1")).await.expect(200, "version 1");
@@ -100,7 +114,10 @@ async fn walk(server: &Server) {
     assert_eq!(history["versions"][1]["reason"], "追記");
 
     // Logical deletion keeps everything readable.
-    let deleted = doctor.send(Method::DELETE, &format!("/api/v1/documents/{entry_id}"), Some(json!({ "reason": "重複入力" })), &[]).await.expect(200, "delete");
+    let deleted = doctor
+        .send(Method::DELETE, &format!("/api/v1/documents/{entry_id}"), Some(json!({ "reason": "重複入力" })), &[])
+        .await
+        .expect(200, "delete");
     assert_eq!(deleted["status"], "deleted");
     let still = doctor.get(&format!("/api/v1/documents/{entry_id}/versions/1")).await.expect(200, "deleted document's history");
     assert_eq!(still["status"], "deleted");
@@ -113,7 +130,13 @@ async fn walk(server: &Server) {
     assert_eq!(ev[1]["version"], 1);
     let denied = auditor.get("/api/v1/audit?user=dr.suzuki&outcome=denied").await.expect(200, "denied");
     assert_eq!(denied["events"][0]["action"], "document_approve");
-    let csv = auditor.http.get(format!("{}/api/v1/audit?patient_id=P0001&format=csv", server.base)).bearer_auth(auditor.token.clone().unwrap_or_default()).send().await.expect("csv");
+    let csv = auditor
+        .http
+        .get(format!("{}/api/v1/audit?patient_id=P0001&format=csv", server.base))
+        .bearer_auth(auditor.token.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("csv");
     assert_eq!(csv.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("text/csv; charset=utf-8"));
     let text = csv.text().await.expect("csv text");
     assert!(text.contains("version_read") && text.contains("版の参照") && text.contains("dr.sato"));

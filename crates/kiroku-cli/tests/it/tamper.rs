@@ -40,7 +40,13 @@ async fn verify_reports_tampering() {
     assert_eq!(att.status(), 201);
     let att: serde_json::Value = att.json().await.expect("json");
     assert_eq!(att["name"], "検査.pdf");
-    let download = doctor.http.get(format!("{}/api/v1/documents/{id}/attachments/{}", server.base, att["id"].as_str().unwrap_or(""))).bearer_auth(doctor.token.clone().unwrap_or_default()).send().await.expect("download");
+    let download = doctor
+        .http
+        .get(format!("{}/api/v1/documents/{id}/attachments/{}", server.base, att["id"].as_str().unwrap_or("")))
+        .bearer_auth(doctor.token.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("download");
     assert_eq!(download.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/pdf"));
     assert_eq!(download.bytes().await.expect("bytes").as_ref(), b"%PDF-1.7 test");
     doctor.post(&format!("/api/v1/documents/{id}/confirm"), json!({})).await.expect(200, "confirm");
@@ -52,7 +58,14 @@ async fn verify_reports_tampering() {
 
     // 1. A changed document body (the append-only trigger has to be dropped first).
     let db = data.join("kiroku.db");
-    sql(&db, &["DROP TRIGGER versions_no_update", &format!("UPDATE document_versions SET body = '{{\"text\":\"血圧 180/80\"}}' WHERE document_id = '{id}'")]).await;
+    sql(
+        &db,
+        &[
+            "DROP TRIGGER versions_no_update",
+            &format!("UPDATE document_versions SET body = '{{\"text\":\"血圧 180/80\"}}' WHERE document_id = '{id}'"),
+        ],
+    )
+    .await;
     let (code, out) = verify(&data);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains(&format!("document {id} version 1: content altered")), "{out}");
@@ -68,7 +81,11 @@ async fn verify_reports_tampering() {
     assert!(out.contains(&format!("file {blob_hash} missing")), "{out}");
 
     // 3. A confirmer rewritten in place.
-    sql(&db, &["DROP TRIGGER attestations_no_update", &format!("UPDATE attestations SET username = 'dr.other' WHERE document_id = '{id}'")]).await;
+    sql(
+        &db,
+        &["DROP TRIGGER attestations_no_update", &format!("UPDATE attestations SET username = 'dr.other' WHERE document_id = '{id}'")],
+    )
+    .await;
     let (_, out) = verify(&data);
     assert!(out.contains(&format!("document {id} version 1: confirm by dr.other has no audit event")), "{out}");
 

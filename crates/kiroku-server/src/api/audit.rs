@@ -29,7 +29,11 @@ pub struct AuditParams {
 }
 
 fn time(field: &str, v: Option<String>) -> ApiResult<Option<Timestamp>> {
-    v.map(|s| Timestamp::parse_rfc3339(&s).ok_or_else(|| ApiError::validation(field, "must be an RFC 3339 time such as 2026-11-25T09:00:00+09:00"))).transpose()
+    v.map(|s| {
+        Timestamp::parse_rfc3339(&s)
+            .ok_or_else(|| ApiError::validation(field, "must be an RFC 3339 time such as 2026-11-25T09:00:00+09:00"))
+    })
+    .transpose()
 }
 
 fn short(field: &str, v: Option<String>) -> ApiResult<Option<String>> {
@@ -39,10 +43,24 @@ fn short(field: &str, v: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
-pub async fn query(State(state): State<AppState>, auth: Authenticated, headers: HeaderMap, Query(p): Query<AuditParams>) -> ApiResult<Response> {
-    let action = p.action.filter(|s| !s.is_empty()).map(|a| AuditAction::parse(&a).ok_or_else(|| ApiError::validation("action", "unknown action"))).transpose()?;
-    let outcome = p.outcome.filter(|s| !s.is_empty()).map(|o| Outcome::parse(&o).ok_or_else(|| ApiError::validation("outcome", "must be success, denied or failed"))).transpose()?;
-    let csv = p.format.as_deref() == Some("csv") || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/csv"));
+pub async fn query(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    headers: HeaderMap,
+    Query(p): Query<AuditParams>,
+) -> ApiResult<Response> {
+    let action = p
+        .action
+        .filter(|s| !s.is_empty())
+        .map(|a| AuditAction::parse(&a).ok_or_else(|| ApiError::validation("action", "unknown action")))
+        .transpose()?;
+    let outcome = p
+        .outcome
+        .filter(|s| !s.is_empty())
+        .map(|o| Outcome::parse(&o).ok_or_else(|| ApiError::validation("outcome", "must be success, denied or failed")))
+        .transpose()?;
+    let csv = p.format.as_deref() == Some("csv")
+        || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/csv"));
     let limit = match p.limit {
         Some(n) if !(1..=10_000).contains(&n) => return Err(ApiError::validation("limit", "must be between 1 and 10000")),
         Some(n) => n,
@@ -77,7 +95,9 @@ pub async fn query(State(state): State<AppState>, auth: Authenticated, headers: 
 /// RFC 4180 CSV with a BOM so that spreadsheet software reads the Japanese correctly. Cells that a
 /// spreadsheet would run as a formula are prefixed with a quote.
 pub fn to_csv(events: &[AuditEvent]) -> String {
-    let mut out = String::from("\u{feff}id,time_utc,user,role,action,action_ja,outcome,patient_id,document_id,version,client_addr,session,detail,content_hash\r\n");
+    let mut out = String::from(
+        "\u{feff}id,time_utc,user,role,action,action_ja,outcome,patient_id,document_id,version,client_addr,session,detail,content_hash\r\n",
+    );
     for e in events {
         let cells = [
             e.id.to_string(),

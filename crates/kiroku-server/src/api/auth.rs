@@ -21,7 +21,11 @@ pub struct LoginRequest {
     password: String,
 }
 
-pub async fn login(State(state): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Json<Value>> {
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Json<Value>> {
     let client_addr = Some(addr.ip().to_string());
     if req.username.len() > 64 || req.password.len() > 256 {
         return Err(ApiError::validation("username", "too long"));
@@ -85,7 +89,11 @@ pub struct PasswordChange {
     new_password: String,
 }
 
-pub async fn change_password(State(state): State<AppState>, AnySession(auth): AnySession, ApiJson(req): ApiJson<PasswordChange>) -> ApiResult<Json<Value>> {
+pub async fn change_password(
+    State(state): State<AppState>,
+    AnySession(auth): AnySession,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> ApiResult<Json<Value>> {
     let user = auth.user;
     let policy = state.settings.password_policy;
     let ctx = PolicyContext { username: user.username.as_str(), display_name: &user.display_name, has_second_factor: false };
@@ -108,6 +116,6 @@ pub async fn change_password(State(state): State<AppState>, AnySession(auth): An
 /// A refused password, with the Japanese explanation for the screen.
 pub fn policy_error(v: &kiroku_auth::PolicyViolation) -> ApiError {
     let mut e = ApiError::validation("password", v.to_string());
-    e.extra = Some(json!({ "detail_ja": v.message_ja() }));
+    e.extra = Some(Box::new(json!({ "detail_ja": v.message_ja() })));
     e
 }

@@ -61,28 +61,49 @@ fn normal() -> InfoClass {
     InfoClass::Normal
 }
 
-pub async fn create(State(state): State<AppState>, auth: Authenticated, Path(raw): Path<String>, ApiJson(req): ApiJson<CreateDocument>) -> ApiResult<Response> {
-    let document = NewDocument { doc_type: req.doc_type, title: req.title, body: req.body, info_class: req.info_class, on_behalf_of: req.on_behalf_of };
-    let view = state.store.execute(Command::CreateDocument { actor: auth.actor, patient_id: patient_id(&raw)?, document }).await?.into_document()?;
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(raw): Path<String>,
+    ApiJson(req): ApiJson<CreateDocument>,
+) -> ApiResult<Response> {
+    let document = NewDocument {
+        doc_type: req.doc_type,
+        title: req.title,
+        body: req.body,
+        info_class: req.info_class,
+        on_behalf_of: req.on_behalf_of,
+    };
+    let view = state
+        .store
+        .execute(Command::CreateDocument { actor: auth.actor, patient_id: patient_id(&raw)?, document })
+        .await?
+        .into_document()?;
     state.metrics.writes.fetch_add(1, Relaxed);
     Ok(document_response(StatusCode::CREATED, *view))
 }
 
 pub async fn list(State(state): State<AppState>, auth: Authenticated, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
-    let documents = state.store.execute(Command::ListDocuments { actor: auth.actor, patient_id: patient_id(&raw)? }).await?.into_documents()?;
+    let documents =
+        state.store.execute(Command::ListDocuments { actor: auth.actor, patient_id: patient_id(&raw)? }).await?.into_documents()?;
     state.metrics.audited_reads.fetch_add(1, Relaxed);
     Ok(Json(json!({ "documents": documents })))
 }
 
 pub async fn get_one(State(state): State<AppState>, auth: Authenticated, Path(raw): Path<String>) -> ApiResult<Response> {
-    let view = state.store.execute(Command::ReadDocument { actor: auth.actor, id: document_id(&raw)?, version: None }).await?.into_document()?;
+    let view =
+        state.store.execute(Command::ReadDocument { actor: auth.actor, id: document_id(&raw)?, version: None }).await?.into_document()?;
     state.metrics.audited_reads.fetch_add(1, Relaxed);
     Ok(document_response(StatusCode::OK, *view))
 }
 
 pub async fn version(State(state): State<AppState>, auth: Authenticated, Path((raw, n)): Path<(String, String)>) -> ApiResult<Response> {
     let n: i64 = n.parse().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::not_found("version"))?;
-    let view = state.store.execute(Command::ReadDocument { actor: auth.actor, id: document_id(&raw)?, version: Some(n) }).await?.into_document()?;
+    let view = state
+        .store
+        .execute(Command::ReadDocument { actor: auth.actor, id: document_id(&raw)?, version: Some(n) })
+        .await?
+        .into_document()?;
     state.metrics.audited_reads.fetch_add(1, Relaxed);
     Ok(document_response(StatusCode::OK, *view))
 }
@@ -102,7 +123,13 @@ pub struct Revision {
 }
 
 /// PUT: edits a draft, or amends a confirmed document when a reason is given.
-pub async fn revise(State(state): State<AppState>, auth: Authenticated, Path(raw): Path<String>, headers: HeaderMap, ApiJson(req): ApiJson<Revision>) -> ApiResult<Response> {
+pub async fn revise(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<Revision>,
+) -> ApiResult<Response> {
     let id = document_id(&raw)?;
     let if_match = if_match(&headers)?;
     let command = match req.reason {
@@ -120,21 +147,45 @@ pub struct Deletion {
     reason: String,
 }
 
-pub async fn delete(State(state): State<AppState>, auth: Authenticated, Path(raw): Path<String>, headers: HeaderMap, ApiJson(req): ApiJson<Deletion>) -> ApiResult<Response> {
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<Deletion>,
+) -> ApiResult<Response> {
     let command = Command::Delete { actor: auth.actor, id: document_id(&raw)?, if_match: if_match(&headers)?, reason: req.reason };
     let view = state.store.execute(command).await?.into_document()?;
     state.metrics.writes.fetch_add(1, Relaxed);
     Ok(document_response(StatusCode::OK, *view))
 }
 
-pub async fn confirm(State(state): State<AppState>, auth: Authenticated, Path(raw): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
-    let view = state.store.execute(Command::Confirm { actor: auth.actor, id: document_id(&raw)?, if_match: if_match(&headers)? }).await?.into_document()?;
+pub async fn confirm(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let view = state
+        .store
+        .execute(Command::Confirm { actor: auth.actor, id: document_id(&raw)?, if_match: if_match(&headers)? })
+        .await?
+        .into_document()?;
     state.metrics.writes.fetch_add(1, Relaxed);
     Ok(document_response(StatusCode::OK, *view))
 }
 
-pub async fn approve(State(state): State<AppState>, auth: Authenticated, Path(raw): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
-    let view = state.store.execute(Command::Approve { actor: auth.actor, id: document_id(&raw)?, if_match: if_match(&headers)? }).await?.into_document()?;
+pub async fn approve(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let view = state
+        .store
+        .execute(Command::Approve { actor: auth.actor, id: document_id(&raw)?, if_match: if_match(&headers)? })
+        .await?
+        .into_document()?;
     state.metrics.writes.fetch_add(1, Relaxed);
     Ok(document_response(StatusCode::OK, *view))
 }
@@ -145,7 +196,8 @@ pub async fn approval_queue(State(state): State<AppState>, auth: Authenticated) 
 }
 
 pub async fn attachments(State(state): State<AppState>, auth: Authenticated, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
-    let view = state.store.execute(Command::ReadDocument { actor: auth.actor, id: document_id(&raw)?, version: None }).await?.into_document()?;
+    let view =
+        state.store.execute(Command::ReadDocument { actor: auth.actor, id: document_id(&raw)?, version: None }).await?.into_document()?;
     Ok(Json(json!({ "attachments": view.attachments })))
 }
 
@@ -155,7 +207,13 @@ pub struct UploadQuery {
 }
 
 /// Streams the request body into the blob store, then records the attachment.
-pub async fn upload(State(state): State<AppState>, auth: Authenticated, Path(raw): Path<String>, Query(q): Query<UploadQuery>, request: Request) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn upload(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(raw): Path<String>,
+    Query(q): Query<UploadQuery>,
+    request: Request,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let id = document_id(&raw)?;
     kiroku_core::document::validate_attachment_name(&q.name)?;
     let limit = state.settings.max_upload_bytes;
@@ -193,7 +251,11 @@ pub async fn upload(State(state): State<AppState>, auth: Authenticated, Path(raw
     Ok((StatusCode::CREATED, Json(json!(attachment))))
 }
 
-pub async fn download(State(state): State<AppState>, auth: Authenticated, Path((raw, attachment_id)): Path<(String, String)>) -> ApiResult<Response> {
+pub async fn download(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((raw, attachment_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let id = document_id(&raw)?;
     if attachment_id.len() > 64 {
         return Err(ApiError::not_found("attachment"));

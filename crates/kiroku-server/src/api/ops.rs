@@ -11,7 +11,10 @@ use crate::AppState;
 pub async fn healthz(State(state): State<AppState>) -> Response {
     let backend = state.store.backend();
     match backend.schema_version().await {
-        Ok(schema) => Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "backend": backend.kind(), "schema_version": schema })).into_response(),
+        Ok(schema) => {
+            Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "backend": backend.kind(), "schema_version": schema }))
+                .into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "backend": backend.kind() }))).into_response()

@@ -17,7 +17,11 @@ pub fn patient_id(raw: &str) -> ApiResult<PatientId> {
     PatientId::parse(raw).map_err(|_| ApiError::not_found("patient"))
 }
 
-pub async fn create(State(state): State<AppState>, auth: Authenticated, ApiJson(new): ApiJson<NewPatient>) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(new): ApiJson<NewPatient>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let patient = state.store.execute(Command::CreatePatient { actor: auth.actor, patient: new }).await?.into_patient()?;
     Ok((StatusCode::CREATED, Json(json!(patient))))
 }

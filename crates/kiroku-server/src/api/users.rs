@@ -41,7 +41,11 @@ pub struct NewUser {
     password: Option<String>,
 }
 
-pub async fn create(State(state): State<AppState>, auth: Authenticated, ApiJson(req): ApiJson<NewUser>) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(req): ApiJson<NewUser>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let (initial, generated) = initial_password(&state, req.password, &req.username, &req.display_name)?;
     let hash = hash_blocking(initial.clone()).await?;
     let now = Timestamp::now();
@@ -90,8 +94,19 @@ pub struct UserChange {
     disabled: Option<bool>,
 }
 
-pub async fn update(State(state): State<AppState>, auth: Authenticated, Path(name): Path<String>, ApiJson(req): ApiJson<UserChange>) -> ApiResult<Json<Value>> {
-    let command = Command::UpdateUser { actor: auth.actor, username: username(&name)?, display_name: req.display_name, role: req.role, disabled: req.disabled };
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<UserChange>,
+) -> ApiResult<Json<Value>> {
+    let command = Command::UpdateUser {
+        actor: auth.actor,
+        username: username(&name)?,
+        display_name: req.display_name,
+        role: req.role,
+        disabled: req.disabled,
+    };
     Ok(Json(json!(state.store.execute(command).await?.into_user()?)))
 }
 
@@ -107,7 +122,12 @@ pub struct PasswordReset {
 }
 
 /// An administrator sets a temporary password (for a forgotten one); it must be changed at next login.
-pub async fn reset_password(State(state): State<AppState>, auth: Authenticated, Path(name): Path<String>, ApiJson(req): ApiJson<PasswordReset>) -> ApiResult<Json<Value>> {
+pub async fn reset_password(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<PasswordReset>,
+) -> ApiResult<Json<Value>> {
     let name = username(&name)?;
     let (initial, generated) = initial_password(&state, req.password, &name, "")?;
     let hash = hash_blocking(initial.clone()).await?;
@@ -146,10 +166,16 @@ pub struct RoleGrants {
 }
 
 /// Replaces one role's grants; each added or removed grant is its own audited change.
-pub async fn set_role(State(state): State<AppState>, auth: Authenticated, Path(role): Path<String>, ApiJson(req): ApiJson<RoleGrants>) -> ApiResult<Json<Value>> {
+pub async fn set_role(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(role): Path<String>,
+    ApiJson(req): ApiJson<RoleGrants>,
+) -> ApiResult<Json<Value>> {
     let role: Role = role.parse().map_err(|_| ApiError::not_found("role"))?;
     let mut matrix = state.store.execute(Command::ReadMatrix { actor: auth.actor.clone() }).await?.into_matrix()?;
-    let wanted: Vec<Grant> = req.permissions.iter().map(|p| Grant::Permission(*p)).chain(req.classes.iter().map(|c| Grant::Class(*c))).collect();
+    let wanted: Vec<Grant> =
+        req.permissions.iter().map(|p| Grant::Permission(*p)).chain(req.classes.iter().map(|c| Grant::Class(*c))).collect();
     let all = Permission::ALL.iter().map(|p| Grant::Permission(*p)).chain(InfoClass::ALL.iter().map(|c| Grant::Class(*c)));
     for grant in all {
         let allowed = wanted.contains(&grant);
