@@ -1,6 +1,7 @@
 //! The kiroku HTTP server as a library: the JSON API under `/api/v1`, its OpenAPI document, health
-//! and metrics. The binary builds an [`AppState`] and calls [`serve`]; tests bind 127.0.0.1:0 the same
-//! way. The server knows no SQL: every state change and every read of patient data is a store command.
+//! and metrics, and the web UI for staff (`web`). The binary builds an [`AppState`] and calls
+//! [`serve`]; tests bind 127.0.0.1:0 the same way. The server knows no SQL: every state change and
+//! every read of patient data is a store command.
 
 pub mod api;
 pub mod error;
@@ -8,6 +9,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod session;
 pub mod settings;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -57,11 +57,17 @@ impl FromRequestParts<AppState> for Authenticated {
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, ApiError> {
     let token =
         bearer(&parts.headers).ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer TOKEN from POST /api/v1/auth/login"))?;
+    authenticate_token(token, client_addr(parts), state).await
+}
+
+/// Checks a session token, whether it came as a bearer token (API) or in the session cookie (web
+/// pages): revocation, disabled account, lifetime and idle timeout (expiring the session through the
+/// writer when it has run out), and records activity. The forced password change is left to the caller.
+pub async fn authenticate_token(token: &str, client_addr: Option<String>, state: &AppState) -> Result<Authenticated, ApiError> {
     let hashed = kiroku_auth::token::hash_token(token);
     let SessionWithUser { session, user } =
         state.store.session(&hashed).await?.ok_or_else(|| ApiError::unauthenticated("the session is not valid"))?;
-    let actor =
-        Actor { username: user.username.clone(), role: user.role, session: Some(session.id.clone()), client_addr: client_addr(parts) };
+    let actor = Actor { username: user.username.clone(), role: user.role, session: Some(session.id.clone()), client_addr };
     if session.revoked_at.is_some() || user.disabled {
         return Err(ApiError::unauthenticated("the session has ended"));
     }

@@ -15,6 +15,9 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Largest JSON request body accepted, in bytes.
     pub max_json_bytes: usize,
+    /// Whether the web session cookie carries `Secure`. Off only when the server listens on loopback,
+    /// where browsers reach it over plain http.
+    pub secure_cookies: bool,
 }
 
 impl Default for Settings {
@@ -26,6 +29,7 @@ impl Default for Settings {
             password_policy: PasswordPolicy::default(),
             max_upload_bytes: 100 * 1024 * 1024,
             max_json_bytes: 2 * 1024 * 1024,
+            secure_cookies: true,
         }
     }
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use kiroku_auth::{PolicyContext, password, token};
 use kiroku_core::Timestamp;
-use kiroku_store::{Command, Reply, SessionRecord};
+use kiroku_store::{Command, Reply, SessionRecord, UserRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::session::{AnySession, ApiJson};
+use crate::session::{AnySession, ApiJson, Authenticated};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,24 +21,43 @@ pub struct LoginRequest {
     password: String,
 }
 
+/// A successful login: the bearer token (also the web session cookie's value) and the account.
+pub struct LoggedIn {
+    pub token: String,
+    pub user: UserRecord,
+    pub expires_at: Timestamp,
+}
+
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<Value>> {
-    let client_addr = Some(addr.ip().to_string());
-    if req.username.len() > 64 || req.password.len() > 256 {
+    let done = login_user(&state, req.username, req.password, Some(addr.ip().to_string())).await?;
+    Ok(Json(json!({
+        "token": done.token,
+        "token_type": "Bearer",
+        "must_change_password": done.user.must_change_password,
+        "expires_at": done.expires_at,
+        "idle_timeout_seconds": state.settings.idle_timeout_secs,
+        "user": done.user,
+    })))
+}
+
+/// Checks a user name and password and opens a session; used by the API and the login page alike,
+/// so that lockout and the audit trail behave the same whichever way staff log in.
+pub async fn login_user(state: &AppState, username: String, pw: String, client_addr: Option<String>) -> ApiResult<LoggedIn> {
+    if username.len() > 64 || pw.len() > 256 {
         return Err(ApiError::validation("username", "too long"));
     }
-    let user = state.store.user(&req.username).await?;
+    let user = state.store.user(&username).await?;
     let usable = user.as_ref().is_some_and(|u| !u.disabled && !u.is_locked(Timestamp::now()));
     // Always pay for one Argon2 verification so that timing does not reveal whether the account exists.
     let phc = user.as_ref().map_or_else(|| password::decoy_hash().to_string(), |u| u.password_hash.clone());
-    let pw = req.password.clone();
     let matches = tokio::task::spawn_blocking(move || password::verify(&pw, &phc)).await.map_err(|_| ApiError::internal())?;
     let Some(user) = user.filter(|_| usable && matches) else {
         state.metrics.login_failures.fetch_add(1, Relaxed);
-        state.store.execute(Command::LoginFailed { username: req.username, client_addr, policy: state.settings.lockout }).await?;
+        state.store.execute(Command::LoginFailed { username, client_addr, policy: state.settings.lockout }).await?;
         return Err(ApiError::login_failed());
     };
     let (bearer, token_hash) = token::new_session_token();
@@ -57,14 +76,7 @@ pub async fn login(
     match state.store.execute(Command::LoginSucceeded { session }).await? {
         Reply::User(user) => {
             state.metrics.logins.fetch_add(1, Relaxed);
-            Ok(Json(json!({
-                "token": bearer,
-                "token_type": "Bearer",
-                "must_change_password": user.must_change_password,
-                "expires_at": expires_at,
-                "idle_timeout_seconds": state.settings.idle_timeout_secs,
-                "user": user,
-            })))
+            Ok(LoggedIn { token: bearer, user, expires_at })
         }
         _ => {
             state.metrics.login_failures.fetch_add(1, Relaxed);
@@ -94,12 +106,18 @@ pub async fn change_password(
     AnySession(auth): AnySession,
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> ApiResult<Json<Value>> {
+    let user = change_password_for(&state, auth, req.current_password, req.new_password).await?;
+    Ok(Json(json!({ "changed": true, "must_change_password": user.must_change_password })))
+}
+
+/// Checks the current password and the policy (strength, no reuse), then stores the new hash.
+pub async fn change_password_for(state: &AppState, auth: Authenticated, current: String, new: String) -> ApiResult<UserRecord> {
     let user = auth.user;
     let policy = state.settings.password_policy;
     let ctx = PolicyContext { username: user.username.as_str(), display_name: &user.display_name, has_second_factor: false };
-    policy.check(&req.new_password, ctx).map_err(|v| policy_error(&v))?;
+    policy.check(&new, ctx).map_err(|v| policy_error(&v))?;
     let history = state.store.password_history(user.username.as_str(), policy.limits.history as i64).await?;
-    let (current, new, phc) = (req.current_password, req.new_password, user.password_hash.clone());
+    let phc = user.password_hash.clone();
     let checked = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
         if !password::verify(&current, &phc) {
             return Err(ApiError::forbidden("the current password is wrong"));
@@ -109,8 +127,7 @@ pub async fn change_password(
     })
     .await
     .map_err(|_| ApiError::internal())??;
-    let user = state.store.execute(Command::ChangePassword { actor: auth.actor, new_hash: checked }).await?.into_user()?;
-    Ok(Json(json!({ "changed": true, "must_change_password": user.must_change_password })))
+    Ok(state.store.execute(Command::ChangePassword { actor: auth.actor, new_hash: checked }).await?.into_user()?)
 }
 
 /// A refused password, with the Japanese explanation for the screen.

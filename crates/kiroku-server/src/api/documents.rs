@@ -20,7 +20,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::session::{ApiJson, ApiPath as Path, ApiQuery as Query, Authenticated};
 
-fn document_id(raw: &str) -> ApiResult<DocumentId> {
+pub fn document_id(raw: &str) -> ApiResult<DocumentId> {
     DocumentId::parse(raw).map_err(|_| ApiError::not_found("document"))
 }
 
@@ -256,11 +256,16 @@ pub async fn download(
     auth: Authenticated,
     Path((raw, attachment_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let id = document_id(&raw)?;
+    attachment_response(&state, auth.actor, &raw, attachment_id).await
+}
+
+/// An attachment's bytes as a download, after the audited read; shared with the web pages.
+pub async fn attachment_response(state: &AppState, actor: kiroku_store::Actor, raw: &str, attachment_id: String) -> ApiResult<Response> {
+    let id = document_id(raw)?;
     if attachment_id.len() > 64 {
         return Err(ApiError::not_found("attachment"));
     }
-    let att = state.store.execute(Command::ReadAttachment { actor: auth.actor, id, attachment_id }).await?.into_attachment()?;
+    let att = state.store.execute(Command::ReadAttachment { actor, id, attachment_id }).await?.into_attachment()?;
     state.metrics.audited_reads.fetch_add(1, Relaxed);
     let file = state.blobs.open_blob(&att.blob_hash)?;
     let body = Body::from_stream(ReaderStream::new(tokio::fs::File::from_std(file)));

@@ -1,21 +1,23 @@
 //! Routes of the JSON API and the middleware every response passes through.
 
-mod audit;
-mod auth;
-mod documents;
+pub mod audit;
+pub mod auth;
+pub mod documents;
 mod ops;
-mod patients;
-mod users;
+pub mod patients;
+pub mod users;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::web;
+use crate::web::page::WebError;
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -47,18 +49,32 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/api/openapi.json", get(ops::openapi))
-        .fallback(|| async { ApiError::no_route() })
+        .merge(web::router(&state))
+        .fallback(no_route)
+        .layer(middleware::from_fn_with_state(state.clone(), web::page::render_error_pages))
         .layer(middleware::from_fn_with_state(state.clone(), secure_headers))
         .with_state(state)
 }
+
+/// Unknown paths: a problem for API clients, a 404 page for people.
+async fn no_route(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") { ApiError::no_route().into_response() } else { WebError::Api(ApiError::no_route()).into_response() }
+}
+
+/// The policy of the web pages: their own stylesheet, script and images, forms posted only to
+/// kiroku, never framed; no inline script or style, so injected markup cannot run.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Everything else (JSON, files) is never a document that loads anything.
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// Security headers on every response, and the response counted for /metrics.
 async fn secure_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await.into_response();
     state.metrics.count_response(response.status().as_u16());
+    let is_html = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
     let headers = response.headers_mut();
     let fixed: [(HeaderName, &str); 6] = [
-        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
+        (header::CONTENT_SECURITY_POLICY, if is_html { PAGE_CSP } else { API_CSP }),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use kiroku_auth::{PolicyContext, password, token};
 use kiroku_core::access::Grant;
 use kiroku_core::{InfoClass, Permission, PermissionMatrix, Role, Timestamp, Username};
-use kiroku_store::{Command, UserRecord};
+use kiroku_store::{Actor, Command, UserRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -46,13 +46,31 @@ pub async fn create(
     auth: Authenticated,
     ApiJson(req): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (initial, generated) = initial_password(&state, req.password, &req.username, &req.display_name)?;
+    let (user, generated) = create_user(&state, auth.actor, req.username, &req.display_name, req.role, req.password).await?;
+    let mut body = json!(user);
+    if let Some(initial) = generated {
+        body["initial_password"] = json!(initial);
+    }
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// Creates an account that must change its password at first login; answers the generated one-time
+/// password when none was given. Shared by the API and the administration page.
+pub async fn create_user(
+    state: &AppState,
+    actor: Actor,
+    username: Username,
+    display_name: &str,
+    role: Role,
+    given: Option<String>,
+) -> ApiResult<(UserRecord, Option<String>)> {
+    let (initial, generated) = initial_password(state, given, &username, display_name)?;
     let hash = hash_blocking(initial.clone()).await?;
     let now = Timestamp::now();
     let user = UserRecord {
-        username: req.username,
-        display_name: req.display_name.trim().to_string(),
-        role: req.role,
+        username,
+        display_name: display_name.trim().to_string(),
+        role,
         password_hash: hash,
         must_change_password: true,
         disabled: false,
@@ -62,12 +80,8 @@ pub async fn create(
         last_login_at: None,
         password_changed_at: now,
     };
-    let user = state.store.execute(Command::CreateUser { actor: auth.actor, user }).await?.into_user()?;
-    let mut body = json!(user);
-    if generated {
-        body["initial_password"] = json!(initial);
-    }
-    Ok((StatusCode::CREATED, Json(body)))
+    let user = state.store.execute(Command::CreateUser { actor, user }).await?.into_user()?;
+    Ok((user, generated.then_some(initial)))
 }
 
 /// The password an administrator gives, checked against the policy, or a generated one-time password.
@@ -173,15 +187,21 @@ pub async fn set_role(
     ApiJson(req): ApiJson<RoleGrants>,
 ) -> ApiResult<Json<Value>> {
     let role: Role = role.parse().map_err(|_| ApiError::not_found("role"))?;
-    let mut matrix = state.store.execute(Command::ReadMatrix { actor: auth.actor.clone() }).await?.into_matrix()?;
     let wanted: Vec<Grant> =
         req.permissions.iter().map(|p| Grant::Permission(*p)).chain(req.classes.iter().map(|c| Grant::Class(*c))).collect();
+    let matrix = set_role_grants(&state, &auth.actor, role, &wanted).await?;
+    Ok(Json(matrix_json(&matrix)))
+}
+
+/// Makes one role hold exactly `wanted`; each added or removed grant is its own audited change.
+pub async fn set_role_grants(state: &AppState, actor: &Actor, role: Role, wanted: &[Grant]) -> ApiResult<PermissionMatrix> {
+    let mut matrix = state.store.execute(Command::ReadMatrix { actor: actor.clone() }).await?.into_matrix()?;
     let all = Permission::ALL.iter().map(|p| Grant::Permission(*p)).chain(InfoClass::ALL.iter().map(|c| Grant::Class(*c)));
     for grant in all {
         let allowed = wanted.contains(&grant);
         if matrix.has(role, grant) != allowed {
-            matrix = state.store.execute(Command::SetGrant { actor: auth.actor.clone(), role, grant, allowed }).await?.into_matrix()?;
+            matrix = state.store.execute(Command::SetGrant { actor: actor.clone(), role, grant, allowed }).await?.into_matrix()?;
         }
     }
-    Ok(Json(matrix_json(&matrix)))
+    Ok(matrix)
 }

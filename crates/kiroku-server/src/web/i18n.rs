@@ -1,0 +1,479 @@
+//! The words of the web pages in Japanese (the default) and English, and readable explanations of
+//! errors. Templates look texts up by key; a test checks that every key they use exists.
+
+use axum::http::{HeaderMap, header};
+use kiroku_core::{AuditAction, DocumentStatus, InfoClass, Permission, Role};
+
+use crate::error::ApiError;
+
+/// The language a page is shown in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Ja,
+    En,
+}
+
+/// The cookie that remembers the language chosen with the toggle.
+pub const LANG_COOKIE: &str = "kiroku_lang";
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The toggle's choice if made, otherwise the browser's first preference; Japanese unless the
+    /// browser prefers English, because the staff of a Japanese hospital are the users.
+    pub fn of_request(headers: &HeaderMap) -> Lang {
+        if let Some(lang) = super::page::cookie(headers, LANG_COOKIE).and_then(Lang::parse) {
+            return lang;
+        }
+        let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let first = accept.split(',').next().unwrap_or("").trim().to_ascii_lowercase();
+        if first.starts_with("en") { Lang::En } else { Lang::Ja }
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Ja => Lang::En,
+            Lang::En => Lang::Ja,
+        }
+    }
+
+    /// The key's text in this language; the key itself when missing (the tidy test prevents that).
+    pub fn t(self, key: &str) -> &'static str {
+        match TEXTS.iter().find(|(k, _, _)| *k == key) {
+            Some((_, ja, en)) => match self {
+                Lang::Ja => ja,
+                Lang::En => en,
+            },
+            None => "??",
+        }
+    }
+
+    pub fn role(self, r: Role) -> &'static str {
+        match self {
+            Lang::Ja => r.label_ja(),
+            Lang::En => match r {
+                Role::Doctor => "Doctor",
+                Role::Nurse => "Nurse",
+                Role::Pharmacist => "Pharmacist",
+                Role::Clerk => "Medical clerk",
+                Role::Admin => "System administrator",
+                Role::Auditor => "Audit officer",
+            },
+        }
+    }
+
+    pub fn status(self, s: DocumentStatus) -> &'static str {
+        match self {
+            Lang::Ja => s.label_ja(),
+            Lang::En => match s {
+                DocumentStatus::Draft => "Draft",
+                DocumentStatus::PendingApproval => "Awaiting approval",
+                DocumentStatus::Confirmed => "Confirmed",
+                DocumentStatus::Deleted => "Deleted",
+            },
+        }
+    }
+
+    pub fn class(self, c: InfoClass) -> &'static str {
+        match self {
+            Lang::Ja => c.label_ja(),
+            Lang::En => match c {
+                InfoClass::Normal => "General",
+                InfoClass::Psychiatry => "Psychiatry",
+                InfoClass::Genetic => "Genetic",
+            },
+        }
+    }
+
+    pub fn permission(self, p: Permission) -> &'static str {
+        match self {
+            Lang::Ja => p.label_ja(),
+            Lang::En => p.as_str(),
+        }
+    }
+
+    pub fn action(self, a: AuditAction) -> &'static str {
+        match self {
+            Lang::Ja => a.label_ja(),
+            Lang::En => a.as_str(),
+        }
+    }
+}
+
+/// A failure as the page shows it: a title and an explanation in the page's language.
+pub struct Explained {
+    pub title: &'static str,
+    pub detail: String,
+}
+
+/// Explains an API error for people: the field's name and the reason in the page's language where
+/// kiroku knows them, never a JSON dump.
+pub fn explain(lang: Lang, e: &ApiError) -> Explained {
+    let p = &e.problem;
+    let title = match lang {
+        Lang::Ja => p.title_ja,
+        Lang::En => p.title,
+    };
+    let policy_ja = e.extra.as_ref().and_then(|x| x.get("detail_ja")).and_then(|v| v.as_str()).map(str::to_string);
+    let detail = match (lang, &e.field, policy_ja) {
+        (Lang::Ja, _, Some(ja)) => ja,
+        (Lang::Ja, Some(field), None) => format!("{}: {}", field_ja(field), reason_ja(&e.detail)),
+        (Lang::Ja, None, None) => detail_ja(&e.detail).unwrap_or(&e.detail).to_string(),
+        (Lang::En, Some(field), _) => format!("{field}: {}", e.detail),
+        (Lang::En, None, _) => e.detail.clone(),
+    };
+    Explained { title, detail }
+}
+
+fn field_ja(field: &str) -> &str {
+    match field {
+        "patient_id" => "患者ID",
+        "name" => "氏名・名称",
+        "name_kana" => "フリガナ",
+        "birth_date" => "生年月日",
+        "sex" => "性別",
+        "type" => "文書種別",
+        "title" => "表題",
+        "body" => "本文",
+        "reason" => "理由",
+        "username" => "利用者ID",
+        "display_name" => "表示名",
+        "password" => "パスワード",
+        "role" => "職種",
+        "on_behalf_of" => "依頼医",
+        "info_class" => "情報区分",
+        "file" => "ファイル",
+        "from" | "to" => "期間",
+        "action" => "操作",
+        other => other,
+    }
+}
+
+fn reason_ja(reason: &str) -> String {
+    let known = [
+        ("must not be empty", "入力してください"),
+        ("must be written in katakana", "カタカナで入力してください"),
+        ("must be a date as YYYY-MM-DD", "YYYY-MM-DD の形式で入力してください"),
+        ("must not be in the future", "未来の日付は入力できません"),
+        ("a reason is required", "修正・削除には理由の入力が必要です"),
+        ("must be at most", "長すぎます"),
+        ("must be 1 to", "文字数が範囲外です"),
+        ("may contain only ASCII", "半角英数字で入力してください"),
+        ("must start with a letter or digit", "英字または数字で始めてください"),
+        ("must not contain control characters", "使用できない文字が含まれています"),
+        ("must be a plain file name", "ファイル名が正しくありません"),
+        ("unknown value", "選択肢から選んでください"),
+        ("must be a date", "日付の形式が正しくありません"),
+        ("choose a file", "ファイルを選択してください"),
+    ];
+    known.iter().find(|(en, _)| reason.starts_with(en)).map_or_else(|| reason.to_string(), |(_, ja)| ja.to_string())
+}
+
+fn detail_ja(detail: &str) -> Option<&'static str> {
+    let known = [
+        ("the current password is wrong", "現在のパスワードが正しくありません"),
+        ("the user name or password is wrong", "利用者IDまたはパスワードが正しくないか、アカウントがロックまたは無効化されています"),
+        ("the session", "セッションが終了しました。もう一度ログインしてください"),
+        ("role ", "この職種には権限がありません"),
+        ("only the clinician named", "依頼先の医師本人だけが承認できます"),
+        ("cannot be changed this way", "現在の状態ではこの操作はできません"),
+        ("only the author", "作成者本人だけが編集できます"),
+        ("a password change", "パスワードの変更が必要です"),
+        ("the current version is", "表示後に他の利用者が更新しました。最新の内容を確認してください"),
+        ("the limit is", "サイズが上限を超えています"),
+        ("the error was logged", "システム管理者に連絡してください"),
+        ("document not found", "文書が見つからないか、参照する権限がありません"),
+        ("patient not found", "患者が見つかりません"),
+        ("user not found", "利用者が見つかりません"),
+        ("already exists", "既に登録されています"),
+    ];
+    known.iter().find(|(en, _)| detail.starts_with(en) || detail.contains(en)).map(|(_, ja)| *ja)
+}
+
+/// Every text of the pages: key, Japanese, English.
+pub static TEXTS: &[(&str, &str, &str)] = &[
+    ("app.name", "kiroku 診療記録保管庫", "kiroku medical records vault"),
+    ("lang.switch", "English", "日本語"),
+    ("nav.skip", "本文へ移動", "Skip to content"),
+    ("nav.patients", "患者検索", "Patients"),
+    ("nav.approvals", "承認待ち一覧", "Approval queue"),
+    ("nav.users", "利用者管理", "Users"),
+    ("nav.roles", "権限表", "Permissions"),
+    ("nav.audit", "監査証跡", "Audit trail"),
+    ("nav.logout", "ログアウト", "Log out"),
+    ("nav.main", "主なメニュー", "Main menu"),
+    ("header.user", "ログイン中", "Logged in"),
+    ("login.title", "ログイン", "Log in"),
+    ("login.username", "利用者ID", "User name"),
+    ("login.password", "パスワード", "Password"),
+    ("login.submit", "ログイン", "Log in"),
+    (
+        "login.expired",
+        "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。",
+        "You were logged out after a period of inactivity. Please log in again.",
+    ),
+    (
+        "login.failed",
+        "利用者IDまたはパスワードが正しくないか、アカウントがロックまたは無効化されています。",
+        "The user name or password is wrong, or the account is locked or disabled.",
+    ),
+    (
+        "login.note",
+        "利用者IDとパスワードは本人だけが使用してください。操作はすべて記録されます。",
+        "Use only your own account. Every action is recorded.",
+    ),
+    ("logout.done", "ログアウトしました。", "You have logged out."),
+    ("password.title", "パスワードの変更", "Change password"),
+    (
+        "password.forced",
+        "初回ログインまたはパスワードの再設定のため、パスワードを変更してください。",
+        "Please change the initial or reset password before continuing.",
+    ),
+    ("password.current", "現在のパスワード", "Current password"),
+    ("password.new", "新しいパスワード", "New password"),
+    ("password.again", "新しいパスワード（確認）", "New password (again)"),
+    (
+        "password.rule",
+        "13文字以上で、英字・数字・記号をすべて含めてください。最近使用したものは使えません。",
+        "At least 13 characters with letters, digits and symbols; not one of your recent passwords.",
+    ),
+    ("password.mismatch", "新しいパスワードが一致しません。", "The new passwords do not match."),
+    ("password.submit", "変更する", "Change"),
+    ("password.changed", "パスワードを変更しました。", "The password was changed."),
+    ("patients.title", "患者検索", "Find a patient"),
+    ("patients.query", "患者ID・氏名・フリガナ", "Patient ID, name or kana"),
+    ("patients.search", "検索", "Search"),
+    ("patients.none", "該当する患者はいません。", "No patient matches."),
+    ("patients.results", "検索結果", "Results"),
+    ("patients.register", "患者登録", "Register a patient"),
+    ("patient.id", "患者ID", "Patient ID"),
+    ("patient.name", "氏名", "Name"),
+    ("patient.kana", "フリガナ", "Name (kana)"),
+    ("patient.birth", "生年月日", "Date of birth"),
+    ("patient.sex", "性別", "Sex"),
+    ("sex.male", "男", "Male"),
+    ("sex.female", "女", "Female"),
+    ("sex.other", "その他", "Other"),
+    ("sex.unknown", "不明", "Unknown"),
+    ("patient.submit", "登録する", "Register"),
+    ("chart.title", "診療記録", "Patient record"),
+    ("chart.documents", "文書一覧（新しい順）", "Documents (newest first)"),
+    ("chart.none", "文書はまだありません。", "No documents yet."),
+    ("chart.new", "新規文書", "New document"),
+    ("chart.print", "印刷", "Print"),
+    ("doc.type", "文書種別", "Type"),
+    ("doc.title", "表題", "Title"),
+    ("doc.class", "情報区分", "Information class"),
+    ("doc.status", "状態", "Status"),
+    ("doc.version", "版", "Version"),
+    ("doc.author", "入力者", "Entered by"),
+    ("doc.on_behalf_of", "依頼医（代行入力）", "On behalf of (proxy entry)"),
+    ("doc.confirmer", "確定者", "Confirmed by"),
+    ("doc.approver", "承認者", "Approved by"),
+    ("doc.confirmed_at", "確定日時", "Confirmed at"),
+    ("doc.entered_at", "入力日時", "Entered at"),
+    ("doc.updated_at", "更新日時", "Updated at"),
+    ("doc.body", "本文", "Text"),
+    ("doc.reason", "理由", "Reason"),
+    ("doc.hash", "内容ハッシュ", "Content hash"),
+    ("doc.attachments", "添付ファイル", "Attachments"),
+    ("doc.no_attachments", "添付ファイルはありません。", "No attachments."),
+    ("doc.attach", "添付する", "Attach"),
+    ("doc.file", "ファイル", "File"),
+    ("doc.new", "新規文書の作成", "New document"),
+    (
+        "doc.proxy_hint",
+        "代行入力の場合は、依頼医の利用者IDを入力してください。医師の承認後に確定します。",
+        "For a proxy entry, enter the requesting clinician's user name; it is confirmed when they approve it.",
+    ),
+    ("doc.save_draft", "下書き保存", "Save draft"),
+    ("doc.save_proxy", "保存", "Save"),
+    ("doc.edit", "下書きを編集", "Edit draft"),
+    ("doc.amend", "修正（新しい版）", "Amend (new version)"),
+    (
+        "doc.amend_hint",
+        "確定済みの記録は上書きされません。修正は新しい版として保存され、以前の版も残ります。",
+        "Confirmed records are never overwritten: the amendment becomes a new version and earlier ones stay readable.",
+    ),
+    ("doc.confirm", "確定", "Confirm"),
+    ("doc.confirm_title", "確定前の最終確認", "Final check before confirming"),
+    (
+        "doc.confirm_hint",
+        "以下の内容で確定します。確定後は修正しても新しい版として記録され、確定者としてあなたの名前が残ります。",
+        "You are confirming exactly what is shown below. Later changes become new versions; you are recorded as the confirmer.",
+    ),
+    ("doc.confirm_submit", "この内容で確定する", "Confirm this content"),
+    ("doc.approve", "承認", "Approve"),
+    ("doc.delete", "削除", "Delete"),
+    ("doc.delete_title", "文書の論理削除", "Logical deletion"),
+    (
+        "doc.delete_hint",
+        "削除しても記録は消去されず、削除理由とともに履歴に残ります。",
+        "Deletion erases nothing: the record stays in the history with the reason.",
+    ),
+    ("doc.delete_submit", "削除する", "Delete"),
+    ("doc.history", "版履歴", "Version history"),
+    ("doc.view_current", "最新版を表示", "Show current version"),
+    ("doc.old_version", "過去の版を表示しています。", "You are viewing an earlier version."),
+    ("doc.back_chart", "診療記録へ戻る", "Back to the record"),
+    ("doc.restricted", "制限区分", "Restricted"),
+    ("doctype.progress_note", "経過記録", "Progress note"),
+    ("doctype.admission_note", "入院時記録", "Admission note"),
+    ("doctype.discharge_summary", "退院時要約", "Discharge summary"),
+    ("doctype.referral", "診療情報提供書", "Referral letter"),
+    ("doctype.nursing_record", "看護記録", "Nursing record"),
+    ("doctype.other", "その他", "Other"),
+    ("history.title", "版履歴と差分", "Versions and differences"),
+    ("history.kind", "種類", "Kind"),
+    ("history.who", "入力者", "Entered by"),
+    ("history.when", "日時", "When"),
+    ("history.why", "理由", "Reason"),
+    ("history.compare", "比較する", "Compare"),
+    ("history.left", "比較元", "From"),
+    ("history.right", "比較先", "To"),
+    ("history.diff", "差分", "Differences"),
+    ("history.same", "2つの版の本文は同じです。", "The two versions have the same text."),
+    ("kind.draft", "下書き", "Draft"),
+    ("kind.proxy", "代行入力", "Proxy entry"),
+    ("kind.amendment", "修正", "Amendment"),
+    ("kind.deletion", "削除", "Deletion"),
+    ("approvals.title", "承認待ち一覧", "Approval queue"),
+    ("approvals.none", "承認待ちの代行入力はありません。", "No proxy entries are waiting for you."),
+    (
+        "approvals.hint",
+        "代行入力された記録を内容を確認のうえ承認してください。承認すると確定します。",
+        "Check each proxy entry and approve it; approval confirms it.",
+    ),
+    ("common.actions", "操作", "Actions"),
+    ("common.open", "開く", "Open"),
+    ("common.back", "戻る", "Back"),
+    ("common.save", "保存", "Save"),
+    ("common.none", "なし", "none"),
+    ("common.required", "必須", "required"),
+    ("common.yes", "はい", "yes"),
+    ("users.title", "利用者管理", "User administration"),
+    ("users.list", "利用者一覧", "Accounts"),
+    ("users.create", "利用者の登録", "Create an account"),
+    ("users.username", "利用者ID", "User name"),
+    ("users.display_name", "氏名（表示名）", "Display name"),
+    ("users.role", "職種", "Role"),
+    ("users.state", "状態", "State"),
+    ("users.active", "有効", "active"),
+    ("users.disabled", "無効", "disabled"),
+    ("users.locked", "ロック中", "locked"),
+    ("users.must_change", "初期パスワード", "initial password"),
+    ("users.last_login", "最終ログイン", "Last login"),
+    ("users.submit", "登録する", "Create"),
+    ("users.disable", "無効化", "Disable"),
+    ("users.enable", "有効化", "Enable"),
+    ("users.unlock", "ロック解除", "Unlock"),
+    ("users.reset", "パスワード再設定", "Reset password"),
+    (
+        "users.created",
+        "利用者を登録しました。次の初期パスワードを本人に安全な方法で伝えてください。この表示は一度だけです。",
+        "The account was created. Give this one-time password to its owner safely; it is shown only once.",
+    ),
+    (
+        "users.reset_done",
+        "パスワードを再設定しました。次の仮パスワードを本人に伝えてください。この表示は一度だけです。",
+        "The password was reset. Give this temporary password to its owner; it is shown only once.",
+    ),
+    ("users.initial_password", "初期パスワード", "One-time password"),
+    ("roles.title", "権限表（職種 × 権限・情報区分）", "Permission matrix (role × permission and information class)"),
+    ("roles.hint", "変更はすべて監査証跡に記録されます。", "Every change is recorded in the audit trail."),
+    ("roles.permissions", "権限", "Permissions"),
+    ("roles.classes", "情報区分", "Information classes"),
+    ("roles.saved", "権限表を保存しました。", "The matrix was saved."),
+    ("audit.title", "監査証跡", "Audit trail"),
+    ("audit.filters", "絞り込み", "Filters"),
+    ("audit.patient", "患者ID", "Patient ID"),
+    ("audit.user", "利用者ID", "User"),
+    ("audit.action", "操作", "Action"),
+    ("audit.any", "すべて", "any"),
+    ("audit.from", "期間（開始日）", "From (date)"),
+    ("audit.to", "期間（終了日）", "To (date)"),
+    ("audit.search", "表示", "Show"),
+    ("audit.csv", "CSVダウンロード", "Download CSV"),
+    ("audit.time", "日時（JST）", "Time (JST)"),
+    ("audit.outcome", "結果", "Outcome"),
+    ("audit.document", "文書", "Document"),
+    ("audit.client", "端末", "Client"),
+    ("audit.detail", "詳細", "Detail"),
+    ("audit.more", "さらに古い記録", "Older events"),
+    ("audit.none", "該当する記録はありません。", "No events match."),
+    ("outcome.success", "成功", "success"),
+    ("outcome.denied", "拒否", "denied"),
+    ("outcome.failed", "失敗", "failed"),
+    ("error.title", "エラー", "Error"),
+    ("error.403", "この画面を表示する権限がありません", "You may not see this page"),
+    ("error.404", "ページが見つかりません", "Page not found"),
+    (
+        "error.403_hint",
+        "必要な権限については、システム管理者に問い合わせてください。",
+        "Ask the system administrator if you need this access.",
+    ),
+    ("error.404_hint", "URLを確認するか、メニューから移動してください。", "Check the address or use the menu."),
+    (
+        "error.csrf",
+        "フォームの有効期限が切れたか、不正な送信です。画面を再読み込みしてからやり直してください。",
+        "The form has expired or was not sent from kiroku. Reload the page and try again.",
+    ),
+    ("error.back", "前の画面に戻る", "Go back"),
+    ("error.home", "トップへ", "Home"),
+    ("time.jst", "JST", "JST"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `c.t("key")` in the templates and every key the Rust code names exists.
+    #[test]
+    fn every_key_used_by_templates_exists() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+        let mut missing = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("templates") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("read");
+            for piece in text.split(".t(\"").skip(1) {
+                let key = piece.split('"').next().unwrap_or("");
+                if !TEXTS.iter().any(|(k, _, _)| *k == key) {
+                    missing.push(format!("{}: {key}", path.display()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "missing texts: {missing:?}");
+    }
+
+    #[test]
+    fn keys_are_unique() {
+        let mut keys: Vec<&str> = TEXTS.iter().map(|(k, _, _)| *k).collect();
+        keys.sort_unstable();
+        let before = keys.len();
+        keys.dedup();
+        assert_eq!(before, keys.len());
+    }
+
+    #[test]
+    fn language_comes_from_the_toggle_then_the_browser() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Lang::of_request(&h), Lang::Ja);
+        h.insert(header::ACCEPT_LANGUAGE, "en-US,en;q=0.9".parse().expect("header"));
+        assert_eq!(Lang::of_request(&h), Lang::En);
+        h.insert(header::COOKIE, "kiroku_lang=ja".parse().expect("header"));
+        assert_eq!(Lang::of_request(&h), Lang::Ja);
+    }
+}

@@ -1,0 +1,65 @@
+//! The web UI: server-rendered pages in Japanese (English on request) for clinicians, clerks,
+//! administrators and auditors, served by the same process as the API.
+//!
+//! Pages use the API's sessions through an HttpOnly, SameSite=Strict cookie and the same store
+//! commands, so reads stay audited and rules are decided once. Every POST form carries a CSRF token
+//! derived from the session token. Templates (askama, checked at compile time) live in
+//! `templates/`; the stylesheet and one small script are embedded from `static/`, and the pages
+//! carry no inline script, so the CSP can forbid it.
+
+mod admin;
+mod audit;
+mod auth;
+mod diff;
+mod documents;
+pub mod i18n;
+pub mod page;
+mod patients;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::AppState;
+
+/// The pages' routes; merged into the application's router beside `/api`.
+pub fn router(state: &AppState) -> Router<AppState> {
+    // Multipart uploads are limited by the upload setting, plus room for the form's other fields.
+    let upload_limit = usize::try_from(state.settings.max_upload_bytes).unwrap_or(usize::MAX).saturating_add(64 * 1024);
+    Router::new()
+        .route("/", get(auth::root))
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/password", get(auth::password_form).post(auth::change_password))
+        .route("/lang/{code}", get(auth::set_lang))
+        .route("/patients", get(patients::search).post(patients::register))
+        .route("/patients/{patient_id}", get(patients::chart))
+        .route("/patients/{patient_id}/documents/new", get(documents::new_form))
+        .route("/patients/{patient_id}/documents", post(documents::create))
+        .route("/documents/{id}", get(documents::view))
+        .route("/documents/{id}/edit", get(documents::edit_form).post(documents::edit))
+        .route("/documents/{id}/confirm", get(documents::confirm_form).post(documents::confirm))
+        .route("/documents/{id}/approve", post(documents::approve))
+        .route("/documents/{id}/delete", get(documents::delete_form).post(documents::delete))
+        .route("/documents/{id}/history", get(documents::history))
+        .route("/documents/{id}/attachments", post(documents::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/documents/{id}/attachments/{attachment_id}", get(documents::download))
+        .route("/approvals", get(documents::approvals))
+        .route("/admin/users", get(admin::users).post(admin::create))
+        .route("/admin/users/{username}", post(admin::user_action))
+        .route("/admin/roles", get(admin::roles).post(admin::save_roles))
+        .route("/audit", get(audit::view))
+        .route("/audit/export.csv", get(audit::csv))
+        .route("/static/kiroku.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../../static/kiroku.css")) }))
+        .route("/static/kiroku.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/kiroku.js")) }))
+}
+
+/// An embedded asset; the browser may keep it for an hour (it holds no patient data).
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    r
+}
