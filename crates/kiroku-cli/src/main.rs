@@ -4,6 +4,8 @@
 //! configuration, database or file error), with a one-line reason on stderr.
 
 mod config;
+mod logcmd;
+mod logkey;
 mod open;
 mod serve;
 mod users;
@@ -58,6 +60,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The tamper-evident log: public key, offline proof check.
+    #[command(subcommand)]
+    Log(logcmd::LogCmd),
     /// Print the commented default configuration.
     DefaultConfig,
 }
@@ -81,6 +86,7 @@ fn main() -> ExitCode {
             }
             Cmd::User(cmd) => users::run(&data_dir, cli.database_url, cmd).await.map(|()| ExitCode::SUCCESS),
             Cmd::Verify { json } => verify::run(&data_dir, cli.database_url, json).await,
+            Cmd::Log(cmd) => logcmd::run(&data_dir, cmd),
         }
     });
     result.unwrap_or_else(|e| fail(&e))

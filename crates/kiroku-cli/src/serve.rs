@@ -33,7 +33,7 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, listen: Option<S
     let mut settings = config.settings();
     // Browsers send Secure cookies only over https; on loopback kiroku is reached over plain http.
     settings.secure_cookies = !local.ip().is_loopback();
-    let state = kiroku_server::AppState::new(store, blobs, settings);
+    let state = kiroku_server::AppState::new(store, blobs, settings).with_log_key(crate::logkey::load_or_create(data_dir)?);
     println!("kiroku: listening on http://{local} ({} backend, ready in {} ms)", backend.kind(), started.elapsed().as_millis());
     tracing::info!(%local, backend = backend.kind(), "listening");
     kiroku_server::serve(listener, state, shutdown_signal()).await.context("the server stopped with an error")?;

@@ -22,12 +22,22 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, json: bool) -> R
         Fixity::Missing => BlobState::Missing,
     };
     let progress = |stage: &'static str, n: u64| bar.set_message(format!("{stage}: {n}"));
-    let report = verify(opened.backend.as_ref(), &check, &progress).await?;
+    let verifier = crate::logkey::load_verifier(data_dir)?;
+    let report = verify(opened.backend.as_ref(), &check, verifier.as_ref(), &progress).await?;
     bar.finish_and_clear();
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("checked {} audit events, {} versions, {} attachments", report.audit_events, report.versions, report.attachments);
+        println!(
+            "checked {} audit events, {} versions, {} attestations, {} attachments, {} log leaves, {} checkpoints{}",
+            report.audit_events,
+            report.versions,
+            report.attestations,
+            report.attachments,
+            report.leaves,
+            report.checkpoints,
+            if verifier.is_some() { "" } else { " (no log key found: checkpoint signatures not checked)" }
+        );
         for f in &report.findings {
             println!("MISMATCH {f}");
         }

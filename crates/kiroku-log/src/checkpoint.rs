@@ -74,6 +74,11 @@ impl LogKey {
         LogKey { name: name.to_string(), key: SigningKey::from_bytes(&seed) }
     }
 
+    /// The log's name in its checkpoints.
+    pub fn origin(&self) -> &str {
+        &self.name
+    }
+
     pub fn verifier(&self) -> LogVerifier {
         LogVerifier { name: self.name.clone(), key: self.key.verifying_key() }
     }

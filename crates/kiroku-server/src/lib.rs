@@ -4,6 +4,7 @@
 //! every read of patient data is a store command.
 
 pub mod api;
+pub mod checkpoints;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -29,11 +30,19 @@ pub struct AppState {
     pub blobs: BlobStore,
     pub settings: Arc<Settings>,
     pub metrics: Arc<metrics::Metrics>,
+    /// The log's signing key; without it no checkpoints are made.
+    pub log_key: Option<Arc<kiroku_log::LogKey>>,
 }
 
 impl AppState {
     pub fn new(store: Store, blobs: BlobStore, settings: Settings) -> Self {
-        AppState { store, blobs, settings: Arc::new(settings), metrics: Arc::new(metrics::Metrics::default()) }
+        AppState { store, blobs, settings: Arc::new(settings), metrics: Arc::new(metrics::Metrics::default()), log_key: None }
+    }
+
+    /// Signs checkpoints of the log with `key` while serving.
+    pub fn with_log_key(mut self, key: kiroku_log::LogKey) -> Self {
+        self.log_key = Some(Arc::new(key));
+        self
     }
 }
 
@@ -48,6 +57,17 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let checkpointer = state.log_key.clone().map(|key| {
+        let origin = key.origin().to_string();
+        tokio::spawn(checkpoints::run(state.clone(), key, origin, stopped))
+    });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    // Requests are done: sign the final tree head before the process ends.
+    let _ = stop.send(true);
+    if let Some(task) = checkpointer {
+        let _ = task.await;
+    }
+    served
 }

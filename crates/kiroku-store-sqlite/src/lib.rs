@@ -19,7 +19,10 @@ fn migrator() -> Migrator {
     let m = |version, description: &'static str, sql: &'static str| {
         Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
     };
-    Migrator::with_migrations(vec![m(1, "initial", include_str!("../migrations/0001_initial.sql"))])
+    Migrator::with_migrations(vec![
+        m(1, "initial", include_str!("../migrations/0001_initial.sql")),
+        m(2, "merkle log", include_str!("../migrations/0002_merkle_log.sql")),
+    ])
 }
 
 pub struct SqliteBackend {

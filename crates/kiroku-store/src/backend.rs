@@ -33,9 +33,25 @@ pub trait Tx: Send {
     async fn rollback_to_savepoint(&mut self) -> Result<()>;
     async fn release_savepoint(&mut self) -> Result<()>;
 
-    /// Takes the next write sequence number and returns it with the matrix version. Locks the log
-    /// head row until the transaction ends.
-    async fn next_seq(&mut self) -> Result<(i64, i64)>;
+    /// Takes the next write sequence number and returns it with the matrix version and the log's
+    /// tree size. Locks the log head row until the transaction ends.
+    async fn next_seq(&mut self) -> Result<LogHead>;
+    /// The log's tree size, without taking the write lock.
+    async fn tree_size(&mut self) -> Result<i64>;
+    /// Records the log's tree size after leaves were appended.
+    async fn set_tree_size(&mut self, size: i64) -> Result<()>;
+    async fn insert_leaf(&mut self, leaf: &LeafRow) -> Result<()>;
+    /// Stores a perfect subtree above the leaves (level ≥ 1).
+    async fn insert_node(&mut self, level: i64, idx: i64, hash: &str) -> Result<()>;
+    /// A stored node's hash; level 0 reads the leaves.
+    async fn get_node(&mut self, level: i64, idx: i64) -> Result<Option<String>>;
+    async fn scan_leaves(&mut self, after: i64, limit: i64) -> Result<Vec<LeafRow>>;
+    /// The leaf that stands for a row, by its kind and reference.
+    async fn find_leaf(&mut self, kind: &str, ref_id: &str, ref_version: Option<i64>) -> Result<Option<LeafRow>>;
+    /// Stores a signed checkpoint; returns false when one of that size exists.
+    async fn insert_checkpoint(&mut self, checkpoint: &CheckpointRow) -> Result<bool>;
+    async fn latest_checkpoint(&mut self) -> Result<Option<CheckpointRow>>;
+    async fn list_checkpoints(&mut self) -> Result<Vec<CheckpointRow>>;
     /// Appends an audit event with the next gap-free id and returns it.
     async fn append_audit(&mut self, seq: i64, event: &NewAuditEvent) -> Result<i64>;
     async fn query_audit(&mut self, filter: &AuditFilter, limit: i64) -> Result<Vec<AuditEvent>>;

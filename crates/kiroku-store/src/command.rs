@@ -200,6 +200,18 @@ pub enum Command {
         limit: i64,
         export: bool,
     },
+
+    /// Stores a signed tree head after checking its root against the stored tree; not audited (a
+    /// checkpoint is about the log, not a record in it).
+    StoreCheckpoint {
+        checkpoint: CheckpointRow,
+    },
+    /// A version with its leaf and inclusion proof in the latest checkpoint, for offline checking.
+    ReadVersionProof {
+        actor: Actor,
+        id: DocumentId,
+        version: i64,
+    },
 }
 
 /// What a command answers.
@@ -217,6 +229,21 @@ pub enum Reply {
     Versions(Vec<VersionSummary>),
     Attachment(AttachmentRecord),
     Audit(Vec<AuditEvent>),
+    VersionProof(Box<VersionProof>),
+}
+
+/// A version as the log proves it: the leaf's bytes, its index, the checkpoint and the audit path.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VersionProof {
+    pub document: DocumentView,
+    pub leaf_index: i64,
+    /// The leaf's bytes (RFC 8785 JSON); its SHA-256 with the 0x00 prefix is the leaf hash.
+    pub leaf_data: String,
+    pub tree_size: i64,
+    /// The signed checkpoint (C2SP signed note) whose root the proof leads to.
+    pub checkpoint: String,
+    /// Hex hashes of the audit path, from the leaf upwards.
+    pub inclusion: Vec<String>,
 }
 
 /// The audit facts of a command, used to record a refused or failed attempt.
@@ -243,9 +270,14 @@ impl Command {
             Subject { patient_id: Some(p.to_string()), ..s(actor, action) }
         }
         Some(match self {
-            Command::Bootstrap { .. } | Command::TouchSession { .. } | Command::LoginSucceeded { .. } | Command::LoginFailed { .. } => {
+            Command::Bootstrap { .. }
+            | Command::TouchSession { .. }
+            | Command::LoginSucceeded { .. }
+            | Command::LoginFailed { .. }
+            | Command::StoreCheckpoint { .. } => {
                 return None;
             }
+            Command::ReadVersionProof { actor, id, version } => Subject { version: Some(*version), ..doc(actor, A::VersionRead, id) },
             Command::CreateUser { actor, .. } => s(actor, A::UserCreate),
             Command::UpdateUser { actor, .. } | Command::ResetPassword { actor, .. } => s(actor, A::UserUpdate),
             Command::UnlockUser { actor, .. } => s(actor, A::UserUnlock),
@@ -290,6 +322,7 @@ impl Command {
                 | Command::ReadAttachment { .. }
                 | Command::ApprovalQueue { .. }
                 | Command::QueryAudit { .. }
+                | Command::ReadVersionProof { .. }
         )
     }
 }

@@ -8,7 +8,10 @@ use kiroku_core::{
     VersionKind,
 };
 
+use kiroku_log::Frontier;
+
 use crate::backend::Tx;
+use crate::ledger::{self, Leaf};
 use crate::command::{Actor, Command, Reply, Subject};
 use crate::error::{Result, StoreError};
 use crate::records::*;
@@ -17,11 +20,41 @@ use crate::records::*;
 pub const MAX_SEARCH_CHARS: usize = 100;
 const SEARCH_LIMIT: i64 = 100;
 
-/// State the engine keeps between commands: the permission matrix, reloaded when its version changes.
+/// State the engine keeps between commands: the permission matrix and the log's right edge, each
+/// reloaded when the log head row says another writer changed it.
 #[derive(Debug, Default)]
 pub struct EngineState {
     matrix: PermissionMatrix,
     matrix_version: Option<i64>,
+    /// The log's right edge; `None` until loaded.
+    pub frontier: Option<Frontier>,
+}
+
+impl EngineState {
+    /// Brings the cached matrix and log edge up to date with the head row just locked.
+    pub async fn sync(&mut self, tx: &mut dyn Tx, head: LogHead) -> Result<()> {
+        if self.matrix_version != Some(head.matrix_version) {
+            self.matrix = load_matrix(tx).await?;
+            self.matrix_version = Some(head.matrix_version);
+        }
+        if self.frontier.as_ref().map(|f| f.size() as i64) != Some(head.tree_size) {
+            self.frontier = Some(ledger::load_frontier(tx, head.tree_size as u64).await?);
+        }
+        Ok(())
+    }
+
+    /// Records the log's new size if the command appended leaves.
+    pub async fn flush(&self, tx: &mut dyn Tx, size_before: i64) -> Result<()> {
+        match &self.frontier {
+            Some(f) if f.size() as i64 != size_before => tx.set_tree_size(f.size() as i64).await,
+            _ => Ok(()),
+        }
+    }
+
+    fn parts(&mut self) -> Result<(&PermissionMatrix, &mut Frontier)> {
+        let frontier = self.frontier.as_mut().ok_or_else(|| StoreError::Corrupt("log state not loaded".into()))?;
+        Ok((&self.matrix, frontier))
+    }
 }
 
 /// One command's execution context.
@@ -30,23 +63,14 @@ struct Ctx<'a> {
     seq: i64,
     now: Timestamp,
     matrix: &'a PermissionMatrix,
+    log: &'a mut Frontier,
 }
 
-/// Runs `cmd` in `tx` as write number `seq`. On error the caller rolls back to the command's savepoint
-/// and records the attempt with [`audit_failure`].
-pub async fn execute(
-    tx: &mut dyn Tx,
-    state: &mut EngineState,
-    seq: i64,
-    matrix_version: i64,
-    now: Timestamp,
-    cmd: &Command,
-) -> Result<Reply> {
-    if state.matrix_version != Some(matrix_version) {
-        state.matrix = load_matrix(tx).await?;
-        state.matrix_version = Some(matrix_version);
-    }
-    let mut ctx = Ctx { tx, seq, now, matrix: &state.matrix };
+/// Runs `cmd` in `tx` as write number `seq`, after [`EngineState::sync`]. On error the caller rolls
+/// back to the command's savepoint and records the attempt with [`audit_failure`].
+pub async fn execute(tx: &mut dyn Tx, state: &mut EngineState, seq: i64, now: Timestamp, cmd: &Command) -> Result<Reply> {
+    let (matrix, log) = state.parts()?;
+    let mut ctx = Ctx { tx, seq, now, matrix, log };
     ctx.run(cmd).await
 }
 
@@ -59,11 +83,12 @@ pub async fn load_matrix(tx: &mut dyn Tx) -> Result<PermissionMatrix> {
 }
 
 /// Records a refused or failed command after its changes were rolled back.
-pub async fn audit_failure(tx: &mut dyn Tx, seq: i64, now: Timestamp, cmd: &Command, err: &StoreError) -> Result<()> {
+pub async fn audit_failure(tx: &mut dyn Tx, state: &mut EngineState, seq: i64, now: Timestamp, cmd: &Command, err: &StoreError) -> Result<()> {
     let Some(Subject { actor, action, patient_id, document_id, version }) = cmd.subject() else { return Ok(()) };
     let outcome = if err.is_denial() { Outcome::Denied } else { Outcome::Failed };
     let event = event(now, actor, action, outcome, patient_id, document_id.map(|d| d.to_string()), version, Some(failure_code(err)), None);
-    tx.append_audit(seq, &event).await.map(|_| ())
+    let (_, log) = state.parts()?;
+    ledger::append_event(tx, log, seq, event).await.map(|_| ())
 }
 
 /// A short code for the audit trail; never the input itself.
@@ -186,6 +211,8 @@ impl Ctx<'_> {
                 self.audit(actor, A::ApprovalQueue, None, None, None, Some(format!("count={}", heads.len())), None).await?;
                 Ok(Reply::Documents(heads))
             }
+            Command::StoreCheckpoint { checkpoint } => self.store_checkpoint(checkpoint).await,
+            Command::ReadVersionProof { actor, id, version } => self.read_version_proof(actor, id, *version).await,
             Command::QueryAudit { actor, filter, limit, export } => {
                 self.allow(actor, P::AuditRead)?;
                 let events = self.tx.query_audit(filter, (*limit).clamp(1, 10_000)).await?;
@@ -232,7 +259,7 @@ impl Ctx<'_> {
             detail,
             content_hash,
         );
-        self.tx.append_audit(self.seq, &ev).await.map(|_| ())
+        ledger::append_event(self.tx, self.log, self.seq, ev).await.map(|_| ())
     }
 
     async fn user(&mut self, username: &Username) -> Result<UserRecord> {
@@ -363,7 +390,7 @@ impl Ctx<'_> {
 
     async fn audit_as(&mut self, actor: &Actor, action: A, outcome: Outcome, detail: &str) -> Result<()> {
         let ev = event(self.now, Some(actor), action, outcome, None, None, None, Some(detail.to_string()), None);
-        self.tx.append_audit(self.seq, &ev).await.map(|_| ())
+        ledger::append_event(self.tx, self.log, self.seq, ev).await.map(|_| ())
     }
 
     async fn login_failed(&mut self, username: &str, client_addr: Option<String>, policy: &crate::command::LockoutPolicy) -> Result<Reply> {
@@ -374,7 +401,7 @@ impl Ctx<'_> {
                 client_addr,
                 ..event(self.now, None, A::LoginFailed, Outcome::Failed, None, None, None, Some("unknown_user".into()), None)
             };
-            self.tx.append_audit(self.seq, &ev).await?;
+            ledger::append_event(self.tx, self.log, self.seq, ev).await?;
             return Ok(Reply::LoginFailed { locked: false });
         };
         let actor = Actor { username: user.username.clone(), role: user.role, session: None, client_addr };
@@ -559,7 +586,7 @@ impl Ctx<'_> {
             confirmed_at: None,
         };
         self.tx.insert_head(&head).await?;
-        self.tx.insert_version(&version).await?;
+        self.record_version(&version).await?;
         let detail = doc.on_behalf_of.as_ref().map(|c| format!("proxy_for={c}"));
         self.audit(actor, A::DocumentCreate, Some(patient_id.to_string()), Some(&id), Some(1), detail, Some(version.content_hash.clone()))
             .await?;
@@ -658,20 +685,10 @@ impl Ctx<'_> {
         let title = title.unwrap_or(&previous.title);
         validate_document_fields(&previous.doc_type, title, body)?;
         let version = self.next_version(&previous, VersionKind::Amendment, actor, title, body.clone(), Some(reason));
-        self.tx
-            .insert_attestation(&Attestation {
-                document_id: id.clone(),
-                version: version.version,
-                kind: AttestationKind::Confirm,
-                username: actor.username.clone(),
-                at: self.now,
-                seq: self.seq,
-            })
-            .await?;
         head.title = version.title.clone();
         head.confirmed_by = Some(actor.username.to_string());
         head.confirmed_at = Some(self.now);
-        self.append_version(actor, &mut head, version, A::DocumentAmend, None).await
+        self.append_version(actor, &mut head, version, A::DocumentAmend, Some(AttestationKind::Confirm)).await
     }
 
     async fn delete(&mut self, actor: &Actor, id: &DocumentId, if_match: Option<i64>, reason: &str) -> Result<Reply> {
@@ -713,13 +730,16 @@ impl Ctx<'_> {
         head: &mut DocumentHead,
         version: VersionRecord,
         action: A,
-        detail: Option<String>,
+        attest: Option<AttestationKind>,
     ) -> Result<Reply> {
         head.version = version.version;
         head.updated_at = self.now;
-        self.tx.insert_version(&version).await?;
+        self.record_version(&version).await?;
+        if let Some(kind) = attest {
+            self.record_attestation(&head.id, version.version, kind, actor).await?;
+        }
         self.tx.update_head(head).await?;
-        let detail = detail.or_else(|| version.reason.as_ref().map(|r| format!("reason={r}")));
+        let detail = version.reason.as_ref().map(|r| format!("reason={r}"));
         self.audit(
             actor,
             action,
@@ -742,16 +762,7 @@ impl Ctx<'_> {
         let mut head = self.changeable_head(actor, id, if_match, permission).await?;
         head.status = self.step(&head, actor, step)?;
         let version = self.current_version(&head).await?;
-        self.tx
-            .insert_attestation(&Attestation {
-                document_id: id.clone(),
-                version: head.version,
-                kind,
-                username: actor.username.clone(),
-                at: self.now,
-                seq: self.seq,
-            })
-            .await?;
+        self.record_attestation(id, head.version, kind, actor).await?;
         head.confirmed_by = Some(actor.username.to_string());
         head.confirmed_at = Some(self.now);
         head.updated_at = self.now;
@@ -805,6 +816,7 @@ impl Ctx<'_> {
             seq: self.seq,
         };
         self.tx.insert_attachment(&att).await?;
+        ledger::append_leaf(self.tx, self.log, Leaf::Attachment(&att)).await?;
         self.audit(
             actor,
             A::AttachmentAdd,
@@ -816,6 +828,51 @@ impl Ctx<'_> {
         )
         .await?;
         Ok(Reply::Attachment(att))
+    }
+
+    async fn store_checkpoint(&mut self, cp: &CheckpointRow) -> Result<Reply> {
+        if cp.size < 1 || cp.size > self.log.size() as i64 {
+            return Err(StoreError::Conflict(format!("no tree of size {}", cp.size)));
+        }
+        let root = ledger::load_frontier(self.tx, cp.size as u64).await?.root();
+        if hex::encode(root) != cp.root {
+            return Err(StoreError::Conflict(format!("the root signed for size {} is not the log's", cp.size)));
+        }
+        self.tx.insert_checkpoint(cp).await?;
+        Ok(Reply::Done)
+    }
+
+    async fn read_version_proof(&mut self, actor: &Actor, id: &DocumentId, version: i64) -> Result<Reply> {
+        let Reply::Document(document) = self.read_document(actor, id, Some(version)).await? else {
+            return Err(StoreError::Corrupt("read_document answered something else".into()));
+        };
+        let leaf = self.tx.find_leaf("version", id.as_str(), Some(version)).await?.ok_or_else(|| StoreError::Corrupt(format!("document {id} version {version} has no leaf")))?;
+        let checkpoint = self.tx.latest_checkpoint().await?.filter(|c| c.size > leaf.idx).ok_or_else(|| {
+            StoreError::Conflict("no signed checkpoint covers this version yet; checkpoints are made every second, try again".into())
+        })?;
+        let record = self.tx.get_version(id.as_str(), version).await?.ok_or(StoreError::NotFound("version"))?;
+        let inclusion = ledger::inclusion(self.tx, leaf.idx as u64, checkpoint.size as u64).await?;
+        Ok(Reply::VersionProof(Box::new(crate::command::VersionProof {
+            document: *document,
+            leaf_index: leaf.idx,
+            leaf_data: Leaf::Version(&record).data(),
+            tree_size: checkpoint.size,
+            checkpoint: checkpoint.note,
+            inclusion: inclusion.iter().map(hex::encode).collect(),
+        })))
+    }
+
+    /// Writes a version and its leaf.
+    async fn record_version(&mut self, version: &VersionRecord) -> Result<()> {
+        self.tx.insert_version(version).await?;
+        ledger::append_leaf(self.tx, self.log, Leaf::Version(version)).await.map(|_| ())
+    }
+
+    /// Writes a confirmation or approval and its leaf.
+    async fn record_attestation(&mut self, id: &DocumentId, version: i64, kind: AttestationKind, actor: &Actor) -> Result<()> {
+        let attestation = Attestation { document_id: id.clone(), version, kind, username: actor.username.clone(), at: self.now, seq: self.seq };
+        self.tx.insert_attestation(&attestation).await?;
+        ledger::append_leaf(self.tx, self.log, Leaf::Attestation(&attestation)).await.map(|_| ())
     }
 
     async fn view(&mut self, head: DocumentHead, version: VersionRecord) -> Result<Reply> {

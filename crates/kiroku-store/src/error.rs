@@ -42,7 +42,8 @@ impl StoreError {
 
     /// Whether the whole batch's transaction is unusable after this error (as opposed to one command's).
     pub fn is_fatal(&self) -> bool {
-        matches!(self, StoreError::Database(_) | StoreError::WriterGone)
+        // A corrupt record (or log) stops the batch: writing on top of it would hide the damage.
+        matches!(self, StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::WriterGone)
     }
 }
 

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod command;
 pub mod engine;
 pub mod error;
+pub mod ledger;
 pub mod records;
 pub mod sql;
 pub mod store;

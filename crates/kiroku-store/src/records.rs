@@ -228,3 +228,31 @@ pub struct NewAuditEvent {
     pub detail: Option<String>,
     pub content_hash: Option<String>,
 }
+
+/// The state of the log head row as one command sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogHead {
+    pub seq: i64,
+    pub matrix_version: i64,
+    pub tree_size: i64,
+}
+
+/// A leaf of the Merkle log: its hash and the row it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeafRow {
+    pub idx: i64,
+    pub kind: String,
+    pub ref_id: String,
+    pub ref_version: Option<i64>,
+    pub ref_kind: Option<String>,
+    pub hash: String,
+}
+
+/// A signed tree head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckpointRow {
+    pub size: i64,
+    pub root: String,
+    pub time: Timestamp,
+    pub note: String,
+}

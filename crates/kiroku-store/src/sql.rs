@@ -168,6 +168,21 @@ macro_rules! sql_tx {
                 })
             }
 
+            pub fn leaf(row: &DbRow) -> Result<LeafRow> {
+                Ok(LeafRow {
+                    idx: i(row, "idx")?,
+                    kind: s(row, "kind")?,
+                    ref_id: s(row, "ref_id")?,
+                    ref_version: oi(row, "ref_version")?,
+                    ref_kind: os(row, "ref_kind")?,
+                    hash: s(row, "hash")?,
+                })
+            }
+
+            pub fn checkpoint(row: &DbRow) -> Result<CheckpointRow> {
+                Ok(CheckpointRow { size: i(row, "size")?, root: s(row, "root")?, time: t(row, "time")?, note: s(row, "note")? })
+            }
+
             pub fn audit(row: &DbRow) -> Result<AuditEvent> {
                 Ok(AuditEvent {
                     id: i(row, "id")?,
@@ -212,10 +227,76 @@ macro_rules! sql_tx {
                 self.exec("RELEASE SAVEPOINT cmd").await
             }
 
-            async fn next_seq(&mut self) -> $crate::error::Result<(i64, i64)> {
-                let row = ::sqlx::query("UPDATE log_head SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, matrix_version")
+            async fn next_seq(&mut self) -> $crate::error::Result<$crate::records::LogHead> {
+                let row = ::sqlx::query("UPDATE log_head SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, matrix_version, tree_size")
                     .fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
-                Ok((sql_rows::i(&row, "last_seq")?, sql_rows::i(&row, "matrix_version")?))
+                Ok($crate::records::LogHead { seq: sql_rows::i(&row, "last_seq")?, matrix_version: sql_rows::i(&row, "matrix_version")?, tree_size: sql_rows::i(&row, "tree_size")? })
+            }
+
+            async fn tree_size(&mut self) -> $crate::error::Result<i64> {
+                let row = ::sqlx::query("SELECT tree_size FROM log_head WHERE id = 1").fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                sql_rows::i(&row, "tree_size")
+            }
+
+            async fn set_tree_size(&mut self, size: i64) -> $crate::error::Result<()> {
+                ::sqlx::query("UPDATE log_head SET tree_size = $1 WHERE id = 1").bind(size)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
+            async fn insert_leaf(&mut self, l: &$crate::records::LeafRow) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO log_leaves (idx, kind, ref_id, ref_version, ref_kind, hash) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(l.idx).bind(&l.kind).bind(&l.ref_id).bind(l.ref_version).bind(l.ref_kind.clone()).bind(&l.hash)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
+            async fn insert_node(&mut self, level: i64, idx: i64, hash: &str) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)").bind(level).bind(idx).bind(hash)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
+            async fn get_node(&mut self, level: i64, idx: i64) -> $crate::error::Result<Option<String>> {
+                let row = if level == 0 {
+                    ::sqlx::query("SELECT hash FROM log_leaves WHERE idx = $1").bind(idx).fetch_optional(&mut *self.tx).await
+                } else {
+                    ::sqlx::query("SELECT hash FROM log_nodes WHERE level = $1 AND idx = $2").bind(level).bind(idx).fetch_optional(&mut *self.tx).await
+                };
+                row.map_err($crate::StoreError::database)?.as_ref().map(|r| sql_rows::s(r, "hash")).transpose()
+            }
+
+            async fn scan_leaves(&mut self, after: i64, limit: i64) -> $crate::error::Result<Vec<$crate::records::LeafRow>> {
+                ::sqlx::query("SELECT idx, kind, ref_id, ref_version, ref_kind, hash FROM log_leaves WHERE idx > $1 ORDER BY idx LIMIT $2")
+                    .bind(after).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::leaf).collect()
+            }
+
+            async fn find_leaf(&mut self, kind: &str, ref_id: &str, ref_version: Option<i64>) -> $crate::error::Result<Option<$crate::records::LeafRow>> {
+                ::sqlx::query("SELECT idx, kind, ref_id, ref_version, ref_kind, hash FROM log_leaves WHERE kind = $1 AND ref_id = $2 AND (CAST($3 AS BIGINT) IS NULL OR ref_version = $3) ORDER BY idx LIMIT 1")
+                    .bind(kind).bind(ref_id).bind(ref_version)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::leaf).transpose()
+            }
+
+            async fn insert_checkpoint(&mut self, c: &$crate::records::CheckpointRow) -> $crate::error::Result<bool> {
+                let n = ::sqlx::query("INSERT INTO checkpoints (size, root, time, note) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING")
+                    .bind(c.size).bind(&c.root).bind(c.time.as_micros()).bind(&c.note)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?.rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn latest_checkpoint(&mut self) -> $crate::error::Result<Option<$crate::records::CheckpointRow>> {
+                ::sqlx::query("SELECT size, root, time, note FROM checkpoints ORDER BY size DESC LIMIT 1")
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::checkpoint).transpose()
+            }
+
+            async fn list_checkpoints(&mut self) -> $crate::error::Result<Vec<$crate::records::CheckpointRow>> {
+                ::sqlx::query("SELECT size, root, time, note FROM checkpoints ORDER BY size")
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::checkpoint).collect()
             }
 
             async fn append_audit(&mut self, seq: i64, e: &$crate::records::NewAuditEvent) -> $crate::error::Result<i64> {

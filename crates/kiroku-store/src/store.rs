@@ -58,6 +58,49 @@ impl Store {
         Ok(hashes)
     }
 
+    /// The log's current size and root, read without the writer.
+    pub async fn tree_head(&self) -> Result<(u64, kiroku_log::Hash)> {
+        let mut tx = self.backend.begin_read().await?;
+        let size = tx.tree_size().await? as u64;
+        let root = crate::ledger::load_frontier(tx.as_mut(), size).await?.root();
+        tx.rollback().await?;
+        Ok((size, root))
+    }
+
+    /// The audit path of leaf `index` in the tree of `size` (hashes only; no record content).
+    pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<kiroku_log::Hash>> {
+        let mut tx = self.backend.begin_read().await?;
+        self.check_size(tx.as_mut(), size).await?;
+        let proof = crate::ledger::inclusion(tx.as_mut(), index, size).await;
+        tx.rollback().await?;
+        proof
+    }
+
+    /// The consistency proof between two tree sizes.
+    pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<kiroku_log::Hash>> {
+        let mut tx = self.backend.begin_read().await?;
+        self.check_size(tx.as_mut(), new).await?;
+        let proof = crate::ledger::consistency(tx.as_mut(), old, new).await;
+        tx.rollback().await?;
+        proof
+    }
+
+    async fn check_size(&self, tx: &mut dyn crate::Tx, size: u64) -> Result<()> {
+        let current = tx.tree_size().await? as u64;
+        if size == 0 || size > current {
+            return Err(kiroku_core::DomainError::invalid("size", format!("must be between 1 and the tree size {current}")).into());
+        }
+        Ok(())
+    }
+
+    /// The newest signed checkpoint.
+    pub async fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>> {
+        let mut tx = self.backend.begin_read().await?;
+        let cp = tx.latest_checkpoint().await?;
+        tx.rollback().await?;
+        Ok(cp)
+    }
+
     pub async fn is_initialised(&self) -> Result<bool> {
         let mut tx = self.backend.begin_read().await?;
         let n = tx.count_users().await?;
@@ -84,6 +127,7 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::Versions(_) => "versions",
         Reply::Attachment(_) => "attachment",
         Reply::Audit(_) => "audit",
+        Reply::VersionProof(_) => "version_proof",
     }
 }
 
@@ -111,4 +155,5 @@ into! {
     into_versions => Versions(Vec<VersionSummary>),
     into_attachment => Attachment(AttachmentRecord),
     into_audit => Audit(Vec<AuditEvent>),
+    into_version_proof => VersionProof(Box<crate::command::VersionProof>),
 }

@@ -21,7 +21,8 @@ macro_rules! conformance_tests {
             bootstrap_once, document_lifecycle_keeps_every_version, proxy_entry_needs_the_named_clinician,
             denials_are_refused_and_audited, stale_writes_conflict, lockout_after_failures,
             restricted_classes_are_hidden, matrix_changes_take_effect, audit_ids_are_gap_free_under_concurrency,
-            search_treats_wildcards_literally, audit_query_filters_and_pages, disabled_accounts_lose_sessions);
+            search_treats_wildcards_literally, audit_query_filters_and_pages, disabled_accounts_lose_sessions,
+            log_proves_every_record);
     };
     (@each $make:path; $($story:ident),+) => {
         $(
@@ -139,7 +140,7 @@ pub async fn bootstrap_once(store: Store) {
     assert!(w.store.is_initialised().await.expect("read"));
     let again = w.store.execute(Command::Bootstrap { admin: user("admin2", Role::Admin) }).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-    assert_eq!(w.store.backend().schema_version().await.expect("schema"), 1);
+    assert_eq!(w.store.backend().schema_version().await.expect("schema"), 2);
 }
 
 pub async fn document_lifecycle_keeps_every_version(store: Store) {
@@ -252,7 +253,7 @@ pub async fn document_lifecycle_keeps_every_version(store: Store) {
 
 /// The whole store verifies: every version, attestation and audit id matches.
 pub async fn assert_clean(store: &Store) {
-    let report = crate::verify::verify(store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, &|_, _| {}).await.expect("verify");
+    let report = crate::verify::verify(store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, None, &|_, _| {}).await.expect("verify");
     assert!(report.is_clean(), "{:?}", report.findings);
 }
 
@@ -481,7 +482,7 @@ pub async fn audit_ids_are_gap_free_under_concurrency(store: Store) {
     seqs.dedup();
     assert!(seqs.windows(2).all(|p| p[0] < p[1]), "write numbers only grow");
     let report =
-        crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, &|_, _| {}).await.expect("verify");
+        crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, None, &|_, _| {}).await.expect("verify");
     assert!(report.is_clean(), "{:?}", report.findings);
     assert_eq!(report.versions, 150);
 }
@@ -581,4 +582,49 @@ pub async fn disabled_accounts_lose_sessions(store: Store) {
         .expect("disable");
     let s = w.store.session("th1").await.expect("read").expect("session");
     assert!(s.session.revoked_at.is_some() && s.user.disabled);
+}
+
+pub async fn log_proves_every_record(store: Store) {
+    use kiroku_log::{Checkpoint, LogKey, verify_consistency, verify_inclusion};
+    let w = World::new(store).await;
+    let key = LogKey::from_seed("kiroku.test/log", [3u8; 32]);
+    let sign = |size: u64, root| CheckpointRow {
+        size: size as i64,
+        root: hex::encode(root),
+        time: Timestamp::now(),
+        note: key.sign(&Checkpoint { origin: "kiroku.test/log".into(), size, root }),
+    };
+    let doc = w.create(&w.doctor, InfoClass::Normal, None).await.expect("create");
+    let (size1, root1) = w.store.tree_head().await.expect("head");
+    let early = w.store.execute(Command::ReadVersionProof { actor: w.doctor.clone(), id: doc.id.clone(), version: 1 }).await;
+    assert!(matches!(early, Err(StoreError::Conflict(_))), "no checkpoint yet: {early:?}");
+    w.store.execute(Command::StoreCheckpoint { checkpoint: sign(size1, root1) }).await.expect("checkpoint");
+    let forged = CheckpointRow { root: hex::encode([0u8; 32]), ..sign(size1 - 1, root1) };
+    assert!(w.store.execute(Command::StoreCheckpoint { checkpoint: forged }).await.is_err(), "a root that is not the log's is refused");
+
+    w.store.execute(Command::Confirm { actor: w.doctor.clone(), id: doc.id.clone(), if_match: None }).await.expect("confirm");
+    let (size2, root2) = w.store.tree_head().await.expect("head");
+    assert!(size2 > size1);
+    w.store.execute(Command::StoreCheckpoint { checkpoint: sign(size2, root2) }).await.expect("checkpoint");
+
+    let proof = w.store.execute(Command::ReadVersionProof { actor: w.nurse.clone(), id: doc.id.clone(), version: 1 }).await.expect("proof").into_version_proof().expect("proof");
+    let signed = key.verifier().verify(&proof.checkpoint).expect("signed checkpoint");
+    assert_eq!((signed.size, signed.root), (size2, root2));
+    let path: Vec<kiroku_log::Hash> = proof.inclusion.iter().map(|h| crate::ledger::parse_hash(h).expect("hex")).collect();
+    let leaf = kiroku_log::leaf_hash(proof.leaf_data.as_bytes());
+    assert_eq!(verify_inclusion(&leaf, proof.leaf_index as u64, size2, &path, &signed.root), Ok(()));
+    assert!(proof.leaf_data.contains(&proof.document.content_hash), "the leaf records the content hash");
+    let consistency = w.store.consistency_proof(size1, size2).await.expect("consistency");
+    assert_eq!(verify_consistency(size1, size2, &root1, &root2, &consistency), Ok(()));
+    let bad = w.store.inclusion_proof(0, size2 + 1).await;
+    assert!(matches!(bad, Err(StoreError::Invalid(_))));
+
+    let report = crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, Some(&key.verifier()), &|_, _| {})
+        .await
+        .expect("verify");
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!((report.checkpoints, report.leaves), (2, size2 + report.leaves - size2));
+    let other = LogKey::from_seed("kiroku.test/log", [4u8; 32]).verifier();
+    let report = crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, Some(&other), &|_, _| {}).await.expect("verify");
+    assert_eq!(report.findings.len(), 2, "both checkpoints fail under a key that did not sign them: {:?}", report.findings);
 }

@@ -7,7 +7,11 @@ use std::collections::HashMap;
 use kiroku_core::{AuditAction, Outcome};
 use serde::Serialize;
 
-use crate::backend::Backend;
+use kiroku_log::{Frontier, Hash, LogVerifier};
+
+use crate::backend::{Backend, Tx};
+use crate::ledger::Leaf;
+use crate::records::CheckpointRow;
 use crate::error::Result;
 
 const PAGE: i64 = 2_000;
@@ -32,6 +36,21 @@ pub enum Finding {
     AttestationWithoutAudit { document_id: String, version: i64, kind: String, username: String },
     /// No audit event records the attaching of this file.
     AttachmentWithoutAudit { attachment_id: String, document_id: String },
+    /// Leaf indexes jump: leaves were deleted.
+    LeafGap { after: i64, next: i64 },
+    /// The row a leaf stands for no longer hashes to the leaf: the row (or the leaf) was altered.
+    LeafAltered { index: i64, object: String },
+    /// The row a leaf stands for is gone: it was deleted.
+    LeafRowMissing { index: i64, object: String },
+    /// A row of history that no leaf stands for: it was inserted behind kiroku's back.
+    NotInLog { object: String },
+    /// The tree recomputed from the leaves does not have the root a checkpoint signed.
+    CheckpointMismatch { size: i64 },
+    /// A checkpoint's signature does not verify with the log's public key, or its note disagrees
+    /// with its row.
+    CheckpointSignature { size: i64, reason: String },
+    /// The log head's size differs from the number of leaves.
+    TreeSize { recorded: i64, leaves: i64 },
 }
 
 impl std::fmt::Display for Finding {
@@ -59,6 +78,13 @@ impl std::fmt::Display for Finding {
             Finding::AttachmentWithoutAudit { attachment_id, document_id } => {
                 write!(f, "attachment {attachment_id} of document {document_id}: no audit event records it")
             }
+            Finding::LeafGap { after, next } => write!(f, "log: leaves {} to {} are missing", after + 1, next - 1),
+            Finding::LeafAltered { index, object } => write!(f, "log leaf {index} ({object}): altered"),
+            Finding::LeafRowMissing { index, object } => write!(f, "log leaf {index} ({object}): the row is missing (deleted)"),
+            Finding::NotInLog { object } => write!(f, "{object}: not in the log (inserted)"),
+            Finding::CheckpointMismatch { size } => write!(f, "checkpoint at size {size}: the log no longer has its root (history rewritten)"),
+            Finding::CheckpointSignature { size, reason } => write!(f, "checkpoint at size {size}: {reason}"),
+            Finding::TreeSize { recorded, leaves } => write!(f, "log head says {recorded} leaves, the log has {leaves}"),
         }
     }
 }
@@ -77,6 +103,8 @@ pub struct Report {
     pub versions: u64,
     pub attachments: u64,
     pub attestations: u64,
+    pub leaves: u64,
+    pub checkpoints: u64,
     pub findings: Vec<Finding>,
 }
 
@@ -120,7 +148,13 @@ fn record_event(ev: &kiroku_core::AuditEvent, written: &mut Written, attached: &
 }
 
 /// Verifies the whole store. `blob` checks one file by its hash.
-pub async fn verify(backend: &dyn Backend, blob: &(dyn Fn(&str) -> BlobState + Sync), progress: Progress<'_>) -> Result<Report> {
+pub async fn verify(
+    backend: &dyn Backend,
+    blob: &(dyn Fn(&str) -> BlobState + Sync),
+    log_key: Option<&LogVerifier>,
+    progress: Progress<'_>,
+) -> Result<Report> {
+    let mut expected = Expected::new();
     let mut report = Report::default();
     let mut tx = backend.begin_read().await?;
 
@@ -141,9 +175,11 @@ pub async fn verify(backend: &dyn Backend, blob: &(dyn Fn(&str) -> BlobState + S
             last = ev.id;
             report.audit_events += 1;
             if ev.outcome != Outcome::Success {
+                expect(&mut expected, Leaf::Audit(&ev));
                 continue;
             }
             record_event(&ev, &mut written, &mut attached, &mut attested);
+            expect(&mut expected, Leaf::Audit(&ev));
         }
         progress("audit", report.audit_events);
     }
@@ -156,6 +192,7 @@ pub async fn verify(backend: &dyn Backend, blob: &(dyn Fn(&str) -> BlobState + S
         after = Some((lastv.document_id.to_string(), lastv.version));
         for v in page {
             report.versions += 1;
+            expect(&mut expected, Leaf::Version(&v));
             let computed = v.content().hash().to_hex();
             let doc = v.document_id.to_string();
             if computed != v.content_hash {
@@ -188,6 +225,7 @@ pub async fn verify(backend: &dyn Backend, blob: &(dyn Fn(&str) -> BlobState + S
         after = Some((last_a.document_id.to_string(), last_a.version, last_a.kind.as_str().to_string()));
         for a in page {
             report.attestations += 1;
+            expect(&mut expected, Leaf::Attestation(&a));
             let key = (a.document_id.to_string(), a.version, a.kind.as_str(), a.username.to_string());
             if !attested.contains_key(&key) {
                 report.findings.push(Finding::AttestationWithoutAudit {
@@ -209,6 +247,7 @@ pub async fn verify(backend: &dyn Backend, blob: &(dyn Fn(&str) -> BlobState + S
         after = lasta.id.clone();
         for a in page {
             report.attachments += 1;
+            expect(&mut expected, Leaf::Attachment(&a));
             let ids = || (a.id.clone(), a.document_id.to_string(), a.blob_hash.clone());
             match blob(&a.blob_hash) {
                 BlobState::Intact => {}
@@ -229,6 +268,82 @@ pub async fn verify(backend: &dyn Backend, blob: &(dyn Fn(&str) -> BlobState + S
         }
         progress("attachments", report.attachments);
     }
+    verify_log(tx.as_mut(), expected, log_key, &mut report, progress).await?;
     tx.rollback().await?;
     Ok(report)
+}
+
+/// (kind, id, version, attestation kind) of a row of history.
+type LeafKey = (String, String, Option<i64>, Option<String>);
+type Expected = HashMap<LeafKey, Hash>;
+
+fn expect(expected: &mut Expected, leaf: Leaf<'_>) {
+    let (id, version, kind) = leaf.reference();
+    expected.insert((leaf.kind().to_string(), id, version, kind), leaf.hash());
+}
+
+fn describe(key: &LeafKey) -> String {
+    match key {
+        (k, id, None, None) if k == "audit" => format!("audit event {id}"),
+        (k, id, Some(v), None) if k == "version" => format!("document {id} version {v}"),
+        (k, id, Some(v), Some(kind)) if k == "attestation" => format!("document {id} version {v} {kind}"),
+        (k, id, _, _) => format!("{k} {id}"),
+    }
+}
+
+/// Pass 5: every leaf against its row, the tree against every signed checkpoint.
+async fn verify_log(tx: &mut dyn Tx, mut expected: Expected, log_key: Option<&LogVerifier>, report: &mut Report, progress: Progress<'_>) -> Result<()> {
+    let checkpoints = tx.list_checkpoints().await?;
+    report.checkpoints = checkpoints.len() as u64;
+    let mut pending = checkpoints.iter().peekable();
+    let mut frontier = Frontier::empty();
+    let mut last = -1i64;
+    loop {
+        let page = tx.scan_leaves(last, PAGE).await?;
+        if page.is_empty() {
+            break;
+        }
+        for leaf in page {
+            if leaf.idx != last + 1 {
+                report.findings.push(Finding::LeafGap { after: last, next: leaf.idx });
+            }
+            last = leaf.idx;
+            report.leaves += 1;
+            let row: LeafKey = (leaf.kind.clone(), leaf.ref_id.clone(), leaf.ref_version, leaf.ref_kind.clone());
+            match expected.remove(&row) {
+                None => report.findings.push(Finding::LeafRowMissing { index: leaf.idx, object: describe(&row) }),
+                Some(h) if hex::encode(h) != leaf.hash => report.findings.push(Finding::LeafAltered { index: leaf.idx, object: describe(&row) }),
+                Some(_) => {}
+            }
+            frontier.append(crate::ledger::parse_hash(&leaf.hash).unwrap_or_default());
+            while let Some(cp) = pending.next_if(|cp| cp.size as u64 == frontier.size()) {
+                check_checkpoint(cp, &frontier.root(), log_key, report);
+            }
+        }
+        progress("log", report.leaves);
+    }
+    for cp in pending {
+        report.findings.push(Finding::CheckpointMismatch { size: cp.size });
+    }
+    let mut inserted: Vec<_> = expected.into_keys().map(|k| describe(&k)).collect();
+    inserted.sort();
+    report.findings.extend(inserted.into_iter().map(|object| Finding::NotInLog { object }));
+    let recorded = tx.tree_size().await?;
+    if recorded != report.leaves as i64 {
+        report.findings.push(Finding::TreeSize { recorded, leaves: report.leaves as i64 });
+    }
+    Ok(())
+}
+
+fn check_checkpoint(cp: &CheckpointRow, root: &Hash, log_key: Option<&LogVerifier>, report: &mut Report) {
+    if cp.root != hex::encode(root) {
+        report.findings.push(Finding::CheckpointMismatch { size: cp.size });
+        return;
+    }
+    let Some(key) = log_key else { return };
+    match key.verify(&cp.note) {
+        Ok(signed) if signed.size as i64 == cp.size && signed.root == *root => {}
+        Ok(_) => report.findings.push(Finding::CheckpointSignature { size: cp.size, reason: "the signed note names another tree head".into() }),
+        Err(e) => report.findings.push(Finding::CheckpointSignature { size: cp.size, reason: e.to_string() }),
+    }
 }

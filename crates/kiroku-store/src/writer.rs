@@ -101,19 +101,25 @@ fn fail_all(replies: impl Iterator<Item = oneshot::Sender<Result<Reply>>>, e: &S
 
 async fn run_one(tx: &mut dyn Tx, state: &mut EngineState, command: &Command) -> Result<Reply> {
     tx.savepoint().await?;
-    let (seq, matrix_version) = tx.next_seq().await?;
+    let head = tx.next_seq().await?;
+    state.sync(tx, head).await?;
+    // The log's edge lives in memory too: a rolled-back command must leave it as it was.
+    let edge_before = state.frontier.clone();
     let now = Timestamp::now();
-    match execute(tx, state, seq, matrix_version, now, command).await {
+    match execute(tx, state, head.seq, now, command).await {
         Ok(reply) => {
+            state.flush(tx, head.tree_size).await?;
             tx.release_savepoint().await?;
             Ok(reply)
         }
         Err(e) if e.is_fatal() => Err(e),
         Err(e) => {
             tx.rollback_to_savepoint().await?;
+            state.frontier = edge_before;
             if command.subject().is_some() {
-                let (seq, _) = tx.next_seq().await?;
-                audit_failure(tx, seq, now, command, &e).await?;
+                let head = tx.next_seq().await?;
+                audit_failure(tx, state, head.seq, now, command, &e).await?;
+                state.flush(tx, head.tree_size).await?;
             }
             tx.release_savepoint().await?;
             Err(e)

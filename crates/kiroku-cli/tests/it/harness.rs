@@ -67,6 +67,12 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM: a graceful shutdown (requests finish, the final checkpoint is signed).
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+
     /// Kills and starts again on the same data directory.
     pub fn restart(&mut self) {
         self.kill();

@@ -6,6 +6,7 @@ mod harness;
 mod access;
 mod bad_input;
 mod crash;
+mod log;
 mod sessions;
 mod story;
 mod tamper;

@@ -50,14 +50,27 @@ async fn verify_reports_tampering() {
     assert_eq!(download.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/pdf"));
     assert_eq!(download.bytes().await.expect("bytes").as_ref(), b"%PDF-1.7 test");
     doctor.post(&format!("/api/v1/documents/{id}/confirm"), json!({})).await.expect(200, "confirm");
-    drop(server);
+    let mut server = server;
+    server.stop();
 
     let (code, out) = verify(&data);
     assert_eq!(code, Some(0), "a clean store verifies: {out}");
     assert!(out.contains("OK"));
 
-    // 1. A changed document body (the append-only trigger has to be dropped first).
+    // 0. Rows of the audit trail changed, inserted, and a signed checkpoint replaced: each named.
     let db = data.join("kiroku.db");
+    sql(&db, &["DROP TRIGGER audit_events_no_update", "UPDATE audit_events SET username = 'someone.else' WHERE id = 5"]).await;
+    let (code, out) = verify(&data);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("(audit event 5): altered"), "{out}");
+    sql(&db, &["INSERT INTO audit_events (id, seq, time, username, action, outcome) VALUES (9999, 9999, 0, 'ghost', 'login', 'success')"]).await;
+    let (_, out) = verify(&data);
+    assert!(out.contains("audit event 9999: not in the log (inserted)"), "{out}");
+    sql(&db, &["DROP TRIGGER checkpoints_no_update", "UPDATE checkpoints SET root = '00', note = 'forged' WHERE size = (SELECT MAX(size) FROM checkpoints)"]).await;
+    let (_, out) = verify(&data);
+    assert!(out.contains("checkpoint at size") && out.contains("history rewritten"), "{out}");
+
+    // 1. A changed document body (the append-only trigger has to be dropped first).
     sql(
         &db,
         &[

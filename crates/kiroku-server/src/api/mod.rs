@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod documents;
+mod log;
 mod ops;
 pub mod patients;
 pub mod users;
@@ -43,6 +44,11 @@ pub fn router(state: AppState) -> Router {
         .route("/documents/{id}/attachments/{attachment_id}", get(documents::download))
         .route("/approvals", get(documents::approval_queue))
         .route("/audit", get(audit::query))
+        .route("/log/checkpoint", get(log::checkpoint))
+        .route("/log/key", get(log::key))
+        .route("/log/proof/inclusion", get(log::inclusion))
+        .route("/log/proof/consistency", get(log::consistency))
+        .route("/documents/{id}/versions/{n}/proof", get(log::version_proof))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
     Router::new()
         .nest("/api/v1", api)

@@ -29,7 +29,13 @@ async fn every_documented_operation_is_routed() {
         let path = op.path.replace("{username}", "u1").replace("{role}", "doctor").replace("{patient_id}", "P1").replace("{n}", "1");
         let path = path.replace("{attachment_id}", "a1").replace("{id}", "0193c0de-0000-7000-8000-000000000000");
         let method = reqwest::Method::from_bytes(op.method.to_uppercase().as_bytes()).expect("method");
-        let resp = http.request(method, format!("{base}{path}")).header("content-type", "application/json").body("{}").send().await.expect("request");
+        let resp = http
+            .request(method, format!("{base}{path}"))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .expect("request");
         let status = resp.status().as_u16();
         let body: serde_json::Value = resp.json().await.unwrap_or_default();
         let kind = body["type"].as_str().unwrap_or("");
@@ -61,7 +67,10 @@ async fn openapi_document_is_valid_3_1_and_lists_every_path() {
 async fn health_and_metrics_answer_without_login() {
     let (base, _dir) = start().await;
     let health: serde_json::Value = reqwest::get(format!("{base}/healthz")).await.expect("get").json().await.expect("json");
-    assert_eq!((health["status"].as_str(), health["backend"].as_str(), health["schema_version"].as_i64()), (Some("ok"), Some("sqlite"), Some(1)));
+    assert_eq!(
+        (health["status"].as_str(), health["backend"].as_str(), health["schema_version"].as_i64()),
+        (Some("ok"), Some("sqlite"), Some(2))
+    );
     let metrics = reqwest::get(format!("{base}/metrics")).await.expect("get").text().await.expect("text");
     assert!(metrics.contains("kiroku_http_responses_total{class=\"2xx\"}"));
     assert!(metrics.contains("kiroku_audited_reads_total"));
