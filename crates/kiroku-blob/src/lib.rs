@@ -129,6 +129,34 @@ impl BlobStore {
         fs::read(&path).map_err(io_at(&path))
     }
 
+    /// The hashes of every blob present, found by walking the two levels of directories.
+    pub fn list(&self) -> Result<Vec<String>, BlobError> {
+        let mut out = Vec::new();
+        let level = |dir: &Path| -> Result<Vec<PathBuf>, BlobError> {
+            let mut dirs = Vec::new();
+            for entry in fs::read_dir(dir).map_err(io_at(dir))? {
+                let entry = entry.map_err(io_at(dir))?;
+                let name = entry.file_name();
+                if name.len() == 2 && entry.path().is_dir() && name.to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit())) {
+                    dirs.push(entry.path());
+                }
+            }
+            Ok(dirs)
+        };
+        for first in level(&self.root)? {
+            for second in level(&first)? {
+                for entry in fs::read_dir(&second).map_err(io_at(&second))? {
+                    let name = entry.map_err(io_at(&second))?.file_name();
+                    if let Some(hash) = name.to_str().filter(|n| self.path_of(n).is_ok()) {
+                        out.push(hash.to_string());
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// Re-hashes a blob and compares with its name.
     pub fn check(&self, hash: &str) -> Fixity {
         let Ok(path) = self.path_of(hash) else { return Fixity::Missing };
@@ -165,6 +193,7 @@ mod tests {
         assert_eq!(stored.hash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(store.get(&stored.hash).expect("get"), b"abc");
         assert_eq!(store.check(&stored.hash), Fixity::Intact);
+        assert_eq!(store.list().expect("list"), vec![stored.hash.clone()]);
         // Same bytes again: same name, nothing overwritten.
         assert_eq!(store.put_bytes(b"abc", 10).expect("put").hash, stored.hash);
         fs::write(store.path_of(&stored.hash).expect("path"), b"abd").expect("tamper");

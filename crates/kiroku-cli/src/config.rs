@@ -18,7 +18,35 @@ pub struct Config {
     pub database_url: String,
     pub log_format: String,
     pub auth: AuthConfig,
+    pub fixity: FixityConfig,
+    pub audit: AuditConfig,
     pub storage: StorageConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FixityConfig {
+    pub interval_hours: u64,
+    pub interval_seconds: u64,
+}
+
+impl Default for FixityConfig {
+    fn default() -> Self {
+        FixityConfig { interval_hours: 24, interval_seconds: 0 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    pub business_hours_start: u8,
+    pub business_hours_end: u8,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { business_hours_start: 8, business_hours_end: 19 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -48,6 +76,8 @@ impl Default for Config {
             database_url: String::new(),
             log_format: "text".into(),
             auth: AuthConfig::default(),
+            fixity: FixityConfig::default(),
+            audit: AuditConfig::default(),
             storage: StorageConfig::default(),
         }
     }
@@ -116,6 +146,10 @@ impl Config {
         if a.password_min_length_with_second_factor < 8 {
             bail!("auth.password_min_length_with_second_factor must be at least 8");
         }
+        let (start, end) = (self.audit.business_hours_start, self.audit.business_hours_end);
+        if start >= end || end > 24 {
+            bail!("audit.business_hours_start must be before audit.business_hours_end, both hours 0-24");
+        }
         if self.storage.max_upload_mib == 0 {
             bail!("storage.max_upload_mib must be greater than 0");
         }
@@ -142,6 +176,8 @@ impl Config {
             lockout: kiroku_store::command::LockoutPolicy { max_failures: a.lockout_failures, lock_seconds: a.lockout_minutes * 60 },
             password_policy: policy,
             max_upload_bytes: self.storage.max_upload_mib * 1024 * 1024,
+            fixity_interval_secs: if self.fixity.interval_seconds > 0 { self.fixity.interval_seconds } else { self.fixity.interval_hours * 3600 },
+            business_hours: kiroku_store::review::BusinessHours { start_hour: self.audit.business_hours_start, end_hour: self.audit.business_hours_end },
             ..kiroku_server::Settings::default()
         }
     }

@@ -51,6 +51,9 @@ actions! {
     AuditQuery = "audit_query" / "監査証跡の参照",
     AuditExport = "audit_export" / "監査証跡の出力",
     ApprovalQueue = "approval_queue" / "承認待ち一覧の参照",
+    FixityCheck = "fixity_check" / "定期整合性検査",
+    AuditReview = "audit_review" / "監査レビュー報告の参照",
+    AuditReviewSignoff = "audit_review_signoff" / "監査レビューの確認記録",
 }
 
 /// How an attempt ended.

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod checkpoints;
 pub mod error;
+pub mod fixity;
 pub mod metrics;
 pub mod openapi;
 pub mod session;
@@ -32,11 +33,20 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// The log's signing key; without it no checkpoints are made.
     pub log_key: Option<Arc<kiroku_log::LogKey>>,
+    /// The last fixity run's result, for /healthz, /metrics and the pages' alert banner.
+    pub fixity: Arc<fixity::FixityState>,
 }
 
 impl AppState {
     pub fn new(store: Store, blobs: BlobStore, settings: Settings) -> Self {
-        AppState { store, blobs, settings: Arc::new(settings), metrics: Arc::new(metrics::Metrics::default()), log_key: None }
+        AppState {
+            store,
+            blobs,
+            settings: Arc::new(settings),
+            metrics: Arc::new(metrics::Metrics::default()),
+            log_key: None,
+            fixity: Arc::default(),
+        }
     }
 
     /// Signs checkpoints of the log with `key` while serving.
@@ -62,10 +72,17 @@ pub async fn serve(
         let origin = key.origin().to_string();
         tokio::spawn(checkpoints::run(state.clone(), key, origin, stopped))
     });
+    let fixity = (state.settings.fixity_interval_secs > 0).then(|| {
+        let interval = std::time::Duration::from_secs(state.settings.fixity_interval_secs);
+        tokio::spawn(fixity::run(state.clone(), interval, stop.subscribe()))
+    });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     // Requests are done: sign the final tree head before the process ends.
     let _ = stop.send(true);
+    if let Some(task) = fixity {
+        let _ = task.await;
+    }
     if let Some(task) = checkpointer {
         let _ = task.await;
     }

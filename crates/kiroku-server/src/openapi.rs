@@ -117,6 +117,8 @@ pub const OPERATIONS: &[Operation] = &[
         None,
         true,
     ),
+    op("get", "/api/v1/audit/review", "Audit review report of a past period ?from=&to= (audit.read)", None, 200, None, true),
+    op("post", "/api/v1/audit/review/signoff", "Sign off a reviewed report by its hash (audit.read); recorded in the log", Some("SignOff"), 201, None, true),
     op("get", "/healthz", "Health", None, 200, None, false),
     op("get", "/metrics", "Prometheus metrics", None, 200, None, false),
     op("get", "/api/openapi.json", "This document", None, 200, None, false),
@@ -167,6 +169,14 @@ fn schemas() -> Value {
     })
 }
 
+/// Schemas of the log and review endpoints, kept apart so that each `json!` stays small.
+fn more_schemas() -> Value {
+    json!({
+        "SignOff": { "type": "object", "additionalProperties": false, "required": ["from", "to", "report_hash"], "properties": {
+            "from": { "type": "string" }, "to": { "type": "string" }, "report_hash": { "type": "string" }, "comment": { "type": "string" } } }
+    })
+}
+
 pub fn document() -> Value {
     let mut paths = Map::new();
     for Operation { method, path, summary, request, status, response, needs_login: login } in OPERATIONS {
@@ -198,9 +208,16 @@ pub fn document() -> Value {
         "servers": [{ "url": "/" }],
         "paths": paths,
         "components": {
-            "schemas": schemas(),
+            "schemas": merged(schemas(), more_schemas()),
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } }
         },
         "security": [{ "bearer": [] }]
     })
+}
+
+fn merged(mut a: Value, b: Value) -> Value {
+    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
 }

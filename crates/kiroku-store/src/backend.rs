@@ -57,6 +57,14 @@ pub trait Tx: Send {
     async fn query_audit(&mut self, filter: &AuditFilter, limit: i64) -> Result<Vec<AuditEvent>>;
     /// Audit events in id order from `after` (exclusive), for verification.
     async fn scan_audit(&mut self, after: i64, limit: i64) -> Result<Vec<AuditEvent>>;
+    /// How far the export `name` has delivered (the last audit id sent), if it ever ran.
+    async fn export_cursor(&mut self, name: &str) -> Result<Option<i64>>;
+    /// Records that the export `name` has delivered every event up to `last_id`.
+    async fn set_export_cursor(&mut self, name: &str, last_id: i64, at: i64) -> Result<()>;
+    /// Audit events with `from <= time < to` in id order after `after`, for review reports.
+    async fn scan_audit_between(&mut self, from: i64, to: i64, after: i64, limit: i64) -> Result<Vec<AuditEvent>>;
+    /// Documents of a restricted information class (anything but normal), with their class.
+    async fn restricted_documents(&mut self) -> Result<Vec<(String, String)>>;
 
     async fn load_grants(&mut self) -> Result<Vec<(String, String)>>;
     /// Adds or removes one grant and bumps the matrix version; returns whether anything changed.

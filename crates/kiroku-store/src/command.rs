@@ -1,7 +1,7 @@
 //! Commands: every state change and every read of patient data, as one value the writer executes.
 
 use kiroku_core::access::Grant;
-use kiroku_core::{AuditAction, AuditEvent, DocumentId, InfoClass, PatientId, PermissionMatrix, Role, Username};
+use kiroku_core::{AuditAction, AuditEvent, DocumentId, InfoClass, PatientId, PermissionMatrix, Role, Timestamp, Username};
 
 use crate::records::*;
 
@@ -16,8 +16,15 @@ pub struct Actor {
 
 /// The account name under which the `kiroku` command line acts on the store directly.
 pub const LOCAL_OPERATOR: &str = "kiroku-cli";
+/// The account name under which kiroku's own background jobs (fixity checks) are recorded.
+pub const SYSTEM: &str = "kiroku-system";
 
 impl Actor {
+    /// kiroku itself, for the audit events of its background jobs.
+    pub fn system() -> Actor {
+        Actor { username: Username::parse(SYSTEM).expect("the reserved name is valid"), role: Role::Admin, session: None, client_addr: Some("local".into()) }
+    }
+
     /// The operator at the server's console, using the `kiroku` command: acts as an administrator;
     /// `os_user` is recorded as the session so the audit trail says who it was.
     pub fn local_operator(os_user: &str) -> Actor {
@@ -212,6 +219,26 @@ pub enum Command {
         id: DocumentId,
         version: i64,
     },
+    /// The audit review report of a past period (audit.read).
+    AuditReview {
+        actor: Actor,
+        from: Timestamp,
+        to: Timestamp,
+        hours: crate::review::BusinessHours,
+    },
+    /// The audit officer's sign-off of a report they reviewed, identified by its hash.
+    SignOffReview {
+        actor: Actor,
+        from: Timestamp,
+        to: Timestamp,
+        hours: crate::review::BusinessHours,
+        report_hash: String,
+        comment: String,
+    },
+    /// The result of a scheduled fixity check, recorded by kiroku itself.
+    RecordFixity {
+        summary: crate::fixity::FixitySummary,
+    },
 }
 
 /// What a command answers.
@@ -230,6 +257,7 @@ pub enum Reply {
     Attachment(AttachmentRecord),
     Audit(Vec<AuditEvent>),
     VersionProof(Box<VersionProof>),
+    Review(Box<crate::review::ReviewReport>),
 }
 
 /// A version as the log proves it: the leaf's bytes, its index, the checkpoint and the audit path.
@@ -278,6 +306,9 @@ impl Command {
                 return None;
             }
             Command::ReadVersionProof { actor, id, version } => Subject { version: Some(*version), ..doc(actor, A::VersionRead, id) },
+            Command::AuditReview { actor, .. } => s(actor, A::AuditReview),
+            Command::SignOffReview { actor, .. } => s(actor, A::AuditReviewSignoff),
+            Command::RecordFixity { .. } => return None,
             Command::CreateUser { actor, .. } => s(actor, A::UserCreate),
             Command::UpdateUser { actor, .. } | Command::ResetPassword { actor, .. } => s(actor, A::UserUpdate),
             Command::UnlockUser { actor, .. } => s(actor, A::UserUnlock),
@@ -323,6 +354,7 @@ impl Command {
                 | Command::ApprovalQueue { .. }
                 | Command::QueryAudit { .. }
                 | Command::ReadVersionProof { .. }
+                | Command::AuditReview { .. }
         )
     }
 }

@@ -213,6 +213,21 @@ impl Ctx<'_> {
             }
             Command::StoreCheckpoint { checkpoint } => self.store_checkpoint(checkpoint).await,
             Command::ReadVersionProof { actor, id, version } => self.read_version_proof(actor, id, *version).await,
+            Command::AuditReview { actor, from, to, hours } => {
+                let report = self.review(actor, *from, *to, *hours).await?;
+                let detail = format!("from={} to={} events={}", from.to_rfc3339(), to.to_rfc3339(), report.total_events);
+                self.audit(actor, A::AuditReview, None, None, None, Some(detail), Some(crate::review::report_hash(&report))).await?;
+                Ok(Reply::Review(Box::new(report)))
+            }
+            Command::SignOffReview { actor, from, to, hours, report_hash, comment } => {
+                self.sign_off_review(actor, (*from, *to, *hours), report_hash, comment).await
+            }
+            Command::RecordFixity { summary } => {
+                let outcome = if summary.is_clean() { Outcome::Success } else { Outcome::Failed };
+                let ev = event(self.now, Some(&Actor::system()), A::FixityCheck, outcome, None, None, None, Some(summary.detail()), None);
+                let recorded = ledger::append_event(self.tx, self.log, self.seq, ev).await?;
+                Ok(Reply::Audit(vec![recorded]))
+            }
             Command::QueryAudit { actor, filter, limit, export } => {
                 self.allow(actor, P::AuditRead)?;
                 let events = self.tx.query_audit(filter, (*limit).clamp(1, 10_000)).await?;
@@ -284,7 +299,7 @@ impl Ctx<'_> {
 
     async fn create_user(&mut self, actor: &Actor, user: &UserRecord) -> Result<Reply> {
         self.allow(actor, P::UserManage)?;
-        if user.username.as_str() == crate::command::LOCAL_OPERATOR {
+        if [crate::command::LOCAL_OPERATOR, crate::command::SYSTEM].contains(&user.username.as_str()) {
             return Err(StoreError::Conflict("this name is reserved for the command line".into()));
         }
         text_field("display_name", &user.display_name, 100)?;
@@ -860,6 +875,48 @@ impl Ctx<'_> {
             checkpoint: checkpoint.note,
             inclusion: inclusion.iter().map(hex::encode).collect(),
         })))
+    }
+
+    /// The review report of a period that has ended; the same period always gives the same report.
+    async fn review(&mut self, actor: &Actor, from: Timestamp, to: Timestamp, hours: crate::review::BusinessHours) -> Result<crate::review::ReviewReport> {
+        self.allow(actor, P::AuditRead)?;
+        if from >= to {
+            return Err(DomainError::invalid("from", "must be before to").into());
+        }
+        if to > self.now {
+            return Err(DomainError::invalid("to", "the period must have ended, so that its report cannot change after review").into());
+        }
+        let restricted = self.tx.restricted_documents().await?.into_iter().collect();
+        let mut builder = crate::review::ReviewBuilder::new(from, to, hours, restricted);
+        let mut after = 0;
+        loop {
+            let page = self.tx.scan_audit_between(from.as_micros(), to.as_micros(), after, 5_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            page.iter().for_each(|e| builder.add(e));
+        }
+        Ok(builder.finish())
+    }
+
+    async fn sign_off_review(
+        &mut self,
+        actor: &Actor,
+        (from, to, hours): (Timestamp, Timestamp, crate::review::BusinessHours),
+        report_hash: &str,
+        comment: &str,
+    ) -> Result<Reply> {
+        let report = self.review(actor, from, to, hours).await?;
+        let current = crate::review::report_hash(&report);
+        if current != report_hash {
+            return Err(StoreError::Conflict("the report differs from the one reviewed; open the report again and review it".into()));
+        }
+        if comment.chars().count() > 2000 || comment.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(DomainError::invalid("comment", "must be at most 2000 characters without control characters").into());
+        }
+        let detail = format!("from={} to={} events={} comment={}", from.to_rfc3339(), to.to_rfc3339(), report.total_events, comment.trim());
+        let ev = event(self.now, Some(actor), A::AuditReviewSignoff, Outcome::Success, None, None, None, Some(detail), Some(current));
+        let recorded = ledger::append_event(self.tx, self.log, self.seq, ev).await?;
+        Ok(Reply::Audit(vec![recorded]))
     }
 
     /// Writes a version and its leaf.

@@ -335,6 +335,32 @@ macro_rules! sql_tx {
                     .iter().map(sql_rows::audit).collect()
             }
 
+            async fn scan_audit_between(&mut self, from: i64, to: i64, after: i64, limit: i64) -> $crate::error::Result<Vec<$crate::kiroku_core::AuditEvent>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {AUDIT_COLS} FROM audit_events WHERE time >= $1 AND time < $2 AND id > $3 ORDER BY id LIMIT $4"));
+                ::sqlx::query(sql).bind(from).bind(to).bind(after).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::audit).collect()
+            }
+
+            async fn restricted_documents(&mut self) -> $crate::error::Result<Vec<(String, String)>> {
+                ::sqlx::query("SELECT id, info_class FROM documents WHERE info_class <> 'normal'")
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(|r| Ok((sql_rows::s(r, "id")?, sql_rows::s(r, "info_class")?))).collect()
+            }
+
+            async fn export_cursor(&mut self, name: &str) -> $crate::error::Result<Option<i64>> {
+                ::sqlx::query("SELECT last_id FROM export_cursors WHERE name = $1").bind(name)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(|r| sql_rows::i(r, "last_id")).transpose()
+            }
+
+            async fn set_export_cursor(&mut self, name: &str, last_id: i64, at: i64) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO export_cursors (name, last_id, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, updated_at = excluded.updated_at")
+                    .bind(name).bind(last_id).bind(at)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
             async fn load_grants(&mut self) -> $crate::error::Result<Vec<(String, String)>> {
                 ::sqlx::query("SELECT role, grant_key FROM role_grants ORDER BY role, grant_key")
                     .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?

@@ -128,6 +128,7 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::Attachment(_) => "attachment",
         Reply::Audit(_) => "audit",
         Reply::VersionProof(_) => "version_proof",
+        Reply::Review(_) => "review",
     }
 }
 
@@ -156,4 +157,5 @@ into! {
     into_attachment => Attachment(AttachmentRecord),
     into_audit => Audit(Vec<AuditEvent>),
     into_version_proof => VersionProof(Box<crate::command::VersionProof>),
+    into_review => Review(Box<crate::review::ReviewReport>),
 }

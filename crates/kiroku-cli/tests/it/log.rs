@@ -88,3 +88,100 @@ fn hash(hex_text: &str) -> [u8; 32] {
     hex::decode_to_slice(hex_text, &mut out).expect("hex hash");
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixity_runs_on_schedule_and_alerts_on_altered_files() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let server = Server::init_and_start(&data, &[("KIROKU_FIXITY_INTERVAL_SECONDS", "1")]);
+    let admin = admin(&server).await;
+    let doctor = user(&server, &admin, "dr.sato", "doctor").await;
+    let auditor = user(&server, &admin, "audit.kato", "auditor").await;
+    create_patient(&doctor, "P1").await;
+    let doc = doctor.post("/api/v1/patients/P1/documents", note("紹介状")).await.expect(201, "doc");
+    let id = doc["id"].as_str().expect("id").to_string();
+    let att = doctor
+        .http
+        .post(format!("{}/api/v1/documents/{id}/attachments?name=scan.pdf", server.base))
+        .bearer_auth(doctor.token.clone().unwrap_or_default())
+        .header("content-type", "application/pdf")
+        .body(b"%PDF-1.7 scan".to_vec())
+        .send()
+        .await
+        .expect("upload");
+    let att: serde_json::Value = att.json().await.expect("json");
+    let blob_hash = att["blob_hash"].as_str().expect("hash").to_string();
+
+    let runs = |outcome: &'static str| {
+        let auditor = auditor.clone();
+        async move {
+            for _ in 0..100 {
+                let r = auditor.get(&format!("/api/v1/audit?action=fixity_check&outcome={outcome}")).await.expect(200, "audit");
+                if r["events"].as_array().is_some_and(|e| !e.is_empty()) {
+                    return r["events"][0].clone();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("no {outcome} fixity run within 10 s");
+        }
+    };
+    let clean = runs("success").await;
+    assert_eq!(clean["user"], "kiroku-system");
+    assert!(clean["detail"].as_str().is_some_and(|d| d.contains("files=1") && d.contains("changed=0")), "{clean}");
+    let health = server.client().get("/healthz").await.expect(200, "health");
+    assert_eq!(health["status"], "ok");
+
+    let blob = data.join("blobs").join(&blob_hash[0..2]).join(&blob_hash[2..4]).join(&blob_hash);
+    std::fs::write(&blob, b"%PDF-1.7 forged").expect("tamper");
+    let failed = runs("failed").await;
+    assert!(failed["detail"].as_str().is_some_and(|d| d.contains("changed=1") && d.contains(&blob_hash)), "{failed}");
+    let health = server.client().get("/healthz").await.expect(200, "health");
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(health["alerts"][0].as_str().is_some_and(|a| a.contains("fixity")));
+    let metrics = server.client().http.get(format!("{}/metrics", server.base)).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.lines().any(|l| l.starts_with("kiroku_fixity_mismatches ") && !l.ends_with(" 0")), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_review_report_and_sign_off() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    let from = kiroku_core::Timestamp::now().plus_seconds(-60).to_rfc3339();
+    let admin = admin(&server).await;
+    let doctor = user(&server, &admin, "dr.sato", "doctor").await;
+    let nurse = user(&server, &admin, "ns.tanaka", "nurse").await;
+    let auditor = user(&server, &admin, "audit.kato", "auditor").await;
+    create_patient(&doctor, "P1").await;
+    let mut psych = note("精神科記録");
+    psych["info_class"] = json!("psychiatry");
+    let doc = doctor.post("/api/v1/patients/P1/documents", psych).await.expect(201, "doc");
+    let id = doc["id"].as_str().expect("id").to_string();
+    doctor.get(&format!("/api/v1/documents/{id}")).await.expect(200, "read");
+    assert_eq!(nurse.get(&format!("/api/v1/documents/{id}")).await.status, 404, "hidden class");
+    let _ = server.client().login("dr.sato", "wrong password").await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let to = kiroku_core::Timestamp::now().to_rfc3339();
+
+    let report = auditor.get(&format!("/api/v1/audit/review?from={from}&to={to}")).await.expect(200, "report");
+    assert!(report["total_events"].as_u64().is_some_and(|n| n > 10));
+    assert!(report["by_user"].as_array().is_some_and(|u| u.iter().any(|x| x["user"] == "dr.sato" && x["reads"].as_u64() >= Some(1))));
+    assert_eq!(report["restricted_access"]["count"], 3, "create, read, and the nurse's refused read: {}", report["restricted_access"]);
+    assert_eq!(report["failed_logins"]["count"], 1);
+    assert!(report["denied"]["count"].as_u64().is_some_and(|n| n >= 1));
+    assert_eq!(report["treatment_relationship_known"], false);
+    let hash = report["report_hash"].as_str().expect("hash").to_string();
+
+    let again = auditor.get(&format!("/api/v1/audit/review?from={from}&to={to}")).await.expect(200, "report");
+    assert_eq!(again["report_hash"], json!(hash), "a past period's report does not change");
+    let future = auditor.get(&format!("/api/v1/audit/review?from={from}&to=2999-01-01T00:00:00Z")).await;
+    assert_eq!(future.status, 422, "only ended periods are reviewed");
+    assert_eq!(nurse.get(&format!("/api/v1/audit/review?from={from}&to={to}")).await.status, 403);
+
+    let wrong = auditor.post("/api/v1/audit/review/signoff", json!({ "from": from, "to": to, "report_hash": "00", "comment": "x" })).await;
+    assert_eq!(wrong.status, 409, "a sign-off names the report reviewed: {}", wrong.body);
+    let signed = auditor.post("/api/v1/audit/review/signoff", json!({ "from": from, "to": to, "report_hash": hash, "comment": "問題なし" })).await.expect(201, "sign off");
+    assert_eq!(signed["signed_off"]["user"], "audit.kato");
+    assert_eq!(signed["signed_off"]["content_hash"], json!(hash));
+    let trail = auditor.get("/api/v1/audit?action=audit_review_signoff").await.expect(200, "audit");
+    assert!(trail["events"][0]["detail"].as_str().is_some_and(|d| d.contains("問題なし")));
+}

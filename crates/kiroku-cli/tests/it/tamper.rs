@@ -63,10 +63,18 @@ async fn verify_reports_tampering() {
     let (code, out) = verify(&data);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("(audit event 5): altered"), "{out}");
-    sql(&db, &["INSERT INTO audit_events (id, seq, time, username, action, outcome) VALUES (9999, 9999, 0, 'ghost', 'login', 'success')"]).await;
+    sql(&db, &["INSERT INTO audit_events (id, seq, time, username, action, outcome) VALUES (9999, 9999, 0, 'ghost', 'login', 'success')"])
+        .await;
     let (_, out) = verify(&data);
     assert!(out.contains("audit event 9999: not in the log (inserted)"), "{out}");
-    sql(&db, &["DROP TRIGGER checkpoints_no_update", "UPDATE checkpoints SET root = '00', note = 'forged' WHERE size = (SELECT MAX(size) FROM checkpoints)"]).await;
+    sql(
+        &db,
+        &[
+            "DROP TRIGGER checkpoints_no_update",
+            "UPDATE checkpoints SET root = '00', note = 'forged' WHERE size = (SELECT MAX(size) FROM checkpoints)",
+        ],
+    )
+    .await;
     let (_, out) = verify(&data);
     assert!(out.contains("checkpoint at size") && out.contains("history rewritten"), "{out}");
 

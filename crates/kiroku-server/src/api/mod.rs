@@ -5,6 +5,7 @@ pub mod auth;
 pub mod documents;
 mod log;
 mod ops;
+mod review;
 pub mod patients;
 pub mod users;
 
@@ -44,6 +45,8 @@ pub fn router(state: AppState) -> Router {
         .route("/documents/{id}/attachments/{attachment_id}", get(documents::download))
         .route("/approvals", get(documents::approval_queue))
         .route("/audit", get(audit::query))
+        .route("/audit/review", get(review::report))
+        .route("/audit/review/signoff", post(review::sign_off))
         .route("/log/checkpoint", get(log::checkpoint))
         .route("/log/key", get(log::key))
         .route("/log/proof/inclusion", get(log::inclusion))
