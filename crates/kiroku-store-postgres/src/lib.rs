@@ -79,6 +79,10 @@ impl Backend for PostgresBackend {
         "postgres"
     }
 
+    fn latest_schema(&self) -> i64 {
+        migrator().iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
     async fn schema_version(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM _sqlx_migrations WHERE success")
             .fetch_one(&self.read)

@@ -54,11 +54,6 @@ impl SqliteBackend {
         Ok(SqliteBackend { write, read })
     }
 
-    /// The newest schema version this binary knows.
-    pub fn latest_schema() -> i64 {
-        migrator().iter().map(|m| m.version).max().unwrap_or(0)
-    }
-
     /// Closes the pools, checkpointing the WAL into the main file.
     pub async fn close(&self) {
         self.read.close().await;
@@ -78,6 +73,10 @@ impl Backend for SqliteBackend {
 
     fn kind(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn latest_schema(&self) -> i64 {
+        migrator().iter().map(|m| m.version).max().unwrap_or(0)
     }
 
     async fn schema_version(&self) -> Result<i64, StoreError> {

@@ -21,6 +21,8 @@ pub trait Backend: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     /// The applied schema version.
     async fn schema_version(&self) -> Result<i64>;
+    /// The newest schema version this build knows.
+    fn latest_schema(&self) -> i64;
 }
 
 /// The primitives of one transaction. Every method is a single statement or two; rules live in
@@ -52,15 +54,15 @@ pub trait Tx: Send {
     async fn insert_checkpoint(&mut self, checkpoint: &CheckpointRow) -> Result<bool>;
     async fn latest_checkpoint(&mut self) -> Result<Option<CheckpointRow>>;
     async fn list_checkpoints(&mut self) -> Result<Vec<CheckpointRow>>;
+    /// How far the export `name` has delivered (the last audit id sent), if it ever ran.
+    async fn export_cursor(&mut self, name: &str) -> Result<Option<i64>>;
+    /// Records that the export `name` has delivered every event up to `last_id`.
+    async fn set_export_cursor(&mut self, name: &str, last_id: i64, at: i64) -> Result<()>;
     /// Appends an audit event with the next gap-free id and returns it.
     async fn append_audit(&mut self, seq: i64, event: &NewAuditEvent) -> Result<i64>;
     async fn query_audit(&mut self, filter: &AuditFilter, limit: i64) -> Result<Vec<AuditEvent>>;
     /// Audit events in id order from `after` (exclusive), for verification.
     async fn scan_audit(&mut self, after: i64, limit: i64) -> Result<Vec<AuditEvent>>;
-    /// How far the export `name` has delivered (the last audit id sent), if it ever ran.
-    async fn export_cursor(&mut self, name: &str) -> Result<Option<i64>>;
-    /// Records that the export `name` has delivered every event up to `last_id`.
-    async fn set_export_cursor(&mut self, name: &str, last_id: i64, at: i64) -> Result<()>;
     /// Audit events with `from <= time < to` in id order after `after`, for review reports.
     async fn scan_audit_between(&mut self, from: i64, to: i64, after: i64, limit: i64) -> Result<Vec<AuditEvent>>;
     /// Documents of a restricted information class (anything but normal), with their class.

@@ -22,7 +22,8 @@ macro_rules! conformance_tests {
             denials_are_refused_and_audited, stale_writes_conflict, lockout_after_failures,
             restricted_classes_are_hidden, matrix_changes_take_effect, audit_ids_are_gap_free_under_concurrency,
             search_treats_wildcards_literally, audit_query_filters_and_pages, disabled_accounts_lose_sessions,
-            log_proves_every_record);
+            export_cursor_moves_forward_only,
+            log_proves_every_record, review_report_counts_the_period);
     };
     (@each $make:path; $($story:ident),+) => {
         $(
@@ -140,7 +141,8 @@ pub async fn bootstrap_once(store: Store) {
     assert!(w.store.is_initialised().await.expect("read"));
     let again = w.store.execute(Command::Bootstrap { admin: user("admin2", Role::Admin) }).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-    assert_eq!(w.store.backend().schema_version().await.expect("schema"), 2);
+    let backend = w.store.backend();
+    assert_eq!(backend.schema_version().await.expect("schema"), backend.latest_schema(), "every migration applied");
 }
 
 pub async fn document_lifecycle_keeps_every_version(store: Store) {
@@ -584,6 +586,25 @@ pub async fn disabled_accounts_lose_sessions(store: Store) {
     assert!(s.session.revoked_at.is_some() && s.user.disabled);
 }
 
+pub async fn export_cursor_moves_forward_only(store: Store) {
+    let w = World::new(store).await;
+    assert_eq!(w.store.export_cursor("syslog").await.expect("cursor"), 0);
+    let newest = w.store.last_audit_id().await.expect("newest");
+    assert!(newest > 0);
+    let events = w.store.audit_after(0, 1_000).await.expect("scan");
+    assert_eq!(events.last().map(|e| e.id), Some(newest));
+    assert!(events.windows(2).all(|p| p[1].id == p[0].id + 1), "oldest first, no gaps");
+    let advance = |last_id| Command::AdvanceExportCursor { name: "syslog".into(), last_id };
+    w.store.execute(advance(newest - 1)).await.expect("advance");
+    assert_eq!(w.store.export_cursor("syslog").await.expect("cursor"), newest - 1);
+    assert!(matches!(w.store.execute(advance(newest - 2)).await, Err(StoreError::Conflict(_))), "never backwards");
+    assert!(matches!(w.store.execute(advance(newest + 100)).await, Err(StoreError::Conflict(_))), "never past the trail");
+    assert_eq!(w.store.last_audit_id().await.expect("newest"), newest, "cursor moves are not audited");
+    w.store.execute(advance(newest)).await.expect("advance to the end");
+    assert_eq!(w.store.export_cursor("syslog").await.expect("cursor"), newest);
+    assert_eq!(w.store.export_cursor("other").await.expect("cursor"), 0, "each export has its own cursor");
+}
+
 pub async fn log_proves_every_record(store: Store) {
     use kiroku_log::{Checkpoint, LogKey, verify_consistency, verify_inclusion};
     let w = World::new(store).await;
@@ -616,7 +637,7 @@ pub async fn log_proves_every_record(store: Store) {
     assert!(proof.leaf_data.contains(&proof.document.content_hash), "the leaf records the content hash");
     let consistency = w.store.consistency_proof(size1, size2).await.expect("consistency");
     assert_eq!(verify_consistency(size1, size2, &root1, &root2, &consistency), Ok(()));
-    let bad = w.store.inclusion_proof(0, size2 + 1).await;
+    let bad = w.store.inclusion_proof(0, 1 << 40).await;
     assert!(matches!(bad, Err(StoreError::Invalid(_))));
 
     let report = crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, Some(&key.verifier()), &|_, _| {})
@@ -627,4 +648,34 @@ pub async fn log_proves_every_record(store: Store) {
     let other = LogKey::from_seed("kiroku.test/log", [4u8; 32]).verifier();
     let report = crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, Some(&other), &|_, _| {}).await.expect("verify");
     assert_eq!(report.findings.len(), 2, "both checkpoints fail under a key that did not sign them: {:?}", report.findings);
+}
+
+pub async fn review_report_counts_the_period(store: Store) {
+    use crate::review::BusinessHours;
+    let from = Timestamp::now();
+    let w = World::new(store).await;
+    let psych = w.create(&w.doctor, InfoClass::Psychiatry, None).await.expect("create");
+    w.store.execute(Command::ReadDocument { actor: w.doctor.clone(), id: psych.id.clone(), version: None }).await.expect("read");
+    let refused = w.store.execute(Command::ReadDocument { actor: w.nurse.clone(), id: psych.id.clone(), version: None }).await;
+    assert!(refused.is_err());
+    let policy = LockoutPolicy { max_failures: 5, lock_seconds: 60 };
+    w.store.execute(Command::LoginFailed { username: "dr.sato".into(), client_addr: None, policy }).await.expect("failure");
+    let to = Timestamp::now().plus_seconds(0);
+    // Every hour counts as after hours when the working day is empty.
+    let hours = BusinessHours { start_hour: 0, end_hour: 0 };
+    let review = |by: &Actor| Command::AuditReview { actor: by.clone(), from, to, hours };
+    assert!(matches!(w.store.execute(review(&w.doctor)).await, Err(StoreError::Denied(_))));
+    let report = w.store.execute(review(&w.auditor)).await.expect("report").into_review().expect("review");
+    assert_eq!((report.restricted_access.count, report.failed_logins.count), (3, 1));
+    assert_eq!(report.denied.count, 1, "the nurse's refused read; the doctor's refused review came after the period");
+    assert!(report.after_hours.count >= 3);
+    assert!(report.by_user.iter().any(|u| u.user == "dr.sato" && u.reads == 1 && u.writes == 1));
+    let hash = crate::review::report_hash(&report);
+    let again = w.store.execute(review(&w.auditor)).await.expect("report").into_review().expect("review");
+    assert_eq!(crate::review::report_hash(&again), hash, "a past period's report is stable");
+    let sign = |h: &str| Command::SignOffReview { actor: w.auditor.clone(), from, to, hours, report_hash: h.into(), comment: "確認".into() };
+    assert!(matches!(w.store.execute(sign("00")).await, Err(StoreError::Conflict(_))));
+    let signed = w.store.execute(sign(&hash)).await.expect("sign").into_audit().expect("event");
+    assert_eq!(signed[0].content_hash.as_deref(), Some(hash.as_str()));
+    assert_clean(&w.store).await;
 }

@@ -8,22 +8,24 @@ use kiroku_store::Store;
 use kiroku_store_sqlite::SqliteBackend;
 use tokio::net::TcpListener;
 
-async fn start() -> (String, tempfile::TempDir) {
+/// A server on a fresh store: its base URL, its temp dir, and the newest schema version.
+async fn start() -> (String, tempfile::TempDir, i64) {
     let dir = tempfile::tempdir().expect("temp dir");
     let backend = Arc::new(SqliteBackend::open(&dir.path().join("kiroku.db")).await.expect("sqlite"));
+    let latest = kiroku_store::Backend::latest_schema(backend.as_ref());
     let blobs = BlobStore::open(dir.path().join("blobs")).expect("blobs");
     let state = AppState::new(Store::start(backend), blobs, Settings::default());
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(kiroku_server::serve(listener, state, std::future::pending()));
-    (base, dir)
+    (base, dir, latest)
 }
 
 /// Every operation the OpenAPI document lists reaches a handler: without a login it answers 401 (or
 /// succeeds for public ones), never "no such endpoint" or "method not allowed".
 #[tokio::test]
 async fn every_documented_operation_is_routed() {
-    let (base, _dir) = start().await;
+    let (base, _dir, _) = start().await;
     let http = reqwest::Client::new();
     for op in openapi::OPERATIONS {
         let path = op.path.replace("{username}", "u1").replace("{role}", "doctor").replace("{patient_id}", "P1").replace("{n}", "1");
@@ -48,7 +50,7 @@ async fn every_documented_operation_is_routed() {
 
 #[tokio::test]
 async fn openapi_document_is_valid_3_1_and_lists_every_path() {
-    let (base, _dir) = start().await;
+    let (base, _dir, _) = start().await;
     let doc: serde_json::Value = reqwest::get(format!("{base}/api/openapi.json")).await.expect("get").json().await.expect("json");
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().expect("paths");
@@ -65,11 +67,11 @@ async fn openapi_document_is_valid_3_1_and_lists_every_path() {
 
 #[tokio::test]
 async fn health_and_metrics_answer_without_login() {
-    let (base, _dir) = start().await;
+    let (base, _dir, latest) = start().await;
     let health: serde_json::Value = reqwest::get(format!("{base}/healthz")).await.expect("get").json().await.expect("json");
     assert_eq!(
         (health["status"].as_str(), health["backend"].as_str(), health["schema_version"].as_i64()),
-        (Some("ok"), Some("sqlite"), Some(2))
+        (Some("ok"), Some("sqlite"), Some(latest))
     );
     let metrics = reqwest::get(format!("{base}/metrics")).await.expect("get").text().await.expect("text");
     assert!(metrics.contains("kiroku_http_responses_total{class=\"2xx\"}"));
