@@ -10,3 +10,4 @@ mod log;
 mod sessions;
 mod story;
 mod tamper;
+mod web;

@@ -34,12 +34,13 @@ pub fn side_by_side(left: &str, right: &str) -> Vec<Row> {
             rows.push(Row { left_no: Some(i + 1), left: a[i].into(), right_no: Some(j + 1), right: b[j].into(), kind: "same" });
             i += 1;
             j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            rows.push(Row { left_no: None, left: String::new(), right_no: Some(j + 1), right: b[j].into(), kind: "add" });
-            j += 1;
-        } else {
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            // Removed lines come before the lines that replace them, as readers expect.
             rows.push(Row { left_no: Some(i + 1), left: a[i].into(), right_no: None, right: String::new(), kind: "del" });
             i += 1;
+        } else {
+            rows.push(Row { left_no: None, left: String::new(), right_no: Some(j + 1), right: b[j].into(), kind: "add" });
+            j += 1;
         }
     }
     rows
@@ -74,7 +75,7 @@ mod tests {
     #[test]
     fn unchanged_added_and_removed_lines() {
         let rows = side_by_side("a\nb\nc", "a\nB\nc\nd");
-        assert_eq!(kinds(&rows), ["same", "add", "del", "same", "add"]);
+        assert_eq!(kinds(&rows), ["same", "del", "add", "same", "add"]);
         assert_eq!(rows[3].left_no, Some(3));
         assert_eq!(rows[3].right_no, Some(3));
         assert!(side_by_side("x", "x").iter().all(|r| r.kind == "same"));

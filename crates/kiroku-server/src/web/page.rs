@@ -305,13 +305,16 @@ struct ErrorTemplate {
 pub async fn render_error_pages(State(_state): State<AppState>, mut request: Request, next: Next) -> Response {
     let lang = Lang::of_request(request.headers());
     let path = request.uri().path().to_string();
+    // The header's logout form needs the token; it is shown only when the session was valid.
+    let csrf = cookie(request.headers(), SESSION_COOKIE).map(csrf_token).unwrap_or_default();
     let slot = UserSlot::default();
     request.extensions_mut().insert(slot.clone());
     let response = next.run(request).await;
     let Some(page) = response.extensions().get::<ErrorPage>().cloned() else { return response };
     let status = response.status();
     let user = slot.0.lock().ok().and_then(|s| s.clone());
-    let c = Chrome { lang, user, csrf: String::new(), path };
+    let csrf = if user.is_some() { csrf } else { String::new() };
+    let c = Chrome { lang, user, csrf, path };
     let (title, detail, hint) = describe(lang, status, &page);
     let t = ErrorTemplate { c, status: status.as_u16(), title, detail, hint };
     match t.render() {

@@ -1,0 +1,565 @@
+//! The web UI, seen from outside: the whole story of issue 3 walked in headless Chromium (driven by
+//! chromedriver, both started here), and the CSRF, cookie and header rules checked over plain HTTP.
+//! The browser test writes screenshots of the main pages to docs/screenshots/.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client as Driver, ClientBuilder, Locator};
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::json;
+
+use crate::harness::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver and a Chromium session on a fresh profile; both end when this is dropped.
+struct Browser {
+    driver: Option<Driver>,
+    chromedriver: Child,
+    _profile: tempfile::TempDir,
+    base: String,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.chromedriver.kill();
+        let _ = self.chromedriver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Starts chromedriver and a headless Chromium, or reports the missing peer (a failure under CI).
+async fn browser(base: &str) -> Option<Browser> {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        kiroku_testkit::missing_peer("Chromium", "apt-get install chromium chromium-driver fonts-noto-cjk");
+        return None;
+    }
+    let port = free_port();
+    let chromedriver = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let profile = temp_dir();
+    let args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--lang=ja",
+        "--window-size=1280,900",
+    ];
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args.push(format!("--user-data-dir={}", profile.path().display()));
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args, "prefs": { "intl.accept_languages": "ja" } }));
+    // chromedriver needs a moment to listen; its port cannot be handed over, so poll until it answers.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let driver = loop {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+            Ok(d) => break d,
+            Err(e) if Instant::now() > deadline => panic!("chromedriver did not start: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    Some(Browser { driver: Some(driver), chromedriver, _profile: profile, base: base.to_string() })
+}
+
+impl Browser {
+    fn d(&self) -> &Driver {
+        self.driver.as_ref().expect("driver")
+    }
+
+    async fn goto(&self, path: &str) {
+        self.d().goto(&format!("{}{}", self.base, path)).await.expect("goto");
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let e = self.d().wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
+        e.clear().await.expect("clear");
+        e.send_keys(text).await.expect("type");
+    }
+
+    async fn select(&self, css: &str, value: &str) {
+        self.d().find(Locator::Css(css)).await.expect(css).select_by_value(value).await.expect("select");
+    }
+
+    /// Clicks a link or button and waits until the page it leads to has replaced this one: every
+    /// click in these tests navigates, and WebDriver does not always wait for a form's answer.
+    async fn click(&self, css: &str) {
+        let old = self.d().find(Locator::Css("html")).await.expect("html");
+        let Ok(e) = self.d().wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await else {
+            let source = self.d().source().await.unwrap_or_default();
+            panic!("no {css} on {}: {source}", self.path().await);
+        };
+        e.click().await.expect("click");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while old.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "clicking {css} led nowhere");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let e = self.d().wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
+        e.text().await.expect("text")
+    }
+
+    async fn main_text(&self) -> String {
+        self.text("main").await
+    }
+
+    async fn path(&self) -> String {
+        self.d().current_url().await.expect("url").path().to_string()
+    }
+
+    /// Saves the page as docs/screenshots/NAME.png for the README.
+    async fn shot(&self, name: &str) {
+        let png = self.d().screenshot().await.expect("screenshot");
+        let dir = screenshots_dir();
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    async fn login(&self, username: &str, password: &str) {
+        self.goto("/login").await;
+        self.fill("#username", username).await;
+        self.fill("#password", password).await;
+        self.click("#login-submit").await;
+    }
+
+    /// First login of a new account: the forced password change page comes first.
+    async fn first_login(&self, username: &str, initial: &str) -> String {
+        self.login(username, initial).await;
+        assert_eq!(self.path().await, "/password", "{username} must change the initial password first");
+        let new_password = format!("Hoshi-Kumo-{}!7q", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        self.fill("#current_password", initial).await;
+        self.fill("#new_password", &new_password).await;
+        self.fill("#new_password_again", &new_password).await;
+        self.click("#password-submit").await;
+        assert_ne!(self.path().await, "/password", "password change for {username}: {}", self.main_text().await);
+        new_password
+    }
+
+    async fn logout(&self) {
+        self.click("header form[action='/logout'] button").await;
+        assert_eq!(self.path().await, "/login");
+    }
+
+    /// Creates an account on the administration page; answers its one-time password.
+    async fn create_user(&self, username: &str, display_name: &str, role: &str) -> String {
+        self.goto("/admin/users").await;
+        self.fill("#username", username).await;
+        self.fill("#display_name", display_name).await;
+        self.select("#role", role).await;
+        self.click("#create-user").await;
+        assert_eq!(self.text("#created-username").await, username);
+        self.text("#initial-password").await
+    }
+
+    /// Writes a document on the open chart and answers its page's path.
+    async fn new_document(&self, doc_type: &str, title: &str, class: &str, on_behalf_of: Option<&str>, body: &str) -> String {
+        self.click("#new-document").await;
+        self.select("#doc_type", doc_type).await;
+        self.fill("#title", title).await;
+        self.select("#info_class", class).await;
+        if let Some(who) = on_behalf_of {
+            self.fill("#on_behalf_of", who).await;
+        }
+        self.fill("#body", body).await;
+        self.click("#save-document").await;
+        let path = self.path().await;
+        assert!(path.starts_with("/documents/"), "document saved: {path} {}", self.main_text().await);
+        path
+    }
+
+    async fn close(mut self) {
+        if let Some(d) = self.driver.take() {
+            let _ = d.close().await;
+        }
+    }
+}
+
+fn screenshots_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
+}
+
+/// Issue 3's story through the pages, as the staff would do it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_ui_story_in_a_real_browser() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    let Some(b) = browser(&server.base).await else { return };
+
+    // The administrator logs in with the initial password, must change it, and creates the staff.
+    b.goto("/").await;
+    assert_eq!(b.path().await, "/login");
+    b.shot("login").await;
+    b.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!(b.path().await, "/password");
+    b.shot("password-change").await;
+    b.fill("#current_password", ADMIN_PASSWORD).await;
+    b.fill("#new_password", "short").await;
+    b.fill("#new_password_again", "short").await;
+    b.click("#password-submit").await;
+    assert!(b.text("#password-error").await.contains("パスワードは"), "a readable Japanese reason");
+    b.fill("#current_password", ADMIN_PASSWORD).await;
+    b.fill("#new_password", "Asagiri-Kawa-2026#z").await;
+    b.fill("#new_password_again", "Asagiri-Kawa-2026#z").await;
+    b.click("#password-submit").await;
+    assert_eq!(b.path().await, "/admin/users", "{}", b.main_text().await);
+    assert!(b.text("#who").await.contains("システム管理者"), "the header shows who is logged in and the role");
+    let doctor_pw = b.create_user("dr.sato", "佐藤 一郎", "doctor").await;
+    let clerk_pw = b.create_user("ck.suzuki", "鈴木 花子", "clerk").await;
+    let nurse_pw = b.create_user("ns.tanaka", "田中 由美", "nurse").await;
+    let auditor_pw = b.create_user("audit.kato", "加藤 誠", "auditor").await;
+    b.shot("users").await;
+    b.goto("/admin/roles").await;
+    let psychiatry_for_nurse = b.d().find(Locator::Css("input[value='nurse:class:psychiatry']")).await.expect("matrix cell");
+    assert!(!psychiatry_for_nurse.is_selected().await.expect("checked"), "nurses do not see psychiatry by default");
+    b.click("#save-roles").await;
+    b.text("#roles-saved").await;
+    b.shot("roles").await;
+    b.logout().await;
+
+    // The clerk registers a patient and enters a proxy document for the doctor.
+    b.first_login("ck.suzuki", &clerk_pw).await;
+    assert_eq!(b.path().await, "/patients");
+    b.fill("#patient_id", "P-1001").await;
+    b.fill("#name", "山田 太郎").await;
+    b.fill("#name_kana", "ヤマダ タロウ").await;
+    b.fill("#birth_date", "1970-04-01").await;
+    b.select("#sex", "male").await;
+    b.click("#register-submit").await;
+    assert_eq!(b.path().await, "/patients/P-1001");
+    let proxy =
+        b.new_document("referral", "紹介状（代行入力）", "normal", Some("dr.sato"), "佐藤医師の口述による紹介状。\n高血圧で加療中。").await;
+    assert_eq!(b.text("#doc-status").await, "承認待ち");
+    b.logout().await;
+
+    // The doctor finds it in the approval queue and approves it from the list.
+    b.first_login("dr.sato", &doctor_pw).await;
+    b.goto("/approvals").await;
+    assert!(b.text("#approvals").await.contains("紹介状（代行入力）"));
+    b.shot("approvals").await;
+    b.click("#approvals button.approve").await;
+    assert_eq!(b.path().await, "/approvals");
+    b.text("#approvals-empty").await;
+    b.goto(&proxy).await;
+    assert_eq!(b.text("#doc-status").await, "確定");
+    assert!(b.main_text().await.contains("承認者"));
+
+    // The doctor writes a note, confirms it after the last full view, and amends it.
+    b.goto("/patients?q=ヤマダ").await;
+    b.shot("patient-search").await;
+    b.click("#patient-results a").await;
+    let note = b.new_document("progress_note", "経過記録", "normal", None, "血圧 150/90。\n降圧薬を継続。\n2週間後に再診。").await;
+    assert_eq!(b.text("#doc-status").await, "下書き");
+    b.click("#confirm").await;
+    assert!(b.text("#doc-body").await.contains("降圧薬を継続"), "the confirm page shows the full text");
+    b.shot("confirm").await;
+    b.click("#confirm-submit").await;
+    assert_eq!(b.path().await, note);
+    assert_eq!(b.text("#doc-status").await, "確定");
+    assert_eq!(b.text("#doc-confirmer").await, "dr.sato");
+    b.click("#amend").await;
+    b.fill("#body", "血圧 150/90。\n降圧薬を増量。\n2週間後に再診。").await;
+    b.fill("#reason", "処方内容の誤記訂正").await;
+    b.click("#save-edit").await;
+    assert_eq!(b.text("#doc-version").await, "2");
+    b.shot("document").await;
+    b.click("#history").await;
+    let versions = b.text("#versions").await;
+    assert!(versions.contains("処方内容の誤記訂正") && versions.contains("修正"), "who/when/why of each version: {versions}");
+    let diff = b.text("#diff").await;
+    assert!(diff.contains("降圧薬を継続") && diff.contains("降圧薬を増量"), "both versions side by side: {diff}");
+    assert_eq!(b.d().find_all(Locator::Css("#diff tr.del")).await.expect("rows").len(), 1);
+    assert_eq!(b.d().find_all(Locator::Css("#diff tr.add")).await.expect("rows").len(), 1);
+    b.shot("history").await;
+
+    // A restricted (psychiatry) note, and a logical deletion with its reason.
+    let chart = "/patients/P-1001";
+    b.goto(chart).await;
+    let restricted = b.new_document("progress_note", "精神科面談記録", "psychiatry", None, "面談内容。").await;
+    b.goto(chart).await;
+    b.new_document("other", "誤って作成した文書", "normal", None, "重複").await;
+    b.click("#delete").await;
+    b.fill("#reason", "重複して作成したため").await;
+    b.click("#delete-submit").await;
+    assert_eq!(b.path().await, chart);
+    let listing = b.text("#documents").await;
+    for badge in ["確定", "削除", "下書き"] {
+        assert!(listing.contains(badge), "status badge {badge} on the chart: {listing}");
+    }
+    b.shot("chart").await;
+    b.logout().await;
+
+    // A nurse without the psychiatry class sees the chart without that note, and not the note itself.
+    b.first_login("ns.tanaka", &nurse_pw).await;
+    b.goto(chart).await;
+    let nurse_view = b.text("#documents").await;
+    assert!(nurse_view.contains("経過記録") && !nurse_view.contains("精神科面談記録"), "{nurse_view}");
+    b.goto(&restricted).await;
+    assert!(b.main_text().await.contains("見つかりません"), "the restricted note answers like an unknown one");
+    b.shot("not-found").await;
+    b.logout().await;
+
+    // The auditor sees these reads and writes, filters them, and downloads them as CSV.
+    b.first_login("audit.kato", &auditor_pw).await;
+    assert_eq!(b.path().await, "/audit");
+    b.fill("#patient_id", "P-1001").await;
+    b.click("#audit-search").await;
+    let trail = b.text("#audit-events").await;
+    for action in ["患者登録", "文書作成", "代行入力の承認", "確定", "修正（新版）", "文書の参照", "文書一覧の参照", "版履歴の参照", "削除"]
+    {
+        assert!(trail.contains(action), "the audit trail shows {action}");
+    }
+    assert!(trail.contains("ns.tanaka"), "the nurse's reads of the chart are recorded");
+    b.shot("audit").await;
+    b.goto("/audit?user=ns.tanaka&action=document_read").await;
+    assert!(b.text("#audit-events").await.contains("拒否"), "the nurse's refused read of the restricted note is recorded");
+    b.goto("/audit?user=dr.sato&action=document_amend").await;
+    assert_eq!(b.d().find_all(Locator::Css("#audit-events tbody tr")).await.expect("rows").len(), 1);
+    let cookie = b.d().get_named_cookie("kiroku_session").await.expect("session cookie");
+    let csv = reqwest::Client::new()
+        .get(format!("{}/audit/export.csv?patient_id=P-1001", server.base))
+        .header("cookie", format!("kiroku_session={}", cookie.value()))
+        .send()
+        .await
+        .expect("csv");
+    assert!(csv.headers()["content-type"].to_str().unwrap_or("").starts_with("text/csv"));
+    let csv = csv.text().await.expect("csv text");
+    assert!(csv.contains("document_amend") && csv.contains("P-1001"), "{csv}");
+
+    // The English toggle, remembered for the next page.
+    b.click("header a.lang").await;
+    assert!(b.text("h1").await.contains("Audit trail"));
+    b.goto("/audit").await;
+    assert!(b.text("#who").await.contains("Audit officer"));
+    b.click("header a.lang").await;
+    assert!(b.text("h1").await.contains("監査証跡"));
+    b.close().await;
+}
+
+/// A client that shows redirects instead of following them, with cookies handled by hand.
+fn raw_client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(Policy::none()).build().expect("client")
+}
+
+fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers.get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
+}
+
+fn cookie_value(set_cookies: &[String], name: &str) -> Option<String> {
+    set_cookies.iter().find_map(|c| c.strip_prefix(&format!("{name}="))).map(|rest| rest.split(';').next().unwrap_or("").to_string())
+}
+
+fn hidden_csrf(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("csrf field").to_string()
+}
+
+/// Logs in through the login form; answers the session cookie header and the page's CSRF token.
+async fn web_login(base: &str, username: &str, password: &str) -> (String, String) {
+    let http = raw_client();
+    let form = http.get(format!("{base}/login")).send().await.expect("login page");
+    let login_cookie = cookie_value(&set_cookies(form.headers()), "kiroku_login_csrf").expect("login csrf cookie");
+    let token = hidden_csrf(&form.text().await.expect("html"));
+    let r = http
+        .post(format!("{base}/login"))
+        .header("cookie", format!("kiroku_login_csrf={login_cookie}"))
+        .form(&[("csrf", token.as_str()), ("username", username), ("password", password)])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 303);
+    let cookies = set_cookies(r.headers());
+    let session = cookies.iter().find(|c| c.starts_with("kiroku_session=")).expect("session cookie").clone();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(session.split("; ").any(|a| a == attribute), "session cookie has {attribute}: {session}");
+    }
+    assert!(!session.contains("Secure"), "no Secure on loopback, where the browser speaks plain http");
+    let cookie = format!("kiroku_session={}", cookie_value(&cookies, "kiroku_session").expect("value"));
+    let page = http.get(format!("{base}/patients")).header("cookie", &cookie).send().await.expect("page");
+    let html = page.text().await.expect("html");
+    (cookie, hidden_csrf(&html))
+}
+
+/// Every form refuses a missing or wrong CSRF token with the 403 page, and does its work with the
+/// right one; the login form's token is bound to its own cookie.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_forms_refuse_missing_or_wrong_csrf_tokens() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    let admin = admin(&server).await;
+    let mut doctor = server.client();
+    let r = admin
+        .post("/api/v1/users", json!({ "username": "dr.ito", "display_name": "伊藤", "role": "doctor", "password": "Minato-Hikari-77!k" }))
+        .await;
+    r.expect(201, "create doctor");
+    let doctor_pw = doctor.login_and_change("dr.ito", "Minato-Hikari-77!k").await;
+    create_patient(&doctor, "P-7").await;
+    let doc = doctor.post("/api/v1/patients/P-7/documents", note("本文")).await.expect(201, "note");
+    let id = doc["id"].as_str().expect("id").to_string();
+    let base = &server.base;
+    let http = raw_client();
+
+    // The login form without its cookie, or with a different token.
+    let r = http
+        .post(format!("{base}/login"))
+        .form(&[("csrf", "x"), ("username", "dr.ito"), ("password", &doctor_pw)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(format!("{base}/login"))
+        .header("cookie", "kiroku_login_csrf=abc")
+        .form(&[("csrf", "abd"), ("username", "dr.ito"), ("password", &doctor_pw)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 403);
+
+    let (cookie, csrf) = web_login(base, "dr.ito", &doctor_pw).await;
+    let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
+        ("/logout".into(), vec![]),
+        (
+            "/password".into(),
+            vec![("current_password", &doctor_pw), ("new_password", "Kaede-Michi-31!pp"), ("new_password_again", "Kaede-Michi-31!pp")],
+        ),
+        (
+            "/patients".into(),
+            vec![("patient_id", "P-8"), ("name", "川"), ("name_kana", "カワ"), ("birth_date", "1990-01-01"), ("sex", "female")],
+        ),
+        ("/patients/P-7/documents".into(), vec![("doc_type", "progress_note"), ("title", "t"), ("body", "b"), ("info_class", "normal")]),
+        (format!("/documents/{id}/edit"), vec![("version", "1"), ("title", "t"), ("body", "changed")]),
+        (format!("/documents/{id}/confirm"), vec![("version", "1")]),
+        (format!("/documents/{id}/approve"), vec![("version", "1")]),
+        (format!("/documents/{id}/delete"), vec![("version", "1"), ("reason", "r")]),
+        ("/admin/users".into(), vec![("username", "x1"), ("display_name", "x"), ("role", "nurse")]),
+        ("/admin/users/dr.ito".into(), vec![("action", "disable")]),
+        ("/admin/roles".into(), vec![("grant", "doctor:perm:patient.read")]),
+    ];
+    for (path, fields) in &forms {
+        for token in [None, Some("0".repeat(64)), Some(format!("{}0", &csrf[..63]))] {
+            let mut body: Vec<(&str, &str)> = fields.clone();
+            if let Some(t) = &token {
+                body.push(("csrf", t));
+            }
+            let r = http.post(format!("{base}{path}")).header("cookie", &cookie).form(&body).send().await.expect("post");
+            assert_eq!(r.status(), 403, "{path} with csrf {token:?}");
+            let html = r.text().await.expect("html");
+            assert!(html.contains("フォームの有効期限が切れたか"), "{path}: a readable page, not JSON");
+        }
+    }
+    // The attachment form (multipart) checks its first field the same way.
+    let boundary = "kirokuboundary";
+    for first in ["csrf\r\n\r\nwrong", "other\r\n\r\nx"] {
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{first}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--{boundary}--\r\n"
+        );
+        let r = http
+            .post(format!("{base}/documents/{id}/attachments"))
+            .header("cookie", &cookie)
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(r.status(), 403, "upload with {first:?}");
+    }
+    // With the right token the same forms work: an edit of the draft, then an attachment.
+    let r = http
+        .post(format!("{base}/documents/{id}/edit"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("version", "1"), ("title", "経過記録"), ("body", "changed")])
+        .send()
+        .await
+        .expect("edit");
+    assert_eq!(r.status(), 303);
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"scan.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--{boundary}--\r\n"
+    );
+    let r = http
+        .post(format!("{base}/documents/{id}/attachments"))
+        .header("cookie", &cookie)
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), 303);
+    let view = doctor.get(&format!("/api/v1/documents/{id}")).await.expect(200, "document");
+    assert_eq!(view["body"]["text"], "changed");
+    assert_eq!(view["attachments"][0]["name"], "scan.txt");
+    assert_eq!(view["attachments"][0]["size"], 5);
+}
+
+/// The pages carry the page CSP (no inline script or style allowed) and the other security headers;
+/// JSON keeps the strict one; unknown pages get the 404 page, unknown API paths a problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_pages_carry_csp_and_security_headers() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    let admin = admin(&server).await;
+    let pw = "Nagare-Boshi-2026?q";
+    admin
+        .post("/api/v1/users", json!({ "username": "dr.mori", "display_name": "森", "role": "doctor", "password": pw }))
+        .await
+        .expect(201, "user");
+    let mut doctor = server.client();
+    let pw = doctor.login_and_change("dr.mori", pw).await;
+    create_patient(&doctor, "P-9").await;
+    let (cookie, _) = web_login(&server.base, "dr.mori", &pw).await;
+    let http = raw_client();
+    let page_csp = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+    for path in ["/login", "/patients", "/patients/P-9", "/patients/P-9/documents/new", "/approvals", "/no-such-page"] {
+        let r = http.get(format!("{}{path}", server.base)).header("cookie", &cookie).send().await.expect("get");
+        let h = r.headers().clone();
+        assert!(h["content-type"].to_str().unwrap_or("").starts_with("text/html"), "{path}");
+        assert_eq!(h["content-security-policy"], page_csp, "{path}");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["cache-control"], "no-store", "{path}: patient data stays out of caches");
+        let status = r.status().as_u16();
+        let html = r.text().await.expect("html");
+        assert!(!html.contains("<script>") && !html.contains(" style=") && !html.contains("onclick"), "{path}: no inline script or style");
+        assert!(html.contains("<html lang=\"ja\">"), "{path}: Japanese by default");
+        if path == "/no-such-page" {
+            assert_eq!(status, 404);
+            assert!(html.contains("ページが見つかりません"));
+        } else {
+            assert_eq!(status, 200, "{path}");
+        }
+    }
+    let en = http.get(format!("{}/login", server.base)).header("accept-language", "en-US,en;q=0.8").send().await.expect("get");
+    assert!(en.text().await.expect("html").contains("<html lang=\"en\">"), "English when the browser prefers it");
+    let css = http.get(format!("{}/static/kiroku.css", server.base)).send().await.expect("css");
+    assert!(css.headers()["content-type"].to_str().unwrap_or("").starts_with("text/css"));
+    assert!(css.text().await.expect("css").contains("@media print"), "a print stylesheet");
+    let api = http.get(format!("{}/api/v1/no-such", server.base)).send().await.expect("api");
+    assert_eq!(api.status(), 404);
+    assert_eq!(api.headers()["content-security-policy"], "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    assert_eq!(api.headers()["content-type"], "application/problem+json");
+    // Without a session every page leads to the login page; a forbidden page is a page of its own.
+    let r = http.get(format!("{}/patients/P-9", server.base)).send().await.expect("get");
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap_or("")), (303, "/login"));
+    let r = http.get(format!("{}/admin/users", server.base)).header("cookie", &cookie).send().await.expect("get");
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.expect("html").contains("この画面を表示する権限がありません"));
+}
