@@ -21,6 +21,7 @@ pub struct Config {
     pub fixity: FixityConfig,
     pub audit: AuditConfig,
     pub storage: StorageConfig,
+    pub syslog: SyslogConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -69,6 +70,61 @@ pub struct StorageConfig {
     pub max_upload_mib: u64,
 }
 
+/// Forwarding of the audit trail to a syslog collector over TLS; all empty: off.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyslogConfig {
+    pub collector: String,
+    pub ca_file: String,
+    pub client_cert_file: String,
+    pub client_key_file: String,
+    pub hostname: String,
+}
+
+impl SyslogConfig {
+    fn validate(&self) -> Result<()> {
+        if self.collector.is_empty() {
+            if [&self.ca_file, &self.client_cert_file, &self.client_key_file].iter().any(|v| !v.is_empty()) {
+                bail!("syslog.collector is empty but other [syslog] settings are set: set the collector, or remove them");
+            }
+            return Ok(());
+        }
+        if self.ca_file.is_empty() {
+            bail!("syslog.ca_file must name the PEM file of the CA that signed the collector's certificate");
+        }
+        if self.client_cert_file.is_empty() != self.client_key_file.is_empty() {
+            bail!("syslog.client_cert_file and syslog.client_key_file go together");
+        }
+        Ok(())
+    }
+
+    /// The forwarder's settings, `None` when forwarding is off.
+    fn settings(&self, hostname: &str) -> Option<kiroku_server::syslog::SyslogSettings> {
+        let path = |v: &str| (!v.is_empty()).then(|| PathBuf::from(v));
+        (!self.collector.is_empty()).then(|| kiroku_server::syslog::SyslogSettings {
+            collector: self.collector.clone(),
+            ca_file: PathBuf::from(&self.ca_file),
+            client_cert_file: path(&self.client_cert_file),
+            client_key_file: path(&self.client_key_file),
+            hostname: hostname.to_string(),
+            app_name: "kiroku".into(),
+        })
+    }
+
+    /// The configured host name, else this machine's (Linux), else "kiroku".
+    fn hostname(&self) -> String {
+        if !self.hostname.is_empty() {
+            return self.hostname.clone();
+        }
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "kiroku".into())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -79,6 +135,7 @@ impl Default for Config {
             fixity: FixityConfig::default(),
             audit: AuditConfig::default(),
             storage: StorageConfig::default(),
+            syslog: SyslogConfig::default(),
         }
     }
 }
@@ -153,6 +210,7 @@ impl Config {
         if self.storage.max_upload_mib == 0 {
             bail!("storage.max_upload_mib must be greater than 0");
         }
+        self.syslog.validate()?;
         if !["text", "json"].contains(&self.log_format.as_str()) {
             bail!("log_format must be \"text\" or \"json\"");
         }
@@ -178,6 +236,8 @@ impl Config {
             max_upload_bytes: self.storage.max_upload_mib * 1024 * 1024,
             fixity_interval_secs: if self.fixity.interval_seconds > 0 { self.fixity.interval_seconds } else { self.fixity.interval_hours * 3600 },
             business_hours: kiroku_store::review::BusinessHours { start_hour: self.audit.business_hours_start, end_hour: self.audit.business_hours_end },
+            syslog: self.syslog.settings(&self.syslog.hostname()),
+            audit_source: self.syslog.hostname(),
             ..kiroku_server::Settings::default()
         }
     }
@@ -262,5 +322,20 @@ mod tests {
         assert!(err.to_string().contains("KIROKU_AUTH_LOCKOUT"));
         let bad: Result<Config, _> = toml::from_str("[auth]\nlockout_failures = \"five\"");
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn syslog_needs_a_ca_and_client_files_in_pairs() {
+        let with = |s: &str| toml::from_str::<Config>(&format!("[syslog]\n{s}")).expect("parses").validate();
+        with("").expect("off by default");
+        with("collector = \"siem:6514\"\nca_file = \"/etc/kiroku/ca.pem\"").expect("collector with CA");
+        assert!(with("collector = \"siem:6514\"").is_err(), "a CA is required");
+        assert!(with("collector = \"siem:6514\"\nca_file = \"ca.pem\"\nclient_cert_file = \"c.pem\"").is_err(), "cert without key");
+        assert!(with("ca_file = \"ca.pem\"").is_err(), "settings without a collector");
+        let c: Config =
+            toml::from_str("[syslog]\ncollector = \"siem:6514\"\nca_file = \"ca.pem\"\nhostname = \"kiroku01\"").expect("parses");
+        let s = c.settings().syslog.expect("on");
+        assert_eq!((s.collector.as_str(), s.hostname.as_str(), s.client_cert_file), ("siem:6514", "kiroku01", None));
+        assert_eq!(c.settings().audit_source, "kiroku01");
     }
 }

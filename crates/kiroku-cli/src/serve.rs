@@ -31,6 +31,10 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, listen: Option<S
     let local = listener.local_addr()?;
     let Opened { config, backend, blobs } = opened;
     let mut settings = config.settings();
+    if let Some(s) = &settings.syslog {
+        // Unreadable certificates stop start-up here, before anyone relies on the forwarding.
+        kiroku_server::syslog::Forwarder::new(s.clone()).context("the [syslog] settings cannot be used")?;
+    }
     // Browsers send Secure cookies only over https; on loopback kiroku is reached over plain http.
     settings.secure_cookies = !local.ip().is_loopback();
     let state = kiroku_server::AppState::new(store, blobs, settings).with_log_key(crate::logkey::load_or_create(data_dir)?);

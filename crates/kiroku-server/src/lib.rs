@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod session;
 pub mod settings;
+pub mod syslog;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -67,6 +68,14 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The binary checks these settings at start-up too; a bad one here still stops before serving.
+    let forwarder = state
+        .settings
+        .syslog
+        .clone()
+        .map(syslog::Forwarder::new)
+        .transpose()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let checkpointer = state.log_key.clone().map(|key| {
         let origin = key.origin().to_string();
@@ -76,10 +85,14 @@ pub async fn serve(
         let interval = std::time::Duration::from_secs(state.settings.fixity_interval_secs);
         tokio::spawn(fixity::run(state.clone(), interval, stop.subscribe()))
     });
+    let forwarder = forwarder.map(|f| tokio::spawn(syslog::run(state.clone(), Arc::new(f), stop.subscribe())));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     // Requests are done: sign the final tree head before the process ends.
     let _ = stop.send(true);
+    if let Some(task) = forwarder {
+        let _ = task.await;
+    }
     if let Some(task) = fixity {
         let _ = task.await;
     }

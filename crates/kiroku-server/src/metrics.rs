@@ -10,6 +10,8 @@ pub struct Metrics {
     pub logins: AtomicU64,
     pub audited_reads: AtomicU64,
     pub writes: AtomicU64,
+    /// Audit events not yet confirmed delivered to the syslog collector.
+    pub syslog_backlog: AtomicU64,
 }
 
 impl Metrics {
@@ -37,6 +39,11 @@ impl Metrics {
         for (name, help, v) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));
         }
+        let _ = writeln!(
+            out,
+            "# HELP kiroku_syslog_backlog Audit events not yet delivered to the syslog collector.\n# TYPE kiroku_syslog_backlog gauge\nkiroku_syslog_backlog {}",
+            self.syslog_backlog.load(Relaxed)
+        );
         out
     }
 }

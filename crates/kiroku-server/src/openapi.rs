@@ -98,6 +98,15 @@ pub const OPERATIONS: &[Operation] = &[
     op("get", "/api/v1/audit", "Audit events (audit.read): filters, cursor paging, ?format=csv", None, 200, Some("AuditPage"), true),
     op(
         "get",
+        "/api/v1/audit/export/fhir",
+        "Audit events as FHIR R4 AuditEvent NDJSON, newest first (audit.read; ?from=&to=&patient_id=&user=)",
+        None,
+        200,
+        None,
+        true,
+    ),
+    op(
+        "get",
         "/api/v1/log/checkpoint",
         "The latest signed checkpoint of the tamper-evident log (C2SP signed note)",
         None,

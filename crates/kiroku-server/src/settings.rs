@@ -18,6 +18,10 @@ pub struct Settings {
     /// Whether the web session cookie carries `Secure`. Off only when the server listens on loopback,
     /// where browsers reach it over plain http.
     pub secure_cookies: bool,
+    /// Forwarding of the audit trail to a syslog collector over TLS (IHE ATNA); `None`: off.
+    pub syslog: Option<crate::syslog::SyslogSettings>,
+    /// The name of this installation in exported audit events (FHIR observer, DICOM audit source).
+    pub audit_source: String,
     /// Seconds between scheduled fixity checks; 0 turns them off.
     pub fixity_interval_secs: u64,
     /// Working hours for the audit review report's after-hours section.
@@ -34,6 +38,8 @@ impl Default for Settings {
             max_upload_bytes: 100 * 1024 * 1024,
             max_json_bytes: 2 * 1024 * 1024,
             secure_cookies: true,
+            syslog: None,
+            audit_source: "kiroku".into(),
             fixity_interval_secs: 24 * 3600,
             business_hours: kiroku_store::review::BusinessHours::default(),
         }

@@ -239,6 +239,12 @@ pub enum Command {
     RecordFixity {
         summary: crate::fixity::FixitySummary,
     },
+    /// Moves an export's delivery cursor (the last audit id a collector took); bookkeeping, not
+    /// audited: the events it counts are the audit trail itself.
+    AdvanceExportCursor {
+        name: String,
+        last_id: i64,
+    },
 }
 
 /// What a command answers.
@@ -305,6 +311,7 @@ impl Command {
             | Command::StoreCheckpoint { .. } => {
                 return None;
             }
+            Command::AdvanceExportCursor { .. } => return None,
             Command::ReadVersionProof { actor, id, version } => Subject { version: Some(*version), ..doc(actor, A::VersionRead, id) },
             Command::AuditReview { actor, .. } => s(actor, A::AuditReview),
             Command::SignOffReview { actor, .. } => s(actor, A::AuditReviewSignoff),

@@ -212,6 +212,7 @@ impl Ctx<'_> {
                 Ok(Reply::Documents(heads))
             }
             Command::StoreCheckpoint { checkpoint } => self.store_checkpoint(checkpoint).await,
+            Command::AdvanceExportCursor { name, last_id } => self.advance_export_cursor(name, *last_id).await,
             Command::ReadVersionProof { actor, id, version } => self.read_version_proof(actor, id, *version).await,
             Command::AuditReview { actor, from, to, hours } => {
                 let report = self.review(actor, *from, *to, *hours).await?;
@@ -854,6 +855,24 @@ impl Ctx<'_> {
             return Err(StoreError::Conflict(format!("the root signed for size {} is not the log's", cp.size)));
         }
         self.tx.insert_checkpoint(cp).await?;
+        Ok(Reply::Done)
+    }
+
+    /// Moves an export's cursor forward. Never backwards and never past the newest event, so that a
+    /// confused forwarder cannot make the trail look delivered when it was not.
+    async fn advance_export_cursor(&mut self, name: &str, last_id: i64) -> Result<Reply> {
+        if name.is_empty() || name.len() > 64 {
+            return Err(DomainError::invalid("name", "must be 1 to 64 characters").into());
+        }
+        let current = self.tx.export_cursor(name).await?.unwrap_or(0);
+        if last_id < current {
+            return Err(StoreError::Conflict(format!("export cursor {name} is at {current} and only moves forward")));
+        }
+        let newest = self.tx.query_audit(&AuditFilter::default(), 1).await?.first().map_or(0, |e| e.id);
+        if last_id > newest {
+            return Err(StoreError::Conflict(format!("there is no audit event {last_id} yet")));
+        }
+        self.tx.set_export_cursor(name, last_id, self.now.as_micros()).await?;
         Ok(Reply::Done)
     }
 

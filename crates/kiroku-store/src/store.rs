@@ -101,6 +101,30 @@ impl Store {
         Ok(cp)
     }
 
+    /// How far the export `name` has delivered: the last audit id a collector took, 0 if none.
+    pub async fn export_cursor(&self, name: &str) -> Result<i64> {
+        let mut tx = self.backend.begin_read().await?;
+        let cursor = tx.export_cursor(name).await?;
+        tx.rollback().await?;
+        Ok(cursor.unwrap_or(0))
+    }
+
+    /// Up to `limit` audit events after id `after`, oldest first, read without the writer (exports).
+    pub async fn audit_after(&self, after: i64, limit: i64) -> Result<Vec<AuditEvent>> {
+        let mut tx = self.backend.begin_read().await?;
+        let events = tx.scan_audit(after, limit).await?;
+        tx.rollback().await?;
+        Ok(events)
+    }
+
+    /// The newest audit event's id, 0 on an empty trail.
+    pub async fn last_audit_id(&self) -> Result<i64> {
+        let mut tx = self.backend.begin_read().await?;
+        let newest = tx.query_audit(&AuditFilter::default(), 1).await?.first().map_or(0, |e| e.id);
+        tx.rollback().await?;
+        Ok(newest)
+    }
+
     pub async fn is_initialised(&self) -> Result<bool> {
         let mut tx = self.backend.begin_read().await?;
         let n = tx.count_users().await?;

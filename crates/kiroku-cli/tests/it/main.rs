@@ -6,6 +6,7 @@ mod harness;
 mod access;
 mod bad_input;
 mod crash;
+mod export;
 mod log;
 mod sessions;
 mod story;

@@ -28,7 +28,7 @@ pub struct AuditParams {
     format: Option<String>,
 }
 
-fn time(field: &str, v: Option<String>) -> ApiResult<Option<Timestamp>> {
+pub(crate) fn time(field: &str, v: Option<String>) -> ApiResult<Option<Timestamp>> {
     v.map(|s| {
         Timestamp::parse_rfc3339(&s)
             .ok_or_else(|| ApiError::validation(field, "must be an RFC 3339 time such as 2026-11-25T09:00:00+09:00"))
@@ -36,7 +36,7 @@ fn time(field: &str, v: Option<String>) -> ApiResult<Option<Timestamp>> {
     .transpose()
 }
 
-fn short(field: &str, v: Option<String>) -> ApiResult<Option<String>> {
+pub(crate) fn short(field: &str, v: Option<String>) -> ApiResult<Option<String>> {
     match v {
         Some(s) if s.len() > 64 => Err(ApiError::validation(field, "must be at most 64 characters")),
         other => Ok(other.filter(|s| !s.is_empty())),

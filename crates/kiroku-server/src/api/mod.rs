@@ -1,6 +1,7 @@
 //! Routes of the JSON API and the middleware every response passes through.
 
 pub mod audit;
+mod audit_export;
 pub mod auth;
 pub mod documents;
 mod log;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/documents/{id}/attachments/{attachment_id}", get(documents::download))
         .route("/approvals", get(documents::approval_queue))
         .route("/audit", get(audit::query))
+        .route("/audit/export/fhir", get(audit_export::fhir))
         .route("/audit/review", get(review::report))
         .route("/audit/review/signoff", post(review::sign_off))
         .route("/log/checkpoint", get(log::checkpoint))
