@@ -22,6 +22,7 @@ fn migrator() -> Migrator {
     Migrator::with_migrations(vec![
         m(1, "initial", include_str!("../migrations/0001_initial.sql")),
         m(2, "merkle log", include_str!("../migrations/0002_merkle_log.sql")),
+        m(3, "user preferences", include_str!("../migrations/0003_user_preferences.sql")),
         m(4, "export cursors", include_str!("../migrations/0004_export_cursors.sql")),
     ])
 }

@@ -80,6 +80,10 @@ pub trait Tx: Send {
     async fn insert_password_history(&mut self, username: &str, hash: &str, at: i64) -> Result<()>;
     async fn password_history(&mut self, username: &str, limit: i64) -> Result<Vec<String>>;
 
+    /// The user's chosen UI language, if any.
+    async fn get_language(&mut self, username: &str) -> Result<Option<String>>;
+    async fn set_language(&mut self, username: &str, language: &str, at: i64) -> Result<()>;
+
     async fn insert_session(&mut self, session: &SessionRecord) -> Result<()>;
     async fn get_session(&mut self, token_hash: &str) -> Result<Option<SessionRecord>>;
     async fn touch_session(&mut self, id: &str, at: i64) -> Result<()>;

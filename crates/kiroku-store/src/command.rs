@@ -239,6 +239,11 @@ pub enum Command {
     RecordFixity {
         summary: crate::fixity::FixitySummary,
     },
+    /// The user's UI language (`ja` or `en`); a preference, not audited.
+    SetLanguage {
+        actor: Actor,
+        language: String,
+    },
     /// Moves an export's delivery cursor (the last audit id a collector took); bookkeeping, not
     /// audited: the events it counts are the audit trail itself.
     AdvanceExportCursor {
@@ -315,7 +320,7 @@ impl Command {
             Command::ReadVersionProof { actor, id, version } => Subject { version: Some(*version), ..doc(actor, A::VersionRead, id) },
             Command::AuditReview { actor, .. } => s(actor, A::AuditReview),
             Command::SignOffReview { actor, .. } => s(actor, A::AuditReviewSignoff),
-            Command::RecordFixity { .. } => return None,
+            Command::RecordFixity { .. } | Command::SetLanguage { .. } => return None,
             Command::CreateUser { actor, .. } => s(actor, A::UserCreate),
             Command::UpdateUser { actor, .. } | Command::ResetPassword { actor, .. } => s(actor, A::UserUpdate),
             Command::UnlockUser { actor, .. } => s(actor, A::UserUnlock),

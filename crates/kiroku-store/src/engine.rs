@@ -223,6 +223,13 @@ impl Ctx<'_> {
             Command::SignOffReview { actor, from, to, hours, report_hash, comment } => {
                 self.sign_off_review(actor, (*from, *to, *hours), report_hash, comment).await
             }
+            Command::SetLanguage { actor, language } => {
+                if !["ja", "en"].contains(&language.as_str()) {
+                    return Err(DomainError::invalid("language", "must be ja or en").into());
+                }
+                self.tx.set_language(actor.username.as_str(), language, self.now.as_micros()).await?;
+                Ok(Reply::Done)
+            }
             Command::RecordFixity { summary } => {
                 let outcome = if summary.is_clean() { Outcome::Success } else { Outcome::Failed };
                 let ev = event(self.now, Some(&Actor::system()), A::FixityCheck, outcome, None, None, None, Some(summary.detail()), None);

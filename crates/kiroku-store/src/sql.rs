@@ -299,6 +299,19 @@ macro_rules! sql_tx {
                     .iter().map(sql_rows::checkpoint).collect()
             }
 
+            async fn export_cursor(&mut self, name: &str) -> $crate::error::Result<Option<i64>> {
+                ::sqlx::query("SELECT last_id FROM export_cursors WHERE name = $1").bind(name)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(|r| sql_rows::i(r, "last_id")).transpose()
+            }
+
+            async fn set_export_cursor(&mut self, name: &str, last_id: i64, at: i64) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO export_cursors (name, last_id, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, updated_at = excluded.updated_at")
+                    .bind(name).bind(last_id).bind(at)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
+            }
+
             async fn append_audit(&mut self, seq: i64, e: &$crate::records::NewAuditEvent) -> $crate::error::Result<i64> {
                 let row = ::sqlx::query("UPDATE log_head SET last_event = last_event + 1 WHERE id = 1 RETURNING last_event")
                     .fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
@@ -346,19 +359,6 @@ macro_rules! sql_tx {
                 ::sqlx::query("SELECT id, info_class FROM documents WHERE info_class <> 'normal'")
                     .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
                     .iter().map(|r| Ok((sql_rows::s(r, "id")?, sql_rows::s(r, "info_class")?))).collect()
-            }
-
-            async fn export_cursor(&mut self, name: &str) -> $crate::error::Result<Option<i64>> {
-                ::sqlx::query("SELECT last_id FROM export_cursors WHERE name = $1").bind(name)
-                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
-                    .as_ref().map(|r| sql_rows::i(r, "last_id")).transpose()
-            }
-
-            async fn set_export_cursor(&mut self, name: &str, last_id: i64, at: i64) -> $crate::error::Result<()> {
-                ::sqlx::query("INSERT INTO export_cursors (name, last_id, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, updated_at = excluded.updated_at")
-                    .bind(name).bind(last_id).bind(at)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
-                Ok(())
             }
 
             async fn load_grants(&mut self) -> $crate::error::Result<Vec<(String, String)>> {
@@ -429,6 +429,19 @@ macro_rules! sql_tx {
                     .bind(username).bind(limit)
                     .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
                     .iter().map(|r| sql_rows::s(r, "password_hash")).collect()
+            }
+
+            async fn get_language(&mut self, username: &str) -> $crate::error::Result<Option<String>> {
+                ::sqlx::query("SELECT language FROM user_preferences WHERE username = $1").bind(username)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(|r| sql_rows::s(r, "language")).transpose()
+            }
+
+            async fn set_language(&mut self, username: &str, language: &str, at: i64) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO user_preferences (username, language, updated_at) VALUES ($1, $2, $3) ON CONFLICT (username) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at")
+                    .bind(username).bind(language).bind(at)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                Ok(())
             }
 
             async fn insert_session(&mut self, x: &$crate::records::SessionRecord) -> $crate::error::Result<()> {

@@ -50,6 +50,14 @@ impl Store {
         Ok(user)
     }
 
+    /// The user's chosen UI language, if they chose one.
+    pub async fn language(&self, username: &str) -> Result<Option<String>> {
+        let mut tx = self.backend.begin_read().await?;
+        let language = tx.get_language(username).await?;
+        tx.rollback().await?;
+        Ok(language)
+    }
+
     /// The last `limit` password hashes of an account, newest first.
     pub async fn password_history(&self, username: &str, limit: i64) -> Result<Vec<String>> {
         let mut tx = self.backend.begin_read().await?;

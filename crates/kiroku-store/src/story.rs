@@ -560,6 +560,11 @@ pub async fn disabled_accounts_lose_sessions(store: Store) {
         client_addr: None,
     };
     w.store.execute(Command::LoginSucceeded { session }).await.expect("login");
+    assert_eq!(w.store.language("ns.tanaka").await.expect("read"), None);
+    w.store.execute(Command::SetLanguage { actor: w.nurse.clone(), language: "en".into() }).await.expect("language");
+    w.store.execute(Command::SetLanguage { actor: w.nurse.clone(), language: "ja".into() }).await.expect("language again");
+    assert_eq!(w.store.language("ns.tanaka").await.expect("read").as_deref(), Some("ja"));
+    assert!(w.store.execute(Command::SetLanguage { actor: w.nurse.clone(), language: "fr".into() }).await.is_err());
     assert!(w.store.session("th1").await.expect("read").is_some_and(|s| s.session.revoked_at.is_none()));
     let r = w
         .store

@@ -563,3 +563,94 @@ async fn web_pages_carry_csp_and_security_headers() {
     assert_eq!(r.status(), 403);
     assert!(r.text().await.expect("html").contains("この画面を表示する権限がありません"));
 }
+
+/// The language a user chooses follows them: chosen in one browser, it is set at login in another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chosen_language_is_remembered_per_user() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    let admin = admin(&server).await;
+    let pw = "Kaze-no-Oto-2026!q";
+    admin
+        .post("/api/v1/users", json!({ "username": "ns.ueda", "display_name": "上田", "role": "nurse", "password": pw }))
+        .await
+        .expect(201, "user");
+    let mut nurse = server.client();
+    let pw = nurse.login_and_change("ns.ueda", pw).await;
+    let (cookie, _) = web_login(&server.base, "ns.ueda", &pw).await;
+    let http = raw_client();
+    let r = http.get(format!("{}/lang/en?back=/patients", server.base)).header("cookie", &cookie).send().await.expect("toggle");
+    assert_eq!(r.status(), 303);
+
+    // Another browser, no language cookie, Japanese preferred by the browser: the user's choice wins.
+    let form = http.get(format!("{}/login", server.base)).header("accept-language", "ja").send().await.expect("login page");
+    let login_cookie = cookie_value(&set_cookies(form.headers()), "kiroku_login_csrf").expect("csrf cookie");
+    let token = hidden_csrf(&form.text().await.expect("html"));
+    let r = http
+        .post(format!("{}/login", server.base))
+        .header("cookie", format!("kiroku_login_csrf={login_cookie}"))
+        .form(&[("csrf", token.as_str()), ("username", "ns.ueda"), ("password", pw.as_str())])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(cookie_value(&set_cookies(r.headers()), "kiroku_lang").as_deref(), Some("en"), "the stored preference is applied at login");
+}
+
+/// Issue 4 on the pages: the fixity alert shows on every page while stored content does not match,
+/// and the audit officer sees the log's public key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_the_fixity_alert_and_the_log_key() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let server = Server::init_and_start(&data, &[("KIROKU_FIXITY_INTERVAL_SECONDS", "1")]);
+    let admin = admin(&server).await;
+    let pw = "Tsuki-Akari-2026!q";
+    for (name, role) in [("dr.kudo", "doctor"), ("au.mori", "auditor")] {
+        admin
+            .post("/api/v1/users", json!({ "username": name, "display_name": name, "role": role, "password": pw }))
+            .await
+            .expect(201, "user");
+    }
+    let mut doctor = server.client();
+    let doctor_pw = doctor.login_and_change("dr.kudo", pw).await;
+    let mut auditor = server.client();
+    let auditor_pw = auditor.login_and_change("au.mori", pw).await;
+    create_patient(&doctor, "P-1").await;
+    let doc = doctor.post("/api/v1/patients/P-1/documents", note("所見")).await.expect(201, "doc");
+    let id = doc["id"].as_str().expect("id");
+    let upload = doctor
+        .http
+        .post(format!("{}/api/v1/documents/{id}/attachments?name=a.pdf", server.base))
+        .bearer_auth(doctor.token.clone().unwrap_or_default())
+        .header("content-type", "application/pdf")
+        .body(b"%PDF-1.7".to_vec())
+        .send()
+        .await
+        .expect("upload");
+    let hash = upload.json::<serde_json::Value>().await.expect("json")["blob_hash"].as_str().expect("hash").to_string();
+    let (cookie, _) = web_login(&server.base, "dr.kudo", &doctor_pw).await;
+    let http = raw_client();
+    let page = |path: &'static str, cookie: String| {
+        let (http, base) = (http.clone(), server.base.clone());
+        async move { http.get(format!("{base}{path}")).header("cookie", cookie).send().await.expect("page").text().await.expect("html") }
+    };
+    assert!(!page("/patients", cookie.clone()).await.contains("fixity-alert"), "no alert while everything matches");
+
+    std::fs::write(data.join("blobs").join(&hash[0..2]).join(&hash[2..4]).join(&hash), b"forged").expect("tamper");
+    for _ in 0..100 {
+        let health = server.client().get("/healthz").await.expect(200, "health");
+        if health["status"] == "degraded" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let html = page("/patients", cookie.clone()).await;
+    assert!(html.contains("id=\"fixity-alert\"") && html.contains("整合性警告"), "the banner is on the page");
+
+    let (auditor_cookie, _) = web_login(&server.base, "au.mori", &auditor_pw).await;
+    let key = server.client().get("/api/v1/log/key").await.expect(200, "key")["public_key"].as_str().expect("key").to_string();
+    let audit_page = page("/audit", auditor_cookie).await;
+    assert!(audit_page.contains(&format!("<code id=\"log-public-key\">{key}</code>")), "the audit page shows the log key");
+    doctor.token = None;
+    auditor.token = None;
+}

@@ -104,6 +104,10 @@ struct AuditPage {
     events: Vec<EventRow>,
     query: String,
     next: Option<i64>,
+    /// The log's public key, for the audit officer to write down or hand to a witness.
+    log_key: String,
+    /// "size N, JST time" of the newest signed checkpoint.
+    checkpoint: String,
 }
 
 pub async fn view(State(state): State<AppState>, s: WebSession, uri: Uri) -> Result<Response, WebError> {
@@ -126,6 +130,11 @@ pub async fn view(State(state): State<AppState>, s: WebSession, uri: Uri) -> Res
         actions,
         events: rows,
         next,
+        log_key: state.log_key.as_ref().map(|k| k.verifier().encode()).unwrap_or_default(),
+        checkpoint: match state.store.latest_checkpoint().await? {
+            Some(cp) => format!("size {} / {}", cp.size, super::page::jst(cp.time)),
+            None => c.t("audit.checkpoint_none").to_string(),
+        },
         c,
     };
     render(&page)

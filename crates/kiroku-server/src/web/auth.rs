@@ -53,7 +53,7 @@ pub async fn login_form(State(state): State<AppState>, headers: HeaderMap, Query
 
 fn login_page(state: &AppState, lang: Lang, error: String, notice: String, username: String) -> Result<Response, WebError> {
     let token = kiroku_auth::token::random_token(24);
-    let c = Chrome { lang, user: None, csrf: token.clone(), path: "/login".into() };
+    let c = Chrome { lang, user: None, csrf: token.clone(), path: "/login".into(), alert: false };
     let mut response = render(&LoginPage { c, error, notice, username })?;
     if let Ok(v) = HeaderValue::from_str(&set_cookie(state, LOGIN_CSRF_COOKIE, &token, None)) {
         response.headers_mut().append(header::SET_COOKIE, v);
@@ -89,6 +89,11 @@ pub async fn login(
                 h.append(header::SET_COOKIE, v);
             }
             if let Ok(v) = HeaderValue::from_str(&set_cookie(&state, LOGIN_CSRF_COOKIE, "", Some(0))) {
+                h.append(header::SET_COOKIE, v);
+            }
+            // The user's own language choice wins over this browser's.
+            let remembered = state.store.language(done.user.username.as_str()).await.ok().flatten().and_then(|l| Lang::parse(&l));
+            if let Some(v) = remembered.and_then(|l| HeaderValue::from_str(&set_cookie(&state, LANG_COOKIE, l.code(), Some(365 * 24 * 3600))).ok()) {
                 h.append(header::SET_COOKIE, v);
             }
             Ok(response)
@@ -165,8 +170,18 @@ pub async fn set_lang(
     State(state): State<AppState>,
     axum::extract::Path(code): axum::extract::Path<String>,
     Query(q): Query<LangQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let lang = Lang::parse(&code).unwrap_or(Lang::Ja);
+    // Logged in: remember the choice for the user, so that it follows them to any terminal.
+    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+        && let Ok(auth) = crate::session::authenticate_token(token, None, &state).await
+    {
+        let command = kiroku_store::Command::SetLanguage { actor: auth.actor, language: lang.code().to_string() };
+        if let Err(e) = state.store.execute(command).await {
+            tracing::warn!(error = %e, "cannot store the language preference");
+        }
+    }
     // Only paths of this site: "//host" or "/\host" would leave it.
     let back = q.back.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.starts_with("/\\")).unwrap_or_else(|| "/".into());
     let mut response = see_other(&back);

@@ -83,6 +83,8 @@ pub struct Chrome {
     pub user: Option<HeaderUser>,
     pub csrf: String,
     pub path: String,
+    /// The fixity alert banner: stored content was found altered or missing.
+    pub alert: bool,
 }
 
 impl Chrome {
@@ -145,7 +147,7 @@ impl WebSession {
             return Err(WebError::Redirect("/password".into()));
         }
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-        let chrome = Chrome { lang: Lang::of_request(&parts.headers), user: Some(user), csrf: csrf_token(token), path };
+        let chrome = Chrome { lang: Lang::of_request(&parts.headers), user: Some(user), csrf: csrf_token(token), path, alert: state.fixity.alert() };
         Ok(WebSession { auth, chrome })
     }
 }
@@ -302,7 +304,7 @@ struct ErrorTemplate {
 
 /// Turns the error marker of a failed page into a page in the request's language, with the header
 /// of the logged-in user; answers for unknown pages outside `/api` too.
-pub async fn render_error_pages(State(_state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn render_error_pages(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let lang = Lang::of_request(request.headers());
     let path = request.uri().path().to_string();
     // The header's logout form needs the token; it is shown only when the session was valid.
@@ -314,7 +316,8 @@ pub async fn render_error_pages(State(_state): State<AppState>, mut request: Req
     let status = response.status();
     let user = slot.0.lock().ok().and_then(|s| s.clone());
     let csrf = if user.is_some() { csrf } else { String::new() };
-    let c = Chrome { lang, user, csrf, path };
+    let alert = user.is_some() && state.fixity.alert();
+    let c = Chrome { lang, user, csrf, path, alert };
     let (title, detail, hint) = describe(lang, status, &page);
     let t = ErrorTemplate { c, status: status.as_u16(), title, detail, hint };
     match t.render() {
