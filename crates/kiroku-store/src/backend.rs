@@ -31,20 +31,23 @@ pub trait Backend: Send + Sync + 'static {
 pub trait Tx: Send {
     async fn commit(self: Box<Self>) -> Result<()>;
     async fn rollback(self: Box<Self>) -> Result<()>;
-    async fn savepoint(&mut self) -> Result<()>;
-    async fn rollback_to_savepoint(&mut self) -> Result<()>;
-    async fn release_savepoint(&mut self) -> Result<()>;
 
-    /// Takes the next write sequence number and returns it with the matrix version and the log's
-    /// tree size. Locks the log head row until the transaction ends.
-    async fn next_seq(&mut self) -> Result<LogHead>;
-    /// The log's tree size, without taking the write lock.
+    /// How many statements of this transaction changed rows so far. The writer uses it to tell a
+    /// refusal before any change (rolled back by forgetting the command's buffered rows) from a
+    /// failure after one (the whole batch is rolled back).
+    fn writes(&self) -> u64;
+    /// Locks the log head row until the transaction ends and returns the counters: the last write
+    /// number, the last audit id, the matrix version and the tree size.
+    async fn lock_head(&mut self) -> Result<LogHead>;
+    /// The log's tree size, without taking the lock.
     async fn tree_size(&mut self) -> Result<i64>;
-    /// Records the log's tree size after leaves were appended.
-    async fn set_tree_size(&mut self, size: i64) -> Result<()>;
-    async fn insert_leaf(&mut self, leaf: &LeafRow) -> Result<()>;
-    /// Stores a perfect subtree above the leaves (level ≥ 1).
-    async fn insert_node(&mut self, level: i64, idx: i64, hash: &str) -> Result<()>;
+    /// Stores the counters at the end of a batch.
+    async fn save_head(&mut self, last_seq: i64, last_event: i64, tree_size: i64) -> Result<()>;
+    /// Inserts audit events (with their ids) in one statement per thousand.
+    async fn insert_audit_rows(&mut self, events: &[AuditEvent]) -> Result<()>;
+    async fn insert_leaves(&mut self, leaves: &[LeafRow]) -> Result<()>;
+    /// Stores perfect subtrees above the leaves as (level ≥ 1, index, hash).
+    async fn insert_nodes(&mut self, nodes: &[(i64, i64, String)]) -> Result<()>;
     /// A stored node's hash; level 0 reads the leaves.
     async fn get_node(&mut self, level: i64, idx: i64) -> Result<Option<String>>;
     async fn scan_leaves(&mut self, after: i64, limit: i64) -> Result<Vec<LeafRow>>;
@@ -58,8 +61,6 @@ pub trait Tx: Send {
     async fn export_cursor(&mut self, name: &str) -> Result<Option<i64>>;
     /// Records that the export `name` has delivered every event up to `last_id`.
     async fn set_export_cursor(&mut self, name: &str, last_id: i64, at: i64) -> Result<()>;
-    /// Appends an audit event with the next gap-free id and returns it.
-    async fn append_audit(&mut self, seq: i64, event: &NewAuditEvent) -> Result<i64>;
     async fn query_audit(&mut self, filter: &AuditFilter, limit: i64) -> Result<Vec<AuditEvent>>;
     /// Audit events in id order from `after` (exclusive), for verification.
     async fn scan_audit(&mut self, after: i64, limit: i64) -> Result<Vec<AuditEvent>>;

@@ -351,6 +351,19 @@ impl Command {
         })
     }
 
+    /// Whether the command reads audit rows or the log, and so must see the rows buffered before it.
+    pub fn reads_log(&self) -> bool {
+        matches!(
+            self,
+            Command::QueryAudit { .. }
+                | Command::AuditReview { .. }
+                | Command::SignOffReview { .. }
+                | Command::ReadVersionProof { .. }
+                | Command::StoreCheckpoint { .. }
+                | Command::AdvanceExportCursor { .. }
+        )
+    }
+
     /// Whether the command only reads (its audit event is still written and committed).
     pub fn is_read(&self) -> bool {
         matches!(

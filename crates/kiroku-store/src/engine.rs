@@ -8,10 +8,8 @@ use kiroku_core::{
     VersionKind,
 };
 
-use kiroku_log::Frontier;
-
 use crate::backend::Tx;
-use crate::ledger::{self, Leaf};
+use crate::ledger::{self, Leaf, LogState};
 use crate::command::{Actor, Command, Reply, Subject};
 use crate::error::{Result, StoreError};
 use crate::records::*;
@@ -20,40 +18,52 @@ use crate::records::*;
 pub const MAX_SEARCH_CHARS: usize = 100;
 const SEARCH_LIMIT: i64 = 100;
 
-/// State the engine keeps between commands: the permission matrix and the log's right edge, each
-/// reloaded when the log head row says another writer changed it.
+/// State the engine keeps between commands: the permission matrix and the log, each reloaded when
+/// the log head row (locked at the start of every batch) says another writer changed it.
 #[derive(Debug, Default)]
 pub struct EngineState {
     matrix: PermissionMatrix,
+    /// The matrix version the cached matrix belongs to; `None` when it must be read again.
     matrix_version: Option<i64>,
-    /// The log's right edge; `None` until loaded.
-    pub frontier: Option<Frontier>,
+    /// The log during a batch; `None` until loaded, or after a failed batch.
+    pub log: Option<LogState>,
 }
 
 impl EngineState {
-    /// Brings the cached matrix and log edge up to date with the head row just locked.
-    pub async fn sync(&mut self, tx: &mut dyn Tx, head: LogHead) -> Result<()> {
+    /// Starts a batch: locks the log head and brings the cached matrix and log up to date.
+    pub async fn begin_batch(&mut self, tx: &mut dyn Tx) -> Result<()> {
+        let head = tx.lock_head().await?;
         if self.matrix_version != Some(head.matrix_version) {
             self.matrix = load_matrix(tx).await?;
             self.matrix_version = Some(head.matrix_version);
         }
-        if self.frontier.as_ref().map(|f| f.size() as i64) != Some(head.tree_size) {
-            self.frontier = Some(ledger::load_frontier(tx, head.tree_size as u64).await?);
+        if !self.log.as_ref().is_some_and(|l| l.matches(&head)) {
+            let frontier = ledger::load_frontier(tx, head.tree_size as u64).await?;
+            self.log = Some(LogState::new(frontier, head));
         }
         Ok(())
     }
 
-    /// Records the log's new size if the command appended leaves.
-    pub async fn flush(&self, tx: &mut dyn Tx, size_before: i64) -> Result<()> {
-        match &self.frontier {
-            Some(f) if f.size() as i64 != size_before => tx.set_tree_size(f.size() as i64).await,
-            _ => Ok(()),
-        }
+    /// Reads the matrix again after a command changed it, within the same batch.
+    pub async fn reload_matrix(&mut self, tx: &mut dyn Tx) -> Result<()> {
+        self.matrix = load_matrix(tx).await?;
+        // The stored version moved too; compare afresh at the next batch.
+        self.matrix_version = None;
+        Ok(())
     }
 
-    fn parts(&mut self) -> Result<(&PermissionMatrix, &mut Frontier)> {
-        let frontier = self.frontier.as_mut().ok_or_else(|| StoreError::Corrupt("log state not loaded".into()))?;
-        Ok((&self.matrix, frontier))
+    pub fn log_mut(&mut self) -> Result<&mut LogState> {
+        self.log.as_mut().ok_or_else(|| StoreError::Corrupt("log state not loaded".into()))
+    }
+
+    /// Forgets everything cached: after a failed batch nothing in memory can be trusted.
+    pub fn reset(&mut self) {
+        *self = EngineState::default();
+    }
+
+    fn parts(&mut self) -> Result<(&PermissionMatrix, &mut LogState)> {
+        let log = self.log.as_mut().ok_or_else(|| StoreError::Corrupt("log state not loaded".into()))?;
+        Ok((&self.matrix, log))
     }
 }
 
@@ -63,11 +73,11 @@ struct Ctx<'a> {
     seq: i64,
     now: Timestamp,
     matrix: &'a PermissionMatrix,
-    log: &'a mut Frontier,
+    log: &'a mut LogState,
 }
 
-/// Runs `cmd` in `tx` as write number `seq`, after [`EngineState::sync`]. On error the caller rolls
-/// back to the command's savepoint and records the attempt with [`audit_failure`].
+/// Runs `cmd` in `tx` as write number `seq`, inside a batch begun by [`EngineState::begin_batch`].
+/// On a refusal the caller restores the log to its mark and records the attempt with [`audit_failure`].
 pub async fn execute(tx: &mut dyn Tx, state: &mut EngineState, seq: i64, now: Timestamp, cmd: &Command) -> Result<Reply> {
     let (matrix, log) = state.parts()?;
     let mut ctx = Ctx { tx, seq, now, matrix, log };
@@ -83,12 +93,12 @@ pub async fn load_matrix(tx: &mut dyn Tx) -> Result<PermissionMatrix> {
 }
 
 /// Records a refused or failed command after its changes were rolled back.
-pub async fn audit_failure(tx: &mut dyn Tx, state: &mut EngineState, seq: i64, now: Timestamp, cmd: &Command, err: &StoreError) -> Result<()> {
+pub fn audit_failure(state: &mut EngineState, seq: i64, now: Timestamp, cmd: &Command, err: &StoreError) -> Result<()> {
     let Some(Subject { actor, action, patient_id, document_id, version }) = cmd.subject() else { return Ok(()) };
     let outcome = if err.is_denial() { Outcome::Denied } else { Outcome::Failed };
     let event = event(now, actor, action, outcome, patient_id, document_id.map(|d| d.to_string()), version, Some(failure_code(err)), None);
-    let (_, log) = state.parts()?;
-    ledger::append_event(tx, log, seq, event).await.map(|_| ())
+    state.log_mut()?.append_event(seq, event);
+    Ok(())
 }
 
 /// A short code for the audit trail; never the input itself.
@@ -233,7 +243,7 @@ impl Ctx<'_> {
             Command::RecordFixity { summary } => {
                 let outcome = if summary.is_clean() { Outcome::Success } else { Outcome::Failed };
                 let ev = event(self.now, Some(&Actor::system()), A::FixityCheck, outcome, None, None, None, Some(summary.detail()), None);
-                let recorded = ledger::append_event(self.tx, self.log, self.seq, ev).await?;
+                let recorded = self.log.append_event(self.seq, ev);
                 Ok(Reply::Audit(vec![recorded]))
             }
             Command::QueryAudit { actor, filter, limit, export } => {
@@ -282,7 +292,10 @@ impl Ctx<'_> {
             detail,
             content_hash,
         );
-        ledger::append_event(self.tx, self.log, self.seq, ev).await.map(|_| ())
+        {
+            self.log.append_event(self.seq, ev);
+            Ok(())
+        }
     }
 
     async fn user(&mut self, username: &Username) -> Result<UserRecord> {
@@ -413,7 +426,10 @@ impl Ctx<'_> {
 
     async fn audit_as(&mut self, actor: &Actor, action: A, outcome: Outcome, detail: &str) -> Result<()> {
         let ev = event(self.now, Some(actor), action, outcome, None, None, None, Some(detail.to_string()), None);
-        ledger::append_event(self.tx, self.log, self.seq, ev).await.map(|_| ())
+        {
+            self.log.append_event(self.seq, ev);
+            Ok(())
+        }
     }
 
     async fn login_failed(&mut self, username: &str, client_addr: Option<String>, policy: &crate::command::LockoutPolicy) -> Result<Reply> {
@@ -424,7 +440,7 @@ impl Ctx<'_> {
                 client_addr,
                 ..event(self.now, None, A::LoginFailed, Outcome::Failed, None, None, None, Some("unknown_user".into()), None)
             };
-            ledger::append_event(self.tx, self.log, self.seq, ev).await?;
+            self.log.append_event(self.seq, ev);
             return Ok(Reply::LoginFailed { locked: false });
         };
         let actor = Actor { username: user.username.clone(), role: user.role, session: None, client_addr };
@@ -839,7 +855,7 @@ impl Ctx<'_> {
             seq: self.seq,
         };
         self.tx.insert_attachment(&att).await?;
-        ledger::append_leaf(self.tx, self.log, Leaf::Attachment(&att)).await?;
+        self.log.append_leaf(Leaf::Attachment(&att));
         self.audit(
             actor,
             A::AttachmentAdd,
@@ -854,7 +870,7 @@ impl Ctx<'_> {
     }
 
     async fn store_checkpoint(&mut self, cp: &CheckpointRow) -> Result<Reply> {
-        if cp.size < 1 || cp.size > self.log.size() as i64 {
+        if cp.size < 1 || cp.size > self.log.frontier.size() as i64 {
             return Err(StoreError::Conflict(format!("no tree of size {}", cp.size)));
         }
         let root = ledger::load_frontier(self.tx, cp.size as u64).await?.root();
@@ -941,21 +957,23 @@ impl Ctx<'_> {
         }
         let detail = format!("from={} to={} events={} comment={}", from.to_rfc3339(), to.to_rfc3339(), report.total_events, comment.trim());
         let ev = event(self.now, Some(actor), A::AuditReviewSignoff, Outcome::Success, None, None, None, Some(detail), Some(current));
-        let recorded = ledger::append_event(self.tx, self.log, self.seq, ev).await?;
+        let recorded = self.log.append_event(self.seq, ev);
         Ok(Reply::Audit(vec![recorded]))
     }
 
     /// Writes a version and its leaf.
     async fn record_version(&mut self, version: &VersionRecord) -> Result<()> {
         self.tx.insert_version(version).await?;
-        ledger::append_leaf(self.tx, self.log, Leaf::Version(version)).await.map(|_| ())
+        self.log.append_leaf(Leaf::Version(version));
+        Ok(())
     }
 
     /// Writes a confirmation or approval and its leaf.
     async fn record_attestation(&mut self, id: &DocumentId, version: i64, kind: AttestationKind, actor: &Actor) -> Result<()> {
         let attestation = Attestation { document_id: id.clone(), version, kind, username: actor.username.clone(), at: self.now, seq: self.seq };
         self.tx.insert_attestation(&attestation).await?;
-        ledger::append_leaf(self.tx, self.log, Leaf::Attestation(&attestation)).await.map(|_| ())
+        self.log.append_leaf(Leaf::Attestation(&attestation));
+        Ok(())
     }
 
     async fn view(&mut self, head: DocumentHead, version: VersionRecord) -> Result<Reply> {

@@ -12,6 +12,7 @@ use crate::backend::Tx;
 use crate::error::{Result, StoreError};
 use crate::records::*;
 
+
 /// A row of history as a leaf of the log. Its data is canonical JSON, so a verifier can recompute
 /// every leaf hash from the rows and find the one that was changed.
 pub enum Leaf<'a> {
@@ -61,40 +62,113 @@ impl Leaf<'_> {
     }
 }
 
-/// Appends a leaf and the perfect subtrees it completes.
-pub async fn append_leaf(tx: &mut dyn Tx, log: &mut Frontier, leaf: Leaf<'_>) -> Result<i64> {
-    let hash = leaf.hash();
-    let (ref_id, ref_version, ref_kind) = leaf.reference();
-    let idx = log.size() as i64;
-    let created = log.append(hash);
-    tx.insert_leaf(&LeafRow { idx, kind: leaf.kind().to_string(), ref_id, ref_version, ref_kind, hash: hex::encode(hash) }).await?;
-    for (level, index, node) in created.into_iter().skip(1) {
-        tx.insert_node(i64::from(level), index as i64, &hex::encode(node)).await?;
-    }
-    Ok(idx)
+/// The log as the writer holds it during a batch: the right edge of the tree, the counters, and the
+/// rows appended but not yet written. Rows are written once per batch (or before a command that reads
+/// the log), in a few multi-row statements; a refused command is undone by [`LogState::restore`].
+#[derive(Debug, Clone, Default)]
+pub struct LogState {
+    pub frontier: Frontier,
+    pub last_seq: i64,
+    pub last_event: i64,
+    events: Vec<AuditEvent>,
+    leaves: Vec<LeafRow>,
+    nodes: Vec<(i64, i64, String)>,
 }
 
-/// Appends an audit event and its leaf; the one way events are written.
-pub async fn append_event(tx: &mut dyn Tx, log: &mut Frontier, seq: i64, ev: NewAuditEvent) -> Result<AuditEvent> {
-    let id = tx.append_audit(seq, &ev).await?;
-    let event = AuditEvent {
-        id,
-        seq,
-        time: ev.time,
-        user: ev.user,
-        role: ev.role,
-        session: ev.session,
-        client_addr: ev.client_addr,
-        action: ev.action,
-        patient_id: ev.patient_id,
-        document_id: ev.document_id,
-        version: ev.version,
-        outcome: ev.outcome,
-        detail: ev.detail,
-        content_hash: ev.content_hash,
-    };
-    append_leaf(tx, log, Leaf::Audit(&event)).await?;
-    Ok(event)
+/// Where a command started, to undo its appends.
+#[derive(Debug, Clone)]
+pub struct Mark {
+    frontier: Frontier,
+    last_event: i64,
+    lens: (usize, usize, usize),
+}
+
+impl LogState {
+    pub fn new(frontier: Frontier, head: LogHead) -> Self {
+        LogState { frontier, last_seq: head.seq, last_event: head.last_event, ..Default::default() }
+    }
+
+    /// Whether this state still describes the log `head` reports (no other process wrote since).
+    pub fn matches(&self, head: &LogHead) -> bool {
+        self.frontier.size() as i64 == head.tree_size && self.last_event == head.last_event && self.last_seq == head.seq
+    }
+
+    /// The next write number; each command takes one.
+    pub fn next_seq(&mut self) -> i64 {
+        self.last_seq += 1;
+        self.last_seq
+    }
+
+    pub fn mark(&self) -> Mark {
+        Mark { frontier: self.frontier.clone(), last_event: self.last_event, lens: (self.events.len(), self.leaves.len(), self.nodes.len()) }
+    }
+
+    /// Forgets everything appended since `mark`.
+    pub fn restore(&mut self, mark: Mark) {
+        self.frontier = mark.frontier;
+        self.last_event = mark.last_event;
+        self.events.truncate(mark.lens.0);
+        self.leaves.truncate(mark.lens.1);
+        self.nodes.truncate(mark.lens.2);
+    }
+
+    /// Appends a leaf and the perfect subtrees it completes; returns its index.
+    pub fn append_leaf(&mut self, leaf: Leaf<'_>) -> i64 {
+        let hash = leaf.hash();
+        let (ref_id, ref_version, ref_kind) = leaf.reference();
+        let idx = self.frontier.size() as i64;
+        let created = self.frontier.append(hash);
+        self.leaves.push(LeafRow { idx, kind: leaf.kind().to_string(), ref_id, ref_version, ref_kind, hash: hex::encode(hash) });
+        self.nodes.extend(created.into_iter().skip(1).map(|(level, index, node)| (i64::from(level), index as i64, hex::encode(node))));
+        idx
+    }
+
+    /// Appends an audit event with the next gap-free id, and its leaf; the one way events are written.
+    pub fn append_event(&mut self, seq: i64, ev: NewAuditEvent) -> AuditEvent {
+        self.last_event += 1;
+        let event = AuditEvent {
+            id: self.last_event,
+            seq,
+            time: ev.time,
+            user: ev.user,
+            role: ev.role,
+            session: ev.session,
+            client_addr: ev.client_addr,
+            action: ev.action,
+            patient_id: ev.patient_id,
+            document_id: ev.document_id,
+            version: ev.version,
+            outcome: ev.outcome,
+            detail: ev.detail,
+            content_hash: ev.content_hash,
+        };
+        self.append_leaf(Leaf::Audit(&event));
+        self.events.push(event.clone());
+        event
+    }
+
+    /// Writes the appended rows.
+    pub async fn flush(&mut self, tx: &mut dyn Tx) -> Result<()> {
+        if !self.events.is_empty() {
+            tx.insert_audit_rows(&self.events).await?;
+            self.events.clear();
+        }
+        if !self.leaves.is_empty() {
+            tx.insert_leaves(&self.leaves).await?;
+            self.leaves.clear();
+        }
+        if !self.nodes.is_empty() {
+            tx.insert_nodes(&self.nodes).await?;
+            self.nodes.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes the appended rows and the counters; the last step of a batch before its commit.
+    pub async fn save(&mut self, tx: &mut dyn Tx) -> Result<()> {
+        self.flush(tx).await?;
+        tx.save_head(self.last_seq, self.last_event, self.frontier.size() as i64).await
+    }
 }
 
 pub fn parse_hash(hex_text: &str) -> Result<Hash> {

@@ -233,6 +233,7 @@ pub struct NewAuditEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogHead {
     pub seq: i64,
+    pub last_event: i64,
     pub matrix_version: i64,
     pub tree_size: i64,
 }

@@ -5,17 +5,27 @@
 //! backend's sqlx database type. Schemas and migrations stay per backend. Times are UTC microseconds
 //! (BIGINT), bodies canonical JSON text.
 
+/// `(…), (…)` placeholders for a multi-row insert of `rows` rows of `cols` columns.
+pub fn placeholders(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", (1..=cols).map(|c| format!("${}", r * cols + c)).collect::<Vec<_>>().join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Defines `pub struct $name` over `sqlx::Transaction<'static, $db>` and implements `Tx` for it.
 #[macro_export]
 macro_rules! sql_tx {
     ($name:ident, $db:ty) => {
         pub struct $name {
             tx: ::sqlx::Transaction<'static, $db>,
+            /// Statements that changed at least one row; see `Tx::writes`.
+            writes: u64,
         }
 
         impl $name {
             pub fn new(tx: ::sqlx::Transaction<'static, $db>) -> Self {
-                $name { tx }
+                $name { tx, writes: 0 }
             }
         }
 
@@ -217,20 +227,21 @@ macro_rules! sql_tx {
             async fn rollback(self: Box<Self>) -> $crate::error::Result<()> {
                 self.tx.rollback().await.map_err($crate::StoreError::database)
             }
-            async fn savepoint(&mut self) -> $crate::error::Result<()> {
-                self.exec("SAVEPOINT cmd").await
-            }
-            async fn rollback_to_savepoint(&mut self) -> $crate::error::Result<()> {
-                self.exec("ROLLBACK TO SAVEPOINT cmd").await
-            }
-            async fn release_savepoint(&mut self) -> $crate::error::Result<()> {
-                self.exec("RELEASE SAVEPOINT cmd").await
+
+            fn writes(&self) -> u64 {
+                self.writes
             }
 
-            async fn next_seq(&mut self) -> $crate::error::Result<$crate::records::LogHead> {
-                let row = ::sqlx::query("UPDATE log_head SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, matrix_version, tree_size")
+            async fn lock_head(&mut self) -> $crate::error::Result<$crate::records::LogHead> {
+                // A no-op update takes the row lock: from here to commit, no other writer moves the counters.
+                let row = ::sqlx::query("UPDATE log_head SET last_seq = last_seq WHERE id = 1 RETURNING last_seq, last_event, matrix_version, tree_size")
                     .fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
-                Ok($crate::records::LogHead { seq: sql_rows::i(&row, "last_seq")?, matrix_version: sql_rows::i(&row, "matrix_version")?, tree_size: sql_rows::i(&row, "tree_size")? })
+                Ok($crate::records::LogHead {
+                    seq: sql_rows::i(&row, "last_seq")?,
+                    last_event: sql_rows::i(&row, "last_event")?,
+                    matrix_version: sql_rows::i(&row, "matrix_version")?,
+                    tree_size: sql_rows::i(&row, "tree_size")?,
+                })
             }
 
             async fn tree_size(&mut self) -> $crate::error::Result<i64> {
@@ -238,22 +249,48 @@ macro_rules! sql_tx {
                 sql_rows::i(&row, "tree_size")
             }
 
-            async fn set_tree_size(&mut self, size: i64) -> $crate::error::Result<()> {
-                ::sqlx::query("UPDATE log_head SET tree_size = $1 WHERE id = 1").bind(size)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+            async fn save_head(&mut self, last_seq: i64, last_event: i64, tree_size: i64) -> $crate::error::Result<()> {
+                let r = ::sqlx::query("UPDATE log_head SET last_seq = $1, last_event = $2, tree_size = $3 WHERE id = 1")
+                    .bind(last_seq).bind(last_event).bind(tree_size)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
 
-            async fn insert_leaf(&mut self, l: &$crate::records::LeafRow) -> $crate::error::Result<()> {
-                ::sqlx::query("INSERT INTO log_leaves (idx, kind, ref_id, ref_version, ref_kind, hash) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(l.idx).bind(&l.kind).bind(&l.ref_id).bind(l.ref_version).bind(l.ref_kind.clone()).bind(&l.hash)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+            async fn insert_audit_rows(&mut self, events: &[$crate::kiroku_core::AuditEvent]) -> $crate::error::Result<()> {
+                for chunk in events.chunks(1_000) {
+                    let sql = ::sqlx::AssertSqlSafe(format!("INSERT INTO audit_events ({AUDIT_COLS}) VALUES {}", $crate::sql::placeholders(chunk.len(), 14)));
+                    let mut q = ::sqlx::query(sql);
+                    for e in chunk {
+                        q = q.bind(e.id).bind(e.seq).bind(e.time.as_micros()).bind(e.user.clone()).bind(e.role.clone()).bind(e.session.clone())
+                            .bind(e.client_addr.clone()).bind(e.action.as_str()).bind(e.patient_id.clone()).bind(e.document_id.clone())
+                            .bind(e.version).bind(e.outcome.as_str()).bind(e.detail.clone()).bind(e.content_hash.clone());
+                    }
+                    q.execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                    }
                 Ok(())
             }
 
-            async fn insert_node(&mut self, level: i64, idx: i64, hash: &str) -> $crate::error::Result<()> {
-                ::sqlx::query("INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)").bind(level).bind(idx).bind(hash)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+            async fn insert_leaves(&mut self, leaves: &[$crate::records::LeafRow]) -> $crate::error::Result<()> {
+                for chunk in leaves.chunks(2_000) {
+                    let sql = ::sqlx::AssertSqlSafe(format!("INSERT INTO log_leaves (idx, kind, ref_id, ref_version, ref_kind, hash) VALUES {}", $crate::sql::placeholders(chunk.len(), 6)));
+                    let mut q = ::sqlx::query(sql);
+                    for l in chunk {
+                        q = q.bind(l.idx).bind(l.kind.clone()).bind(l.ref_id.clone()).bind(l.ref_version).bind(l.ref_kind.clone()).bind(l.hash.clone());
+                    }
+                    q.execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                    }
+                Ok(())
+            }
+
+            async fn insert_nodes(&mut self, nodes: &[(i64, i64, String)]) -> $crate::error::Result<()> {
+                for chunk in nodes.chunks(4_000) {
+                    let sql = ::sqlx::AssertSqlSafe(format!("INSERT INTO log_nodes (level, idx, hash) VALUES {}", $crate::sql::placeholders(chunk.len(), 3)));
+                    let mut q = ::sqlx::query(sql);
+                    for (level, idx, hash) in chunk {
+                        q = q.bind(*level).bind(*idx).bind(hash.clone());
+                    }
+                    q.execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                    }
                 Ok(())
             }
 
@@ -283,7 +320,7 @@ macro_rules! sql_tx {
             async fn insert_checkpoint(&mut self, c: &$crate::records::CheckpointRow) -> $crate::error::Result<bool> {
                 let n = ::sqlx::query("INSERT INTO checkpoints (size, root, time, note) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING")
                     .bind(c.size).bind(&c.root).bind(c.time.as_micros()).bind(&c.note)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?.rows_affected();
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?.rows_affected();
                 Ok(n == 1)
             }
 
@@ -308,20 +345,8 @@ macro_rules! sql_tx {
             async fn set_export_cursor(&mut self, name: &str, last_id: i64, at: i64) -> $crate::error::Result<()> {
                 ::sqlx::query("INSERT INTO export_cursors (name, last_id, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, updated_at = excluded.updated_at")
                     .bind(name).bind(last_id).bind(at)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
-            }
-
-            async fn append_audit(&mut self, seq: i64, e: &$crate::records::NewAuditEvent) -> $crate::error::Result<i64> {
-                let row = ::sqlx::query("UPDATE log_head SET last_event = last_event + 1 WHERE id = 1 RETURNING last_event")
-                    .fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
-                let id = sql_rows::i(&row, "last_event")?;
-                ::sqlx::query("INSERT INTO audit_events (id, seq, time, username, role, session, client_addr, action, patient_id, document_id, version, outcome, detail, content_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
-                    .bind(id).bind(seq).bind(e.time.as_micros()).bind(e.user.clone()).bind(e.role.clone()).bind(e.session.clone())
-                    .bind(e.client_addr.clone()).bind(e.action.as_str()).bind(e.patient_id.clone()).bind(e.document_id.clone())
-                    .bind(e.version).bind(e.outcome.as_str()).bind(e.detail.clone()).bind(e.content_hash.clone())
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
-                Ok(id)
             }
 
             async fn query_audit(&mut self, f: &$crate::records::AuditFilter, limit: i64) -> $crate::error::Result<Vec<$crate::kiroku_core::AuditEvent>> {
@@ -374,7 +399,7 @@ macro_rules! sql_tx {
                     "DELETE FROM role_grants WHERE role = $1 AND grant_key = $2"
                 };
                 let n = ::sqlx::query(sql).bind(role).bind(grant_key)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?.rows_affected();
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?.rows_affected();
                 if n > 0 {
                     self.exec("UPDATE log_head SET matrix_version = matrix_version + 1 WHERE id = 1").await?;
                 }
@@ -386,7 +411,7 @@ macro_rules! sql_tx {
                     .bind(u.username.as_str()).bind(&u.display_name).bind(u.role.as_str()).bind(&u.password_hash)
                     .bind(u.must_change_password).bind(u.disabled).bind(u.failed_logins).bind(u.locked_until.map(|t| t.as_micros()))
                     .bind(u.created_at.as_micros()).bind(u.last_login_at.map(|t| t.as_micros())).bind(u.password_changed_at.as_micros())
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?.rows_affected();
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?.rows_affected();
                 Ok(n == 1)
             }
 
@@ -402,7 +427,7 @@ macro_rules! sql_tx {
                     .bind(u.username.as_str()).bind(&u.display_name).bind(u.role.as_str()).bind(&u.password_hash)
                     .bind(u.must_change_password).bind(u.disabled).bind(u.failed_logins).bind(u.locked_until.map(|t| t.as_micros()))
                     .bind(u.last_login_at.map(|t| t.as_micros())).bind(u.password_changed_at.as_micros())
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
 
@@ -420,7 +445,7 @@ macro_rules! sql_tx {
             async fn insert_password_history(&mut self, username: &str, hash: &str, at: i64) -> $crate::error::Result<()> {
                 ::sqlx::query("INSERT INTO password_history (username, password_hash, created_at) VALUES ($1, $2, $3)")
                     .bind(username).bind(hash).bind(at)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
 
@@ -440,7 +465,7 @@ macro_rules! sql_tx {
             async fn set_language(&mut self, username: &str, language: &str, at: i64) -> $crate::error::Result<()> {
                 ::sqlx::query("INSERT INTO user_preferences (username, language, updated_at) VALUES ($1, $2, $3) ON CONFLICT (username) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at")
                     .bind(username).bind(language).bind(at)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
 
@@ -448,7 +473,7 @@ macro_rules! sql_tx {
                 ::sqlx::query("INSERT INTO sessions (id, token_hash, username, created_at, last_seen_at, expires_at, revoked_at, client_addr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                     .bind(&x.id).bind(&x.token_hash).bind(x.username.as_str()).bind(x.created_at.as_micros())
                     .bind(x.last_seen_at.as_micros()).bind(x.expires_at.as_micros()).bind(x.revoked_at.map(|t| t.as_micros())).bind(x.client_addr.clone())
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
 
@@ -461,26 +486,26 @@ macro_rules! sql_tx {
 
             async fn touch_session(&mut self, id: &str, at: i64) -> $crate::error::Result<()> {
                 ::sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2").bind(id).bind(at)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
 
             async fn revoke_session(&mut self, id: &str, at: i64) -> $crate::error::Result<()> {
                 ::sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL").bind(id).bind(at)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
 
             async fn revoke_user_sessions(&mut self, username: &str, at: i64) -> $crate::error::Result<u64> {
                 Ok(::sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE username = $1 AND revoked_at IS NULL").bind(username).bind(at)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?.rows_affected())
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?.rows_affected())
             }
 
             async fn insert_patient(&mut self, p: &$crate::records::Patient) -> $crate::error::Result<bool> {
                 let n = ::sqlx::query("INSERT INTO patients (patient_id, name, name_kana, birth_date, sex, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (patient_id) DO NOTHING")
                     .bind(p.patient_id.as_str()).bind(&p.name).bind(&p.name_kana).bind(&p.birth_date).bind(p.sex.as_str())
                     .bind(p.created_at.as_micros()).bind(&p.created_by)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?.rows_affected();
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?.rows_affected();
                 Ok(n == 1)
             }
 
@@ -505,7 +530,7 @@ macro_rules! sql_tx {
                     .bind(h.id.as_str()).bind(h.patient_id.as_str()).bind(&h.doc_type).bind(&h.title).bind(h.info_class.as_str())
                     .bind(h.status.as_str()).bind(h.version).bind(h.entered_by.as_str()).bind(h.on_behalf_of.as_ref().map(|u| u.as_str()))
                     .bind(h.created_at.as_micros()).bind(h.updated_at.as_micros()).bind(h.confirmed_by.clone()).bind(h.confirmed_at.map(|t| t.as_micros()))
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
 
@@ -513,7 +538,7 @@ macro_rules! sql_tx {
                 ::sqlx::query("UPDATE documents SET title = $2, status = $3, version = $4, updated_at = $5, confirmed_by = $6, confirmed_at = $7 WHERE id = $1")
                     .bind(h.id.as_str()).bind(&h.title).bind(h.status.as_str()).bind(h.version).bind(h.updated_at.as_micros())
                     .bind(h.confirmed_by.clone()).bind(h.confirmed_at.map(|t| t.as_micros()))
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
 
@@ -544,7 +569,7 @@ macro_rules! sql_tx {
                     .bind(&v.title).bind(v.info_class.as_str()).bind($crate::kiroku_core::hash::canonical_json(&v.body))
                     .bind(v.entered_by.as_str()).bind(v.on_behalf_of.as_ref().map(|u| u.as_str())).bind(v.entered_at.as_micros())
                     .bind(v.reason.clone()).bind(&v.content_hash).bind(v.seq)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
 
@@ -573,7 +598,7 @@ macro_rules! sql_tx {
             async fn insert_attestation(&mut self, a: &$crate::records::Attestation) -> $crate::error::Result<()> {
                 ::sqlx::query("INSERT INTO attestations (document_id, version, kind, username, at, seq) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(a.document_id.as_str()).bind(a.version).bind(a.kind.as_str()).bind(a.username.as_str()).bind(a.at.as_micros()).bind(a.seq)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
 
@@ -596,7 +621,7 @@ macro_rules! sql_tx {
                 ::sqlx::query("INSERT INTO attachments (id, document_id, version, name, media_type, size, blob_hash, added_by, added_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                     .bind(&a.id).bind(a.document_id.as_str()).bind(a.version).bind(&a.name).bind(&a.media_type).bind(a.size)
                     .bind(&a.blob_hash).bind(a.added_by.as_str()).bind(a.added_at.as_micros()).bind(a.seq)
-                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
 
@@ -623,8 +648,16 @@ macro_rules! sql_tx {
         }
 
         impl $name {
+            /// Counts a statement that changed rows, and passes its result on.
+            fn count(&mut self, r: <$db as ::sqlx::Database>::QueryResult) -> <$db as ::sqlx::Database>::QueryResult {
+                if r.rows_affected() > 0 {
+                    self.writes += 1;
+                }
+                r
+            }
+
             async fn exec(&mut self, sql: &'static str) -> $crate::error::Result<()> {
-                ::sqlx::query(sql).execute(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                ::sqlx::query(sql).execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
         }

@@ -7,8 +7,11 @@
 //!    with `synchronous_commit=on`): kept; only now is the caller answered.
 //!
 //! A batch takes whatever is queued (up to [`MAX_BATCH`]) so that one fsync covers many commands.
-//! Each command runs inside its own savepoint: a refused command is rolled back alone and its
-//! attempt is recorded in the audit trail; only a database failure fails the whole batch.
+//! The batch locks the log head row first, so the write numbers, audit ids and leaf indexes it hands
+//! out are decided inside the database transaction. Audit events, leaves and log nodes are buffered
+//! and written in a few multi-row statements per batch. Commands check before they change anything:
+//! a refused command is undone by forgetting its buffered rows and recorded as a refused attempt; a
+//! command that fails after changing the database rolls the whole batch back.
 
 use std::sync::Arc;
 
@@ -63,6 +66,11 @@ async fn commit_batch(backend: &dyn Backend, state: &mut EngineState, batch: Vec
         Ok(tx) => tx,
         Err(e) => return fail_all(batch.into_iter().map(|j| j.reply), &e),
     };
+    if let Err(e) = state.begin_batch(tx.as_mut()).await {
+        let _ = tx.rollback().await;
+        state.reset();
+        return fail_all(batch.into_iter().map(|j| j.reply), &e);
+    }
     // Results are held back until the commit: nobody hears "done" before it is durable.
     let mut held = Vec::with_capacity(batch.len());
     for job in batch {
@@ -72,14 +80,24 @@ async fn commit_batch(backend: &dyn Backend, state: &mut EngineState, batch: Vec
         {
             tracing::error!(error = %e, "write batch failed; rolling back");
             let _ = tx.rollback().await;
-            // Forget the cached matrix: it may hold grants from the rolled-back transaction.
-            *state = EngineState::default();
+            state.reset();
             let pending = held.into_iter().map(|(reply, _)| reply).chain(std::iter::once(job.reply));
             return fail_all(pending, e);
         }
         held.push((job.reply, result));
     }
-    match tx.commit().await {
+    let saved = match state.log_mut() {
+        Ok(log) => log.save(tx.as_mut()).await,
+        Err(e) => Err(e),
+    };
+    let committed = match saved {
+        Ok(()) => tx.commit().await,
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    };
+    match committed {
         Ok(()) => {
             for (reply, result) in held {
                 let _ = reply.send(result);
@@ -87,7 +105,7 @@ async fn commit_batch(backend: &dyn Backend, state: &mut EngineState, batch: Vec
         }
         Err(e) => {
             tracing::error!(error = %e, "commit failed");
-            *state = EngineState::default();
+            state.reset();
             fail_all(held.into_iter().map(|(reply, _)| reply), &e);
         }
     }
@@ -99,29 +117,34 @@ fn fail_all(replies: impl Iterator<Item = oneshot::Sender<Result<Reply>>>, e: &S
     }
 }
 
+/// One command inside the batch. A refusal before any change to the database is undone by
+/// restoring the log's mark and recorded as a refused attempt under the same write number; a
+/// failure after a change is fatal and rolls the whole batch back.
 async fn run_one(tx: &mut dyn Tx, state: &mut EngineState, command: &Command) -> Result<Reply> {
-    tx.savepoint().await?;
-    let head = tx.next_seq().await?;
-    state.sync(tx, head).await?;
-    // The log's edge lives in memory too: a rolled-back command must leave it as it was.
-    let edge_before = state.frontier.clone();
+    let log = state.log_mut()?;
+    let seq = log.next_seq();
+    if command.reads_log() {
+        // Commands that read audit rows, leaves or nodes see everything appended before them.
+        log.flush(tx).await?;
+    }
+    let mark = log.mark();
+    let writes_before = tx.writes();
     let now = Timestamp::now();
-    match execute(tx, state, head.seq, now, command).await {
+    let result = execute(tx, state, seq, now, command).await;
+    match result {
         Ok(reply) => {
-            state.flush(tx, head.tree_size).await?;
-            tx.release_savepoint().await?;
+            if matches!(command, Command::SetGrant { .. }) {
+                state.reload_matrix(tx).await?;
+            }
             Ok(reply)
         }
         Err(e) if e.is_fatal() => Err(e),
+        Err(e) if tx.writes() != writes_before => {
+            Err(StoreError::Database(format!("a command failed after it had changed the database, so its batch is rolled back: {e}")))
+        }
         Err(e) => {
-            tx.rollback_to_savepoint().await?;
-            state.frontier = edge_before;
-            if command.subject().is_some() {
-                let head = tx.next_seq().await?;
-                audit_failure(tx, state, head.seq, now, command, &e).await?;
-                state.flush(tx, head.tree_size).await?;
-            }
-            tx.release_savepoint().await?;
+            state.log_mut()?.restore(mark);
+            audit_failure(state, seq, now, command, &e)?;
             Err(e)
         }
     }

@@ -112,28 +112,29 @@ async fn fixity_runs_on_schedule_and_alerts_on_altered_files() {
     let att: serde_json::Value = att.json().await.expect("json");
     let blob_hash = att["blob_hash"].as_str().expect("hash").to_string();
 
-    let runs = |outcome: &'static str| {
+    // The schedule runs every second from start-up, so wait for a run that saw the file.
+    let runs = |outcome: &'static str, needle: &'static str| {
         let auditor = auditor.clone();
         async move {
-            for _ in 0..100 {
+            for _ in 0..150 {
                 let r = auditor.get(&format!("/api/v1/audit?action=fixity_check&outcome={outcome}")).await.expect(200, "audit");
-                if r["events"].as_array().is_some_and(|e| !e.is_empty()) {
+                if r["events"][0]["detail"].as_str().is_some_and(|d| d.contains(needle)) {
                     return r["events"][0].clone();
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            panic!("no {outcome} fixity run within 10 s");
+            panic!("no {outcome} fixity run with {needle} within 15 s");
         }
     };
-    let clean = runs("success").await;
+    let clean = runs("success", "files=1").await;
     assert_eq!(clean["user"], "kiroku-system");
-    assert!(clean["detail"].as_str().is_some_and(|d| d.contains("files=1") && d.contains("changed=0")), "{clean}");
+    assert!(clean["detail"].as_str().is_some_and(|d| d.contains("changed=0")), "{clean}");
     let health = server.client().get("/healthz").await.expect(200, "health");
     assert_eq!(health["status"], "ok");
 
     let blob = data.join("blobs").join(&blob_hash[0..2]).join(&blob_hash[2..4]).join(&blob_hash);
     std::fs::write(&blob, b"%PDF-1.7 forged").expect("tamper");
-    let failed = runs("failed").await;
+    let failed = runs("failed", "changed=1").await;
     assert!(failed["detail"].as_str().is_some_and(|d| d.contains("changed=1") && d.contains(&blob_hash)), "{failed}");
     let health = server.client().get("/healthz").await.expect(200, "health");
     assert_eq!(health["status"], "degraded", "{health}");
