@@ -81,6 +81,10 @@ impl Backend for PostgresBackend {
         "postgres"
     }
 
+    async fn session(&self, token_hash: &str) -> Result<Option<kiroku_store::SessionWithUser>, StoreError> {
+        PgTx::session_on(&self.read, token_hash).await
+    }
+
     fn latest_schema(&self) -> i64 {
         migrator().iter().map(|m| m.version).max().unwrap_or(0)
     }

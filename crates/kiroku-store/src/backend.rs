@@ -23,6 +23,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn schema_version(&self) -> Result<i64>;
     /// The newest schema version this build knows.
     fn latest_schema(&self) -> i64;
+    /// A session by its token hash with its account, read outside the writer in one statement.
+    async fn session(&self, token_hash: &str) -> Result<Option<SessionWithUser>>;
 }
 
 /// The primitives of one transaction. Every method is a single statement or two; rules live in

@@ -648,6 +648,32 @@ macro_rules! sql_tx {
         }
 
         impl $name {
+            /// A session and its account in one statement on `pool`, outside any transaction: this
+            /// runs for every request, so it is one round trip.
+            pub async fn session_on(pool: &::sqlx::Pool<$db>, token_hash: &str) -> $crate::error::Result<Option<$crate::records::SessionWithUser>> {
+                let sql = ::sqlx::AssertSqlSafe(format!(
+                    "SELECT s.id AS s_id, s.token_hash AS s_token_hash, s.created_at AS s_created_at, s.last_seen_at AS s_last_seen_at, \
+                     s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at, s.client_addr AS s_client_addr, {} \
+                     FROM sessions s JOIN users u ON u.username = s.username WHERE s.token_hash = $1",
+                    USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+                ));
+                let Some(row) = ::sqlx::query(sql).bind(token_hash).fetch_optional(pool).await.map_err($crate::StoreError::database)? else {
+                    return Ok(None);
+                };
+                let user = sql_rows::user(&row)?;
+                let session = $crate::records::SessionRecord {
+                    id: sql_rows::s(&row, "s_id")?,
+                    token_hash: sql_rows::s(&row, "s_token_hash")?,
+                    username: user.username.clone(),
+                    created_at: $crate::kiroku_core::Timestamp::from_micros(sql_rows::i(&row, "s_created_at")?),
+                    last_seen_at: $crate::kiroku_core::Timestamp::from_micros(sql_rows::i(&row, "s_last_seen_at")?),
+                    expires_at: $crate::kiroku_core::Timestamp::from_micros(sql_rows::i(&row, "s_expires_at")?),
+                    revoked_at: sql_rows::oi(&row, "s_revoked_at")?.map($crate::kiroku_core::Timestamp::from_micros),
+                    client_addr: sql_rows::os(&row, "s_client_addr")?,
+                };
+                Ok(Some($crate::records::SessionWithUser { session, user }))
+            }
+
             /// Counts a statement that changed rows, and passes its result on.
             fn count(&mut self, r: <$db as ::sqlx::Database>::QueryResult) -> <$db as ::sqlx::Database>::QueryResult {
                 if r.rows_affected() > 0 {

@@ -35,11 +35,7 @@ impl Store {
 
     /// A session by its token hash, with its account, read outside the writer.
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionWithUser>> {
-        let mut tx = self.backend.begin_read().await?;
-        let Some(session) = tx.get_session(token_hash).await? else { return Ok(None) };
-        let user = tx.get_user(session.username.as_str()).await?;
-        tx.rollback().await?;
-        Ok(user.map(|user| SessionWithUser { session, user }))
+        self.backend.session(token_hash).await
     }
 
     /// An account as stored, for checking a password before the login command.
