@@ -4,6 +4,7 @@
 //! <origin>
 //! <tree size>
 //! <base64 root hash>
+//! [extension lines, e.g. "time 2026-11-25T09:00:00Z"]
 //!
 //! — <key name> <base64(key id ‖ Ed25519 signature)>
 //! ```
@@ -36,12 +37,19 @@ pub struct Checkpoint {
     pub origin: String,
     pub size: u64,
     pub root: Hash,
+    /// Signed lines after the root (C2SP extension lines); kiroku puts the signing time here.
+    pub extensions: Vec<String>,
 }
 
 impl Checkpoint {
     /// The signed body of the note (ends with a newline).
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, STANDARD.encode(self.root))
+        let mut body = format!("{}\n{}\n{}\n", self.origin, self.size, STANDARD.encode(self.root));
+        for line in &self.extensions {
+            body.push_str(line);
+            body.push('\n');
+        }
+        body
     }
 
     fn parse_body(body: &str) -> Result<Checkpoint, CheckpointError> {
@@ -50,7 +58,8 @@ impl Checkpoint {
         let size = lines.next().and_then(|l| l.parse().ok()).ok_or(CheckpointError::Malformed("size"))?;
         let root_b64 = lines.next().ok_or(CheckpointError::Malformed("root"))?;
         let root: Hash = STANDARD.decode(root_b64).ok().and_then(|v| v.try_into().ok()).ok_or(CheckpointError::Malformed("root"))?;
-        Ok(Checkpoint { origin, size, root })
+        let extensions = lines.filter(|l| !l.is_empty()).map(str::to_string).collect();
+        Ok(Checkpoint { origin, size, root, extensions })
     }
 }
 
@@ -156,12 +165,14 @@ mod tests {
     #[test]
     fn sign_verify_and_tamper() {
         let key = LogKey::from_seed("kiroku.example/log", [7u8; 32]);
-        let cp = Checkpoint { origin: "kiroku.example/log".into(), size: 42, root: [9u8; 32] };
+        let cp = Checkpoint { origin: "kiroku.example/log".into(), size: 42, root: [9u8; 32], extensions: vec!["time 2026-11-25T00:00:00Z".into()] };
         let note = key.sign(&cp);
         let verifier = LogVerifier::parse(&key.verifier().encode()).expect("key round trip");
         assert_eq!(verifier.verify(&note), Ok(cp));
         let tampered = note.replace("\n42\n", "\n43\n");
         assert_eq!(verifier.verify(&tampered), Err(CheckpointError::BadSignature));
+        let retimed = note.replace("time 2026-11-25", "time 2026-11-26");
+        assert_eq!(verifier.verify(&retimed), Err(CheckpointError::BadSignature), "the time is signed too");
         let other = LogKey::from_seed("kiroku.example/log", [8u8; 32]).verifier();
         assert!(other.verify(&note).is_err(), "another key's verifier refuses it");
         assert!(LogVerifier::parse("x+00000000+AQ==").is_err());

@@ -18,8 +18,10 @@ pub async fn checkpoint_once(state: &AppState, key: &LogKey, origin: &str) -> Re
     if size == 0 || size <= latest {
         return Ok(None);
     }
-    let note = key.sign(&Checkpoint { origin: origin.to_string(), size, root });
-    let checkpoint = CheckpointRow { size: size as i64, root: hex::encode(root), time: Timestamp::now(), note };
+    let time = Timestamp::now();
+    // The signing time is signed with the tree head, as an extension line of the note.
+    let note = key.sign(&Checkpoint { origin: origin.to_string(), size, root, extensions: vec![format!("time {}", time.to_rfc3339())] });
+    let checkpoint = CheckpointRow { size: size as i64, root: hex::encode(root), time, note };
     state.store.execute(Command::StoreCheckpoint { checkpoint }).await?;
     Ok(Some(size))
 }

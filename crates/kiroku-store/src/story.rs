@@ -618,7 +618,7 @@ pub async fn log_proves_every_record(store: Store) {
         size: size as i64,
         root: hex::encode(root),
         time: Timestamp::now(),
-        note: key.sign(&Checkpoint { origin: "kiroku.test/log".into(), size, root }),
+        note: key.sign(&Checkpoint { origin: "kiroku.test/log".into(), size, root, extensions: Vec::new() }),
     };
     let doc = w.create(&w.doctor, InfoClass::Normal, None).await.expect("create");
     let (size1, root1) = w.store.tree_head().await.expect("head");

@@ -35,6 +35,7 @@ async fn versions_are_proven_offline_against_signed_checkpoints() {
     assert_eq!(public["public_key"], json!(cli_key), "the CLI and the server show the same key");
     assert_eq!(first["public_key"], json!(cli_key));
     assert!(first["note"].as_str().is_some_and(|n| n.contains("\n\n\u{2014} kiroku.local/")), "{first}");
+    assert!(first["note"].as_str().is_some_and(|n| n.contains("\ntime 20")), "the signing time is signed: {first}");
 
     // A version with its proof, checked offline with nothing but the public key.
     let mut bundle = serde_json::Value::Null;
