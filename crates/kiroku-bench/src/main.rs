@@ -5,6 +5,9 @@
 //! machine cores=2 mode=quick ...
 //! P1 ingest docs_per_s=… baseline_per_s=… ratio=… baseline_batch=64 …
 //! P2 reads reads_per_s=… p50_ms=… p99_ms=… baseline_reads_per_s=… ratio=… baseline=healthz …
+//! P3 append leaves_per_s=… baseline_per_s=… ratio=… what=… baseline=… store_cmds_per_s=… …
+//! P3 verify leaves_per_s=… baseline_per_s=… ratio=… what=… baseline=bare_sha256_of_leaf_data …
+//! P3 history query_ms_p50=… query_ms_p99=… baseline_ms=… … events=…
 //! P6 startup ready_ms=… baseline_ms=… idle_rss_mb=… first_ms=… baseline=spawn_bin_true
 //! ```
 //!
@@ -13,12 +16,13 @@
 
 mod common;
 mod ingest;
+mod log;
 mod reads;
 mod startup;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
@@ -47,6 +51,13 @@ struct Args {
     /// P2: seconds each of the reads and the baseline run [quick: 10, full: 30].
     #[arg(long)]
     read_secs: Option<u64>,
+    /// P3: audit events generated into the log before verifying and querying it [quick: 200000,
+    /// full: 10000000].
+    #[arg(long)]
+    log_events: Option<usize>,
+    /// P3: patient history queries timed, through the store and as plain SQL.
+    #[arg(long, default_value_t = 200)]
+    log_queries: usize,
     /// Where the temporary databases go [default: the system's temporary directory]. Put it on the
     /// disk you mean to measure: on tmpfs fsync costs nothing.
     #[arg(long)]
@@ -60,6 +71,7 @@ struct Args {
 enum Figure {
     P1,
     P2,
+    P3,
     P6,
 }
 
@@ -80,15 +92,19 @@ fn run(args: Args) -> Result<()> {
     let ingest_docs = args.ingest_docs.unwrap_or(if args.quick { 20_000 } else { 200_000 });
     let read_docs = args.read_docs.unwrap_or(if args.quick { 20_000 } else { 1_000_000 });
     let read_secs = args.read_secs.unwrap_or(if args.quick { 10 } else { 30 });
+    let log_events = args.log_events.unwrap_or(if args.quick { 200_000 } else { 10_000_000 });
     // Fail before minutes of work if P6 cannot run.
     let kiroku_bin = if wants(Figure::P6) { Some(startup::locate(args.kiroku_bin.as_deref())?) } else { None };
 
     let tmp = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let m = common::Machine::probe(&tmp);
-    let figures: Vec<&str> =
-        [(Figure::P1, "P1"), (Figure::P2, "P2"), (Figure::P6, "P6")].into_iter().filter(|(f, _)| wants(*f)).map(|(_, n)| n).collect();
+    let figures: Vec<&str> = [(Figure::P1, "P1"), (Figure::P2, "P2"), (Figure::P3, "P3"), (Figure::P6, "P6")]
+        .into_iter()
+        .filter(|(f, _)| wants(*f))
+        .map(|(_, n)| n)
+        .collect();
     println!(
-        "machine cores={} cpu={} mem_gib={:.1} fs={} load1={:.2} mode={mode} figures={} p1_docs={ingest_docs} p1_tasks={} p1_baseline=bare_sqlite_insert_1KiB_one_connection_wal_sync_full_tx{} p2_docs={read_docs} p2_clients={} p2_secs={read_secs}",
+        "machine cores={} cpu={} mem_gib={:.1} fs={} load1={:.2} mode={mode} figures={} p1_docs={ingest_docs} p1_tasks={} p1_baseline=bare_sqlite_insert_1KiB_one_connection_wal_sync_full_tx{} p2_docs={read_docs} p2_clients={} p2_secs={read_secs} p3_events={log_events} p3_batch={} p3_queries={}",
         m.cores,
         m.cpu,
         m.mem_gib,
@@ -98,6 +114,8 @@ fn run(args: Args) -> Result<()> {
         args.ingest_tasks,
         ingest::BASELINE_BATCH,
         args.read_clients,
+        log::BATCH,
+        args.log_queries,
     );
 
     if m.load1 > 0.5 {
@@ -125,6 +143,19 @@ fn run(args: Args) -> Result<()> {
         };
         let p2 = reads::run(&plan, &client_rt)?;
         println!("{}", p2.line());
+    }
+    if wants(Figure::P3) {
+        let plan = log::Plan {
+            base: args.dir.as_deref(),
+            events: log_events,
+            queries: args.log_queries,
+            history_budget: Duration::from_secs(if args.quick { 5 } else { 60 }),
+            command_secs: if args.quick { 3 } else { 10 },
+        };
+        let p3 = client_rt.block_on(log::run(&plan))?;
+        for line in p3.lines() {
+            println!("{line}");
+        }
     }
     if let Some(bin) = kiroku_bin {
         let p6 = client_rt.block_on(startup::run(&bin, args.dir.as_deref()))?;
