@@ -9,9 +9,9 @@ use kiroku_core::{
 };
 
 use crate::backend::Tx;
-use crate::ledger::{self, Leaf, LogState};
 use crate::command::{Actor, Command, Reply, Subject};
 use crate::error::{Result, StoreError};
+use crate::ledger::{self, Leaf, LogState};
 use crate::records::*;
 
 /// The longest patient search string accepted; longer input is refused rather than truncated.
@@ -629,7 +629,8 @@ impl Ctx<'_> {
         let detail = doc.on_behalf_of.as_ref().map(|c| format!("proxy_for={c}"));
         self.audit(actor, A::DocumentCreate, Some(patient_id.to_string()), Some(&id), Some(1), detail, Some(version.content_hash.clone()))
             .await?;
-        self.view(head, version).await
+        // A document just created has no attestations or files: nothing to read back.
+        Ok(compose(head, version, &[], Vec::new()))
     }
 
     async fn list_documents(&mut self, actor: &Actor, patient_id: &kiroku_core::PatientId) -> Result<Reply> {
@@ -903,7 +904,11 @@ impl Ctx<'_> {
         let Reply::Document(document) = self.read_document(actor, id, Some(version)).await? else {
             return Err(StoreError::Corrupt("read_document answered something else".into()));
         };
-        let leaf = self.tx.find_leaf("version", id.as_str(), Some(version)).await?.ok_or_else(|| StoreError::Corrupt(format!("document {id} version {version} has no leaf")))?;
+        let leaf = self
+            .tx
+            .find_leaf("version", id.as_str(), Some(version))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("document {id} version {version} has no leaf")))?;
         let checkpoint = self.tx.latest_checkpoint().await?.filter(|c| c.size > leaf.idx).ok_or_else(|| {
             StoreError::Conflict("no signed checkpoint covers this version yet; checkpoints are made every second, try again".into())
         })?;
@@ -920,7 +925,13 @@ impl Ctx<'_> {
     }
 
     /// The review report of a period that has ended; the same period always gives the same report.
-    async fn review(&mut self, actor: &Actor, from: Timestamp, to: Timestamp, hours: crate::review::BusinessHours) -> Result<crate::review::ReviewReport> {
+    async fn review(
+        &mut self,
+        actor: &Actor,
+        from: Timestamp,
+        to: Timestamp,
+        hours: crate::review::BusinessHours,
+    ) -> Result<crate::review::ReviewReport> {
         self.allow(actor, P::AuditRead)?;
         if from >= to {
             return Err(DomainError::invalid("from", "must be before to").into());
@@ -970,7 +981,8 @@ impl Ctx<'_> {
 
     /// Writes a confirmation or approval and its leaf.
     async fn record_attestation(&mut self, id: &DocumentId, version: i64, kind: AttestationKind, actor: &Actor) -> Result<()> {
-        let attestation = Attestation { document_id: id.clone(), version, kind, username: actor.username.clone(), at: self.now, seq: self.seq };
+        let attestation =
+            Attestation { document_id: id.clone(), version, kind, username: actor.username.clone(), at: self.now, seq: self.seq };
         self.tx.insert_attestation(&attestation).await?;
         self.log.append_leaf(Leaf::Attestation(&attestation));
         Ok(())
@@ -980,30 +992,35 @@ impl Ctx<'_> {
         let attestations = self.tx.list_attestations(head.id.as_str()).await?;
         let mut attachments = self.tx.list_attachments(head.id.as_str()).await?;
         attachments.retain(|a| a.version <= version.version);
-        let (confirm, approve) = attestation_of(&attestations, version.version);
-        let confirmed = confirm.or(approve);
-        Ok(Reply::Document(Box::new(DocumentView {
-            id: head.id,
-            patient_id: head.patient_id,
-            doc_type: version.doc_type,
-            title: version.title,
-            info_class: version.info_class,
-            status: head.status,
-            version: version.version,
-            current_version: head.version,
-            version_kind: version.kind,
-            body: version.body,
-            content_hash: version.content_hash,
-            author: version.entered_by,
-            entered_at: version.entered_at,
-            on_behalf_of: version.on_behalf_of,
-            confirmer: confirmed.map(|a| a.username.clone()),
-            confirmed_at: confirmed.map(|a| a.at),
-            approved_by: approve.map(|a| a.username.clone()),
-            reason: version.reason,
-            attachments,
-        })))
+        Ok(compose(head, version, &attestations, attachments))
     }
+}
+
+/// A document answer from its head, the version shown, and the document's attestations and files.
+fn compose(head: DocumentHead, version: VersionRecord, attestations: &[Attestation], attachments: Vec<AttachmentRecord>) -> Reply {
+    let (confirm, approve) = attestation_of(attestations, version.version);
+    let confirmed = confirm.or(approve);
+    Reply::Document(Box::new(DocumentView {
+        id: head.id,
+        patient_id: head.patient_id,
+        doc_type: version.doc_type,
+        title: version.title,
+        info_class: version.info_class,
+        status: head.status,
+        version: version.version,
+        current_version: head.version,
+        version_kind: version.kind,
+        body: version.body,
+        content_hash: version.content_hash,
+        author: version.entered_by,
+        entered_at: version.entered_at,
+        on_behalf_of: version.on_behalf_of,
+        confirmer: confirmed.map(|a| a.username.clone()),
+        confirmed_at: confirmed.map(|a| a.at),
+        approved_by: approve.map(|a| a.username.clone()),
+        reason: version.reason,
+        attachments,
+    }))
 }
 
 /// Attaching files is part of writing; a proxy writes under the proxy permission.
