@@ -234,8 +234,15 @@ impl Config {
             lockout: kiroku_store::command::LockoutPolicy { max_failures: a.lockout_failures, lock_seconds: a.lockout_minutes * 60 },
             password_policy: policy,
             max_upload_bytes: self.storage.max_upload_mib * 1024 * 1024,
-            fixity_interval_secs: if self.fixity.interval_seconds > 0 { self.fixity.interval_seconds } else { self.fixity.interval_hours * 3600 },
-            business_hours: kiroku_store::review::BusinessHours { start_hour: self.audit.business_hours_start, end_hour: self.audit.business_hours_end },
+            fixity_interval_secs: if self.fixity.interval_seconds > 0 {
+                self.fixity.interval_seconds
+            } else {
+                self.fixity.interval_hours * 3600
+            },
+            business_hours: kiroku_store::review::BusinessHours {
+                start_hour: self.audit.business_hours_start,
+                end_hour: self.audit.business_hours_end,
+            },
             syslog: self.syslog.settings(&self.syslog.hostname()),
             audit_source: self.syslog.hostname(),
             ..kiroku_server::Settings::default()

@@ -102,19 +102,8 @@ async fn bootstrap(store: &Store, username: &str, pw: &str) -> Result<()> {
     let pw = pw.to_string();
     let hash = tokio::task::spawn_blocking(move || password::hash(&pw)).await?.map_err(|_| anyhow::anyhow!("password hashing failed"))?;
     let now = Timestamp::now();
-    let admin = UserRecord {
-        username: Username::parse(username).map_err(|e| anyhow::anyhow!("{e}"))?,
-        display_name: "システム管理者".into(),
-        role: Role::Admin,
-        password_hash: hash,
-        must_change_password: true,
-        disabled: false,
-        failed_logins: 0,
-        locked_until: None,
-        created_at: now,
-        last_login_at: None,
-        password_changed_at: now,
-    };
+    let admin =
+        UserRecord::new(Username::parse(username).map_err(|e| anyhow::anyhow!("{e}"))?, "システム管理者".into(), Role::Admin, hash, now);
     store.execute(Command::Bootstrap { admin }).await.context("cannot create the first administrator")?;
     Ok(())
 }

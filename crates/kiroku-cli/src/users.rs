@@ -67,19 +67,7 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, cmd: UserCmd) ->
             };
             let hash = password::hash(&pw).map_err(|_| anyhow::anyhow!("password hashing failed"))?;
             let now = Timestamp::now();
-            let user = UserRecord {
-                username,
-                display_name,
-                role,
-                password_hash: hash,
-                must_change_password: true,
-                disabled: false,
-                failed_logins: 0,
-                locked_until: None,
-                created_at: now,
-                last_login_at: None,
-                password_changed_at: now,
-            };
+            let user = UserRecord::new(username, display_name, role, hash, now);
             let user = store.execute(Command::CreateUser { actor, user }).await?.into_user()?;
             println!("created {} ({})", user.username, user.role.label_ja());
             if generated {

@@ -165,7 +165,12 @@ mod tests {
     #[test]
     fn sign_verify_and_tamper() {
         let key = LogKey::from_seed("kiroku.example/log", [7u8; 32]);
-        let cp = Checkpoint { origin: "kiroku.example/log".into(), size: 42, root: [9u8; 32], extensions: vec!["time 2026-11-25T00:00:00Z".into()] };
+        let cp = Checkpoint {
+            origin: "kiroku.example/log".into(),
+            size: 42,
+            root: [9u8; 32],
+            extensions: vec!["time 2026-11-25T00:00:00Z".into()],
+        };
         let note = key.sign(&cp);
         let verifier = LogVerifier::parse(&key.verifier().encode()).expect("key round trip");
         assert_eq!(verifier.verify(&note), Ok(cp));

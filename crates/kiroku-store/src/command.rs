@@ -22,7 +22,12 @@ pub const SYSTEM: &str = "kiroku-system";
 impl Actor {
     /// kiroku itself, for the audit events of its background jobs.
     pub fn system() -> Actor {
-        Actor { username: Username::parse(SYSTEM).expect("the reserved name is valid"), role: Role::Admin, session: None, client_addr: Some("local".into()) }
+        Actor {
+            username: Username::parse(SYSTEM).expect("the reserved name is valid"),
+            role: Role::Admin,
+            session: None,
+            client_addr: Some("local".into()),
+        }
     }
 
     /// The operator at the server's console, using the `kiroku` command: acts as an administrator;

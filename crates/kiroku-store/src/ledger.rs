@@ -12,7 +12,6 @@ use crate::backend::Tx;
 use crate::error::{Result, StoreError};
 use crate::records::*;
 
-
 /// A row of history as a leaf of the log. Its data is canonical JSON, so a verifier can recompute
 /// every leaf hash from the rows and find the one that was changed.
 pub enum Leaf<'a> {
@@ -100,7 +99,11 @@ impl LogState {
     }
 
     pub fn mark(&self) -> Mark {
-        Mark { frontier: self.frontier.clone(), last_event: self.last_event, lens: (self.events.len(), self.leaves.len(), self.nodes.len()) }
+        Mark {
+            frontier: self.frontier.clone(),
+            last_event: self.last_event,
+            lens: (self.events.len(), self.leaves.len(), self.nodes.len()),
+        }
     }
 
     /// Forgets everything appended since `mark`.
@@ -178,7 +181,10 @@ pub fn parse_hash(hex_text: &str) -> Result<Hash> {
 }
 
 async fn node(tx: &mut dyn Tx, level: u32, idx: u64) -> Result<Hash> {
-    let text = tx.get_node(i64::from(level), idx as i64).await?.ok_or_else(|| StoreError::Corrupt(format!("log node ({level}, {idx}) is missing")))?;
+    let text = tx
+        .get_node(i64::from(level), idx as i64)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("log node ({level}, {idx}) is missing")))?;
     parse_hash(&text)
 }
 
@@ -192,7 +198,10 @@ pub async fn load_frontier(tx: &mut dyn Tx, size: u64) -> Result<Frontier> {
 }
 
 /// Runs a proof computation: first to learn which nodes it needs, then with those nodes fetched.
-async fn with_nodes<T>(tx: &mut dyn Tx, compute: impl Fn(&mut dyn FnMut(u32, u64) -> std::result::Result<Hash, ()>) -> std::result::Result<T, ()>) -> Result<T> {
+async fn with_nodes<T>(
+    tx: &mut dyn Tx,
+    compute: impl Fn(&mut dyn FnMut(u32, u64) -> std::result::Result<Hash, ()>) -> std::result::Result<T, ()>,
+) -> Result<T> {
     let mut needed = Vec::new();
     let _ = compute(&mut |l, i| {
         needed.push((l, i));

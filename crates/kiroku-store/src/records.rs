@@ -23,6 +23,23 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
+    /// A new account: its initial password must be changed at the first login.
+    pub fn new(username: Username, display_name: String, role: Role, password_hash: String, now: Timestamp) -> Self {
+        UserRecord {
+            username,
+            display_name,
+            role,
+            password_hash,
+            must_change_password: true,
+            disabled: false,
+            failed_logins: 0,
+            locked_until: None,
+            created_at: now,
+            last_login_at: None,
+            password_changed_at: now,
+        }
+    }
+
     pub fn is_locked(&self, now: Timestamp) -> bool {
         self.locked_until.is_some_and(|t| t > now)
     }

@@ -115,7 +115,14 @@ fn is_read(action: AuditAction) -> bool {
     use AuditAction as A;
     matches!(
         action,
-        A::PatientSearch | A::PatientRead | A::DocumentList | A::DocumentRead | A::VersionList | A::VersionRead | A::AttachmentRead | A::ApprovalQueue
+        A::PatientSearch
+            | A::PatientRead
+            | A::DocumentList
+            | A::DocumentRead
+            | A::VersionList
+            | A::VersionRead
+            | A::AttachmentRead
+            | A::ApprovalQueue
     )
 }
 
@@ -162,7 +169,11 @@ impl ReviewBuilder {
         let after_hours = !self.hours.contains(e.time);
         let clinical = is_read(e.action) || is_write(e.action);
         if let Some(user) = &e.user {
-            let u = self.users.entry(user.clone()).or_insert_with(|| UserActivity { user: user.clone(), role: e.role.clone().unwrap_or_default(), ..Default::default() });
+            let u = self.users.entry(user.clone()).or_insert_with(|| UserActivity {
+                user: user.clone(),
+                role: e.role.clone().unwrap_or_default(),
+                ..Default::default()
+            });
             u.events += 1;
             u.reads += u64::from(is_read(e.action));
             u.writes += u64::from(is_write(e.action) && e.outcome == Outcome::Success);

@@ -255,7 +255,8 @@ pub async fn document_lifecycle_keeps_every_version(store: Store) {
 
 /// The whole store verifies: every version, attestation and audit id matches.
 pub async fn assert_clean(store: &Store) {
-    let report = crate::verify::verify(store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, None, &|_, _| {}).await.expect("verify");
+    let report =
+        crate::verify::verify(store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, None, &|_, _| {}).await.expect("verify");
     assert!(report.is_clean(), "{:?}", report.findings);
 }
 
@@ -633,7 +634,13 @@ pub async fn log_proves_every_record(store: Store) {
     assert!(size2 > size1);
     w.store.execute(Command::StoreCheckpoint { checkpoint: sign(size2, root2) }).await.expect("checkpoint");
 
-    let proof = w.store.execute(Command::ReadVersionProof { actor: w.nurse.clone(), id: doc.id.clone(), version: 1 }).await.expect("proof").into_version_proof().expect("proof");
+    let proof = w
+        .store
+        .execute(Command::ReadVersionProof { actor: w.nurse.clone(), id: doc.id.clone(), version: 1 })
+        .await
+        .expect("proof")
+        .into_version_proof()
+        .expect("proof");
     let signed = key.verifier().verify(&proof.checkpoint).expect("signed checkpoint");
     assert_eq!((signed.size, signed.root), (size2, root2));
     let path: Vec<kiroku_log::Hash> = proof.inclusion.iter().map(|h| crate::ledger::parse_hash(h).expect("hex")).collect();
@@ -645,13 +652,16 @@ pub async fn log_proves_every_record(store: Store) {
     let bad = w.store.inclusion_proof(0, 1 << 40).await;
     assert!(matches!(bad, Err(StoreError::Invalid(_))));
 
-    let report = crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, Some(&key.verifier()), &|_, _| {})
-        .await
-        .expect("verify");
+    let report =
+        crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, Some(&key.verifier()), &|_, _| {})
+            .await
+            .expect("verify");
     assert!(report.is_clean(), "{:?}", report.findings);
     assert_eq!((report.checkpoints, report.leaves), (2, size2 + report.leaves - size2));
     let other = LogKey::from_seed("kiroku.test/log", [4u8; 32]).verifier();
-    let report = crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, Some(&other), &|_, _| {}).await.expect("verify");
+    let report = crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, Some(&other), &|_, _| {})
+        .await
+        .expect("verify");
     assert_eq!(report.findings.len(), 2, "both checkpoints fail under a key that did not sign them: {:?}", report.findings);
 }
 
@@ -678,7 +688,8 @@ pub async fn review_report_counts_the_period(store: Store) {
     let hash = crate::review::report_hash(&report);
     let again = w.store.execute(review(&w.auditor)).await.expect("report").into_review().expect("review");
     assert_eq!(crate::review::report_hash(&again), hash, "a past period's report is stable");
-    let sign = |h: &str| Command::SignOffReview { actor: w.auditor.clone(), from, to, hours, report_hash: h.into(), comment: "確認".into() };
+    let sign =
+        |h: &str| Command::SignOffReview { actor: w.auditor.clone(), from, to, hours, report_hash: h.into(), comment: "確認".into() };
     assert!(matches!(w.store.execute(sign("00")).await, Err(StoreError::Conflict(_))));
     let signed = w.store.execute(sign(&hash)).await.expect("sign").into_audit().expect("event");
     assert_eq!(signed[0].content_hash.as_deref(), Some(hash.as_str()));

@@ -10,9 +10,9 @@ use serde::Serialize;
 use kiroku_log::{Frontier, Hash, LogVerifier};
 
 use crate::backend::{Backend, Tx};
+use crate::error::Result;
 use crate::ledger::Leaf;
 use crate::records::CheckpointRow;
-use crate::error::Result;
 
 const PAGE: i64 = 2_000;
 
@@ -82,7 +82,9 @@ impl std::fmt::Display for Finding {
             Finding::LeafAltered { index, object } => write!(f, "log leaf {index} ({object}): altered"),
             Finding::LeafRowMissing { index, object } => write!(f, "log leaf {index} ({object}): the row is missing (deleted)"),
             Finding::NotInLog { object } => write!(f, "{object}: not in the log (inserted)"),
-            Finding::CheckpointMismatch { size } => write!(f, "checkpoint at size {size}: the log no longer has its root (history rewritten)"),
+            Finding::CheckpointMismatch { size } => {
+                write!(f, "checkpoint at size {size}: the log no longer has its root (history rewritten)")
+            }
             Finding::CheckpointSignature { size, reason } => write!(f, "checkpoint at size {size}: {reason}"),
             Finding::TreeSize { recorded, leaves } => write!(f, "log head says {recorded} leaves, the log has {leaves}"),
         }
@@ -292,7 +294,13 @@ fn describe(key: &LeafKey) -> String {
 }
 
 /// Pass 5: every leaf against its row, the tree against every signed checkpoint.
-async fn verify_log(tx: &mut dyn Tx, mut expected: Expected, log_key: Option<&LogVerifier>, report: &mut Report, progress: Progress<'_>) -> Result<()> {
+async fn verify_log(
+    tx: &mut dyn Tx,
+    mut expected: Expected,
+    log_key: Option<&LogVerifier>,
+    report: &mut Report,
+    progress: Progress<'_>,
+) -> Result<()> {
     let checkpoints = tx.list_checkpoints().await?;
     report.checkpoints = checkpoints.len() as u64;
     let mut pending = checkpoints.iter().peekable();
@@ -312,7 +320,9 @@ async fn verify_log(tx: &mut dyn Tx, mut expected: Expected, log_key: Option<&Lo
             let row: LeafKey = (leaf.kind.clone(), leaf.ref_id.clone(), leaf.ref_version, leaf.ref_kind.clone());
             match expected.remove(&row) {
                 None => report.findings.push(Finding::LeafRowMissing { index: leaf.idx, object: describe(&row) }),
-                Some(h) if hex::encode(h) != leaf.hash => report.findings.push(Finding::LeafAltered { index: leaf.idx, object: describe(&row) }),
+                Some(h) if hex::encode(h) != leaf.hash => {
+                    report.findings.push(Finding::LeafAltered { index: leaf.idx, object: describe(&row) })
+                }
                 Some(_) => {}
             }
             frontier.append(crate::ledger::parse_hash(&leaf.hash).unwrap_or_default());
@@ -343,7 +353,9 @@ fn check_checkpoint(cp: &CheckpointRow, root: &Hash, log_key: Option<&LogVerifie
     let Some(key) = log_key else { return };
     match key.verify(&cp.note) {
         Ok(signed) if signed.size as i64 == cp.size && signed.root == *root => {}
-        Ok(_) => report.findings.push(Finding::CheckpointSignature { size: cp.size, reason: "the signed note names another tree head".into() }),
+        Ok(_) => {
+            report.findings.push(Finding::CheckpointSignature { size: cp.size, reason: "the signed note names another tree head".into() })
+        }
         Err(e) => report.findings.push(Finding::CheckpointSignature { size: cp.size, reason: e.to_string() }),
     }
 }

@@ -181,7 +181,10 @@ async fn audit_review_report_and_sign_off() {
 
     let wrong = auditor.post("/api/v1/audit/review/signoff", json!({ "from": from, "to": to, "report_hash": "00", "comment": "x" })).await;
     assert_eq!(wrong.status, 409, "a sign-off names the report reviewed: {}", wrong.body);
-    let signed = auditor.post("/api/v1/audit/review/signoff", json!({ "from": from, "to": to, "report_hash": hash, "comment": "問題なし" })).await.expect(201, "sign off");
+    let signed = auditor
+        .post("/api/v1/audit/review/signoff", json!({ "from": from, "to": to, "report_hash": hash, "comment": "問題なし" }))
+        .await
+        .expect(201, "sign off");
     assert_eq!(signed["signed_off"]["user"], "audit.kato");
     assert_eq!(signed["signed_off"]["content_hash"], json!(hash));
     let trail = auditor.get("/api/v1/audit?action=audit_review_signoff").await.expect(200, "audit");

@@ -6,8 +6,8 @@ pub mod auth;
 pub mod documents;
 mod log;
 mod ops;
-mod review;
 pub mod patients;
+mod review;
 pub mod users;
 
 use axum::Router;

@@ -18,7 +18,9 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
             let status = if alert { "degraded" } else { "ok" };
             let mut body = json!({ "status": status, "version": env!("CARGO_PKG_VERSION"), "backend": backend.kind(), "schema_version": schema, "fixity": fixity });
             if alert {
-                body["alerts"] = json!(["fixity: stored content no longer matches its hash; run `kiroku verify` and see the audit trail (fixity_check)"]);
+                body["alerts"] = json!([
+                    "fixity: stored content no longer matches its hash; run `kiroku verify` and see the audit trail (fixity_check)"
+                ]);
             }
             Json(body).into_response()
         }

@@ -43,7 +43,11 @@ pub struct SignOff {
     comment: String,
 }
 
-pub async fn sign_off(State(state): State<AppState>, auth: Authenticated, ApiJson(req): ApiJson<SignOff>) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn sign_off(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(req): ApiJson<SignOff>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let (from, to) = (time("from", &req.from)?, time("to", &req.to)?);
     let command = Command::SignOffReview {
         actor: auth.actor,

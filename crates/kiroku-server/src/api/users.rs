@@ -67,19 +67,7 @@ pub async fn create_user(
     let (initial, generated) = initial_password(state, given, &username, display_name)?;
     let hash = hash_blocking(initial.clone()).await?;
     let now = Timestamp::now();
-    let user = UserRecord {
-        username,
-        display_name: display_name.trim().to_string(),
-        role,
-        password_hash: hash,
-        must_change_password: true,
-        disabled: false,
-        failed_logins: 0,
-        locked_until: None,
-        created_at: now,
-        last_login_at: None,
-        password_changed_at: now,
-    };
+    let user = UserRecord::new(username, display_name.trim().to_string(), role, hash, now);
     let user = state.store.execute(Command::CreateUser { actor, user }).await?.into_user()?;
     Ok((user, generated.then_some(initial)))
 }

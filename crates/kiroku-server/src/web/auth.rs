@@ -93,7 +93,9 @@ pub async fn login(
             }
             // The user's own language choice wins over this browser's.
             let remembered = state.store.language(done.user.username.as_str()).await.ok().flatten().and_then(|l| Lang::parse(&l));
-            if let Some(v) = remembered.and_then(|l| HeaderValue::from_str(&set_cookie(&state, LANG_COOKIE, l.code(), Some(365 * 24 * 3600))).ok()) {
+            if let Some(v) =
+                remembered.and_then(|l| HeaderValue::from_str(&set_cookie(&state, LANG_COOKIE, l.code(), Some(365 * 24 * 3600))).ok())
+            {
                 h.append(header::SET_COOKIE, v);
             }
             Ok(response)

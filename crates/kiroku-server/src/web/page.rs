@@ -147,7 +147,8 @@ impl WebSession {
             return Err(WebError::Redirect("/password".into()));
         }
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-        let chrome = Chrome { lang: Lang::of_request(&parts.headers), user: Some(user), csrf: csrf_token(token), path, alert: state.fixity.alert() };
+        let chrome =
+            Chrome { lang: Lang::of_request(&parts.headers), user: Some(user), csrf: csrf_token(token), path, alert: state.fixity.alert() };
         Ok(WebSession { auth, chrome })
     }
 }
