@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use kiroku_core::AuditEvent;
 use kiroku_core::hash::canonical_json;
 use kiroku_log::{Frontier, Hash, ProofError};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::backend::Tx;
 use crate::error::{Result, StoreError};
@@ -19,6 +19,34 @@ pub enum Leaf<'a> {
     Version(&'a VersionRecord),
     Attestation(&'a Attestation),
     Attachment(&'a AttachmentRecord),
+}
+
+/// The leaf data of audit events, attestations and attachments: the row under its kind's name.
+#[derive(Serialize)]
+struct Wrapped<'a> {
+    leaf: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<&'a AuditEvent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attestation: Option<&'a Attestation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attachment: Option<&'a AttachmentRecord>,
+}
+
+/// The leaf data of a version: its facts and content hash, not the body (the hash stands for it).
+#[derive(Serialize)]
+struct VersionLeaf<'a> {
+    leaf: &'static str,
+    document_id: &'a str,
+    version: i64,
+    kind: kiroku_core::VersionKind,
+    patient_id: &'a str,
+    content_hash: &'a str,
+    entered_by: &'a str,
+    on_behalf_of: Option<&'a str>,
+    entered_at: kiroku_core::Timestamp,
+    reason: Option<&'a str>,
+    seq: i64,
 }
 
 impl Leaf<'_> {
@@ -43,17 +71,26 @@ impl Leaf<'_> {
 
     /// The leaf's bytes: RFC 8785 JSON of the row with its kind.
     pub fn data(&self) -> String {
-        let value = match self {
-            Leaf::Audit(e) => json!({ "leaf": "audit", "event": e }),
-            Leaf::Version(v) => json!({
-                "leaf": "version", "document_id": v.document_id, "version": v.version, "kind": v.kind, "patient_id": v.patient_id,
-                "content_hash": v.content_hash, "entered_by": v.entered_by, "on_behalf_of": v.on_behalf_of, "entered_at": v.entered_at,
-                "reason": v.reason, "seq": v.seq,
+        // Serialized straight from the rows (no intermediate JSON tree): this runs for every leaf
+        // appended and every leaf verified. RFC 8785 sorts the keys, so field order is irrelevant.
+        match self {
+            Leaf::Audit(e) => canonical_json(&Wrapped { leaf: "audit", event: Some(*e), attestation: None, attachment: None }),
+            Leaf::Version(v) => canonical_json(&VersionLeaf {
+                leaf: "version",
+                document_id: v.document_id.as_str(),
+                version: v.version,
+                kind: v.kind,
+                patient_id: v.patient_id.as_str(),
+                content_hash: &v.content_hash,
+                entered_by: v.entered_by.as_str(),
+                on_behalf_of: v.on_behalf_of.as_ref().map(|u| u.as_str()),
+                entered_at: v.entered_at,
+                reason: v.reason.as_deref(),
+                seq: v.seq,
             }),
-            Leaf::Attestation(a) => json!({ "leaf": "attestation", "attestation": a }),
-            Leaf::Attachment(a) => json!({ "leaf": "attachment", "attachment": a }),
-        };
-        canonical_json(&value)
+            Leaf::Attestation(a) => canonical_json(&Wrapped { leaf: "attestation", event: None, attestation: Some(*a), attachment: None }),
+            Leaf::Attachment(a) => canonical_json(&Wrapped { leaf: "attachment", event: None, attestation: None, attachment: Some(*a) }),
+        }
     }
 
     pub fn hash(&self) -> Hash {
@@ -228,4 +265,59 @@ pub async fn inclusion(tx: &mut dyn Tx, index: u64, size: u64) -> Result<Vec<Has
 pub async fn consistency(tx: &mut dyn Tx, old: u64, new: u64) -> Result<Vec<Hash>> {
     let r = with_nodes(tx, |get| kiroku_log::consistency_proof(old, new, &mut |l, i| get(l, i)).map(|r| r.map_err(|_| ()))).await?;
     r.map_err(|()| proof_error(ProofError::OutOfRange { index: old, size: new }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiroku_core::{AuditAction, DocumentId, InfoClass, Outcome, PatientId, Timestamp, Username, VersionKind};
+    use serde_json::json;
+
+    /// The leaf bytes are a stored format: they must stay exactly what they were when first written.
+    #[test]
+    fn leaf_data_is_the_canonical_json_of_the_row() {
+        let t = Timestamp::from_micros(1_764_072_000_000_000);
+        let event = AuditEvent {
+            id: 7,
+            seq: 5,
+            time: t,
+            user: Some("dr.sato".into()),
+            role: Some("doctor".into()),
+            session: None,
+            client_addr: Some("127.0.0.1".into()),
+            action: AuditAction::DocumentRead,
+            patient_id: Some("P1".into()),
+            document_id: None,
+            version: Some(1),
+            outcome: Outcome::Success,
+            detail: None,
+            content_hash: None,
+        };
+        assert_eq!(Leaf::Audit(&event).data(), canonical_json(&json!({ "leaf": "audit", "event": event })));
+        let id = DocumentId::parse("0193c0de-0000-7000-8000-000000000000").expect("id");
+        let v = VersionRecord {
+            document_id: id.clone(),
+            version: 2,
+            kind: VersionKind::Amendment,
+            patient_id: PatientId::parse("P1").expect("patient"),
+            doc_type: "note".into(),
+            title: "t".into(),
+            info_class: InfoClass::Normal,
+            body: json!({"text": "x"}),
+            entered_by: Username::parse("dr.sato").expect("user"),
+            on_behalf_of: None,
+            entered_at: t,
+            reason: Some("追記".into()),
+            content_hash: "ab".repeat(32),
+            seq: 9,
+        };
+        let expected = json!({
+            "leaf": "version", "document_id": v.document_id, "version": v.version, "kind": v.kind, "patient_id": v.patient_id,
+            "content_hash": v.content_hash, "entered_by": v.entered_by, "on_behalf_of": v.on_behalf_of, "entered_at": v.entered_at,
+            "reason": v.reason, "seq": v.seq,
+        });
+        assert_eq!(Leaf::Version(&v).data(), canonical_json(&expected));
+        let a = Attestation { document_id: id, version: 2, kind: AttestationKind::Confirm, username: Username::parse("dr.sato").expect("user"), at: t, seq: 9 };
+        assert_eq!(Leaf::Attestation(&a).data(), canonical_json(&json!({ "leaf": "attestation", "attestation": a })));
+    }
 }
