@@ -317,7 +317,14 @@ mod tests {
             "reason": v.reason, "seq": v.seq,
         });
         assert_eq!(Leaf::Version(&v).data(), canonical_json(&expected));
-        let a = Attestation { document_id: id, version: 2, kind: AttestationKind::Confirm, username: Username::parse("dr.sato").expect("user"), at: t, seq: 9 };
+        let a = Attestation {
+            document_id: id,
+            version: 2,
+            kind: AttestationKind::Confirm,
+            username: Username::parse("dr.sato").expect("user"),
+            at: t,
+            seq: 9,
+        };
         assert_eq!(Leaf::Attestation(&a).data(), canonical_json(&json!({ "leaf": "attestation", "attestation": a })));
     }
 }
