@@ -13,10 +13,9 @@
 //!   row, the tree rebuilt), in leaves/s, beside a bare SHA-256 loop over the leaf data bytes.
 //! - history: one patient's access history, `Command::QueryAudit` with a patient filter and limit
 //!   100 as an auditor through the store (audited, committed), beside the same query as plain SQL
-//!   on the same database (`WHERE patient_id = ? ORDER BY id DESC LIMIT 100`). The store's own
-//!   SQL text for that filter is timed on the same plain connection too (`store_sql_ms_p50`), to
-//!   tell the query's cost from the command path's (the writer's queue, the audit event, the
-//!   durable commit).
+//!   on the same database (`WHERE patient_id = ? ORDER BY id DESC LIMIT 100`, the statement the
+//!   store itself sends for that filter): the difference is the command path's cost (the writer's
+//!   queue, the audit event, the durable commit).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -77,7 +76,6 @@ pub struct LogFigures {
     pub baseline_p50_ms: f64,
     pub baseline_p99_ms: f64,
     /// The store's SQL text for the patient filter, on the plain connection.
-    pub store_sql_p50_ms: f64,
     pub queries: usize,
     pub rows_per_query: f64,
 }
@@ -105,13 +103,12 @@ impl LogFigures {
                 self.clean
             ),
             format!(
-                "P3 history query_ms_p50={:.2} query_ms_p99={:.2} baseline_ms={:.2} baseline_ms_p99={:.2} ratio={:.2} what=store_query_audit_patient_limit{HISTORY_LIMIT}_audited baseline=plain_sql_patient_id_order_by_id_desc_limit{HISTORY_LIMIT} store_sql_ms_p50={:.2} query_ms_max={:.2} queries={} rows_per_query={:.1} events={} patients={PATIENTS} users={USERS}",
+                "P3 history query_ms_p50={:.2} query_ms_p99={:.2} baseline_ms={:.2} baseline_ms_p99={:.2} ratio={:.2} what=store_query_audit_patient_limit{HISTORY_LIMIT}_audited baseline=plain_sql_patient_id_order_by_id_desc_limit{HISTORY_LIMIT} query_ms_max={:.2} queries={} rows_per_query={:.1} events={} patients={PATIENTS} users={USERS}",
                 self.query_p50_ms,
                 self.query_p99_ms,
                 self.baseline_p50_ms,
                 self.baseline_p99_ms,
                 self.query_p50_ms / self.baseline_p50_ms,
-                self.store_sql_p50_ms,
                 self.query_max_ms,
                 self.queries,
                 self.rows_per_query,
@@ -222,7 +219,7 @@ pub async fn run(plan: &Plan<'_>) -> Result<LogFigures> {
     let mut rng = Rng(0x5eed_0003);
     let patients: Vec<String> = (0..plan.queries + HISTORY_WARMUP).map(|_| patient_id(rng.below(PATIENTS))).collect();
     note(format!("P3: history baseline, {} plain SQL queries", plan.queries));
-    let (baseline, store_sql) = plain_history(&dir.path().join("kiroku.db"), &patients, plan.history_budget).await?;
+    let baseline = plain_history(&dir.path().join("kiroku.db"), &patients, plan.history_budget).await?;
     note(format!("P3: history, {} audited QueryAudit commands through the store", plan.queries));
     let (mut lat, rows) = store_history(&store, &auditor, &patients, plan.history_budget).await?;
     lat.sort_unstable();
@@ -247,7 +244,6 @@ pub async fn run(plan: &Plan<'_>) -> Result<LogFigures> {
         query_max_ms: lat.last().map_or(f64::NAN, |&us| f64::from(us) / 1000.0),
         baseline_p50_ms: percentile_ms(&baseline, 50.0),
         baseline_p99_ms: percentile_ms(&baseline, 99.0),
-        store_sql_p50_ms: percentile_ms(&store_sql, 50.0),
         queries,
         rows_per_query: rows as f64 / queries.max(1) as f64,
     })
@@ -392,21 +388,11 @@ fn micros(d: Duration) -> u32 {
 const COLS: &str =
     "id, seq, time, username, role, session, client_addr, action, patient_id, document_id, version, outcome, detail, content_hash";
 
-/// The history query as plain SQL on its own read-only connection, and the store's SQL text for the
-/// same filter (copied from `kiroku_store::sql`, all other filters unset) on the same connection;
-/// answers both sorted latencies (µs).
-async fn plain_history(path: &Path, patients: &[String], budget: Duration) -> Result<(Vec<u32>, Vec<u32>)> {
+/// The history query as plain SQL on its own read-only connection; answers sorted latencies (µs).
+async fn plain_history(path: &Path, patients: &[String], budget: Duration) -> Result<Vec<u32>> {
     let mut conn = connect(path, false).await?;
     let plain = format!("SELECT {COLS} FROM audit_events WHERE patient_id = $1 ORDER BY id DESC LIMIT $2");
-    let store_text = format!(
-        "SELECT {COLS} FROM audit_events WHERE \
-         (CAST($1 AS TEXT) IS NULL OR patient_id = $1) AND (CAST($2 AS TEXT) IS NULL OR username = $2) \
-         AND (CAST($3 AS TEXT) IS NULL OR action = $3) AND (CAST($4 AS TEXT) IS NULL OR outcome = $4) \
-         AND (CAST($5 AS TEXT) IS NULL OR document_id = $5) \
-         AND (CAST($6 AS BIGINT) IS NULL OR time >= $6) AND (CAST($7 AS BIGINT) IS NULL OR time < $7) \
-         AND (CAST($8 AS BIGINT) IS NULL OR id < $8) ORDER BY id DESC LIMIT $9"
-    );
-    let (mut lat, mut store_lat) = (Vec::with_capacity(patients.len()), Vec::with_capacity(patients.len()));
+    let mut lat = Vec::with_capacity(patients.len());
     let started = Instant::now();
     for (n, p) in patients.iter().enumerate() {
         let t = Instant::now();
@@ -418,27 +404,8 @@ async fn plain_history(path: &Path, patients: &[String], budget: Duration) -> Re
             .context("the plain history query")?;
         let took = t.elapsed();
         std::hint::black_box(rows);
-        let t = Instant::now();
-        let none_s: Option<&str> = None;
-        let none_i: Option<i64> = None;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(store_text.as_str()))
-            .bind(p.as_str())
-            .bind(none_s)
-            .bind(none_s)
-            .bind(none_s)
-            .bind(none_s)
-            .bind(none_i)
-            .bind(none_i)
-            .bind(none_i)
-            .bind(HISTORY_LIMIT)
-            .fetch_all(&mut conn)
-            .await
-            .context("the store's history SQL")?;
-        let store_took = t.elapsed();
-        std::hint::black_box(rows);
         if n >= HISTORY_WARMUP {
             lat.push(micros(took));
-            store_lat.push(micros(store_took));
             if lat.len() >= 10 && started.elapsed() > budget {
                 note(format!("P3: plain history stopped after {} queries ({} s budget)", lat.len(), budget.as_secs()));
                 break;
@@ -447,8 +414,7 @@ async fn plain_history(path: &Path, patients: &[String], budget: Duration) -> Re
     }
     conn.close().await.context("closing the query connection")?;
     lat.sort_unstable();
-    store_lat.sort_unstable();
-    Ok((lat, store_lat))
+    Ok(lat)
 }
 
 /// The history query through the store, one at a time; answers latencies (µs) and rows returned.
