@@ -18,6 +18,8 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, listen: Option<S
     if !store.is_initialised().await? {
         let otp = token::one_time_password();
         bootstrap(&store, "admin", &otp).await?;
+        // The commented defaults, so that a facility finds every setting where it keeps its data.
+        write_default_config(data_dir)?;
         println!("================================================================");
         println!(" kiroku: 初期管理者を作成しました / first administrator created");
         println!("   user: admin");
