@@ -3,7 +3,7 @@
 //! Everything that changes state, and every read of patient data, is a [`Command`] executed by the
 //! [`engine`] inside a write transaction of a [`Backend`], together with its audit event. Commands
 //! reach the backend through one [`writer::Writer`] per process, which group-commits them: a batch
-//! shares one durable commit, each command keeps its own savepoint, and no caller hears "done" before
+//! shares one durable commit, a refused command is undone before it changes anything, and no caller hears "done" before
 //! the commit is durable. Backends (SQLite, PostgreSQL) only provide the primitives of [`Tx`].
 
 pub mod backend;

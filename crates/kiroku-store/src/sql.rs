@@ -1,6 +1,6 @@
 //! The SQL of the [`Tx`](crate::Tx) primitives, shared by the sqlx backends.
 //!
-//! SQLite and PostgreSQL both accept `$N` placeholders, `RETURNING`, `ON CONFLICT`, savepoints and
+//! SQLite and PostgreSQL both accept `$N` placeholders, `RETURNING`, `ON CONFLICT`, multi-row inserts and
 //! `CAST(... AS BIGINT)`, so one text of every statement serves both; [`sql_tx!`] instantiates it for a
 //! backend's sqlx database type. Schemas and migrations stay per backend. Times are UTC microseconds
 //! (BIGINT), bodies canonical JSON text.
