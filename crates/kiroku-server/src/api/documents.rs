@@ -35,6 +35,13 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
     bare.parse::<i64>().map(Some).map_err(|_| ApiError::validation("If-Match", "must be an ETag such as \"3\""))
 }
 
+/// Executes a command that changes a document and answers the document as it now is.
+async fn write(state: &AppState, command: Command, status: StatusCode) -> ApiResult<Response> {
+    let view = state.store.execute(command).await?.into_document()?;
+    state.metrics.writes.fetch_add(1, Relaxed);
+    Ok(document_response(status, *view))
+}
+
 /// A document answer with its ETag (the version number).
 fn document_response(status: StatusCode, view: DocumentView) -> Response {
     let etag = format!("\"{}\"", view.current_version);
@@ -74,13 +81,7 @@ pub async fn create(
         info_class: req.info_class,
         on_behalf_of: req.on_behalf_of,
     };
-    let view = state
-        .store
-        .execute(Command::CreateDocument { actor: auth.actor, patient_id: patient_id(&raw)?, document })
-        .await?
-        .into_document()?;
-    state.metrics.writes.fetch_add(1, Relaxed);
-    Ok(document_response(StatusCode::CREATED, *view))
+    write(&state, Command::CreateDocument { actor: auth.actor, patient_id: patient_id(&raw)?, document }, StatusCode::CREATED).await
 }
 
 pub async fn list(State(state): State<AppState>, auth: Authenticated, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
@@ -136,9 +137,7 @@ pub async fn revise(
         Some(reason) => Command::Amend { actor: auth.actor, id, if_match, title: req.title, body: req.body, reason },
         None => Command::UpdateDraft { actor: auth.actor, id, if_match, title: req.title, body: req.body },
     };
-    let view = state.store.execute(command).await?.into_document()?;
-    state.metrics.writes.fetch_add(1, Relaxed);
-    Ok(document_response(StatusCode::OK, *view))
+    write(&state, command, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -155,9 +154,7 @@ pub async fn delete(
     ApiJson(req): ApiJson<Deletion>,
 ) -> ApiResult<Response> {
     let command = Command::Delete { actor: auth.actor, id: document_id(&raw)?, if_match: if_match(&headers)?, reason: req.reason };
-    let view = state.store.execute(command).await?.into_document()?;
-    state.metrics.writes.fetch_add(1, Relaxed);
-    Ok(document_response(StatusCode::OK, *view))
+    write(&state, command, StatusCode::OK).await
 }
 
 pub async fn confirm(
@@ -166,13 +163,7 @@ pub async fn confirm(
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let view = state
-        .store
-        .execute(Command::Confirm { actor: auth.actor, id: document_id(&raw)?, if_match: if_match(&headers)? })
-        .await?
-        .into_document()?;
-    state.metrics.writes.fetch_add(1, Relaxed);
-    Ok(document_response(StatusCode::OK, *view))
+    write(&state, Command::Confirm { actor: auth.actor, id: document_id(&raw)?, if_match: if_match(&headers)? }, StatusCode::OK).await
 }
 
 pub async fn approve(
@@ -181,13 +172,7 @@ pub async fn approve(
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let view = state
-        .store
-        .execute(Command::Approve { actor: auth.actor, id: document_id(&raw)?, if_match: if_match(&headers)? })
-        .await?
-        .into_document()?;
-    state.metrics.writes.fetch_add(1, Relaxed);
-    Ok(document_response(StatusCode::OK, *view))
+    write(&state, Command::Approve { actor: auth.actor, id: document_id(&raw)?, if_match: if_match(&headers)? }, StatusCode::OK).await
 }
 
 pub async fn approval_queue(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Json<Value>> {
