@@ -654,3 +654,35 @@ async fn pages_show_the_fixity_alert_and_the_log_key() {
     doctor.token = None;
     auditor.token = None;
 }
+
+/// A refused registration shows the form again, filled in, with the reason in Japanese.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_registration_keeps_what_was_typed() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    let admin = admin(&server).await;
+    let pw = "Hana-Fubuki-2026!q";
+    admin
+        .post("/api/v1/users", json!({ "username": "ck.abe", "display_name": "阿部", "role": "clerk", "password": pw }))
+        .await
+        .expect(201, "user");
+    let mut clerk = server.client();
+    let pw = clerk.login_and_change("ck.abe", pw).await;
+    let (cookie, csrf) = web_login(&server.base, "ck.abe", &pw).await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("patient_id", "P-77"),
+        ("name", "山田 花子"),
+        ("name_kana", "yamada hanako"),
+        ("birth_date", "1980-05-05"),
+        ("sex", "female"),
+    ];
+    let r = raw_client().post(format!("{}/patients", server.base)).header("cookie", &cookie).form(&form).send().await.expect("post");
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.expect("html");
+    assert!(html.contains("id=\"register-error\"") && html.contains("カタカナ"), "the reason, in Japanese");
+    assert!(html.contains("value=\"山田 花子\"") && html.contains("value=\"P-77\""), "what was typed stays");
+    assert!(html.contains("<option value=\"female\" selected>"), "the chosen sex stays");
+    let found = clerk.get("/api/v1/patients?q=P-77").await.expect(200, "search");
+    assert_eq!(found["patients"].as_array().map(Vec::len), Some(0), "nothing was stored");
+}

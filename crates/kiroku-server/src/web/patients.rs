@@ -20,6 +20,9 @@ struct SearchPage {
     q: String,
     searched: bool,
     patients: Vec<PatientRow>,
+    /// A refused registration: the reason, and what was typed, so nothing has to be typed again.
+    error: String,
+    form: RegisterForm,
 }
 
 /// A patient as a line of a list or the chart's header.
@@ -63,10 +66,17 @@ pub async fn search(State(state): State<AppState>, s: WebSession, uri: Uri) -> R
         let found = state.store.execute(Command::SearchPatients { actor: s.auth.actor, query: query.clone() }).await?.into_patients()?;
         patients = found.iter().map(|p| PatientRow::of(p, &s.chrome)).collect();
     }
-    render(&SearchPage { c: s.chrome, searched: !query.is_empty(), q: query, patients })
+    render(&SearchPage {
+        c: s.chrome,
+        searched: !query.is_empty(),
+        q: query,
+        patients,
+        error: String::new(),
+        form: RegisterForm::default(),
+    })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct RegisterForm {
     #[serde(default)]
     patient_id: String,
@@ -81,16 +91,32 @@ pub struct RegisterForm {
 }
 
 pub async fn register(State(state): State<AppState>, post: WebPost<RegisterForm>) -> Result<Response, WebError> {
-    let f = post.form;
+    let WebPost { session, form } = post;
+    match create(&state, &session, &form).await {
+        Ok(created) => Ok(see_other(&format!("/patients/{created}"))),
+        // Invalid input or a taken patient ID: the form again, filled in, with the reason on top.
+        Err(e) if e.status().is_client_error() && e.status() != axum::http::StatusCode::FORBIDDEN => {
+            let explained = super::i18n::explain(session.chrome.lang, &e);
+            let error = format!("{} {}", explained.title, explained.detail);
+            let page = SearchPage { c: session.chrome, q: String::new(), searched: false, patients: Vec::new(), error, form };
+            let mut response = render(&page)?;
+            *response.status_mut() = e.status();
+            Ok(response)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn create(state: &AppState, session: &WebSession, f: &RegisterForm) -> Result<PatientId, ApiError> {
     let patient = NewPatient {
-        patient_id: PatientId::parse(f.patient_id.trim()).map_err(ApiError::from)?,
-        name: f.name,
-        name_kana: f.name_kana,
-        birth_date: f.birth_date,
+        patient_id: PatientId::parse(f.patient_id.trim())?,
+        name: f.name.clone(),
+        name_kana: f.name_kana.clone(),
+        birth_date: f.birth_date.clone(),
         sex: Sex::parse(&f.sex).ok_or_else(|| ApiError::validation("sex", "unknown value"))?,
     };
-    let created = state.store.execute(Command::CreatePatient { actor: post.session.auth.actor, patient }).await?.into_patient()?;
-    Ok(see_other(&format!("/patients/{}", created.patient_id)))
+    let created = state.store.execute(Command::CreatePatient { actor: session.auth.actor.clone(), patient }).await?.into_patient()?;
+    Ok(created.patient_id)
 }
 
 #[derive(Template)]
