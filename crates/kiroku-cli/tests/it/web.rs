@@ -655,6 +655,40 @@ async fn pages_show_the_fixity_alert_and_the_log_key() {
     auditor.token = None;
 }
 
+/// The whole record prints from one page: every visible document with its full text, each read audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_record_prints_from_one_page() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    let admin = admin(&server).await;
+    let pw = "Yuki-Akari-2026!q";
+    admin
+        .post("/api/v1/users", json!({ "username": "dr.ono", "display_name": "小野", "role": "doctor", "password": pw }))
+        .await
+        .expect(201, "user");
+    let auditor_pw = "Kiri-Same-2026!q";
+    admin
+        .post("/api/v1/users", json!({ "username": "au.ito", "display_name": "伊藤", "role": "auditor", "password": auditor_pw }))
+        .await
+        .expect(201, "user");
+    let mut doctor = server.client();
+    let pw = doctor.login_and_change("dr.ono", pw).await;
+    let mut auditor = server.client();
+    auditor.login_and_change("au.ito", auditor_pw).await;
+    create_patient(&doctor, "P-5").await;
+    for text in ["初診記録の本文", "再診記録の本文"] {
+        doctor.post("/api/v1/patients/P-5/documents", note(text)).await.expect(201, "doc");
+    }
+    let (cookie, _) = web_login(&server.base, "dr.ono", &pw).await;
+    let r = raw_client().get(format!("{}/patients/P-5/print", server.base)).header("cookie", &cookie).send().await.expect("print page");
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.expect("html");
+    assert!(html.contains("初診記録の本文") && html.contains("再診記録の本文"), "every note's full text");
+    assert!(html.contains("小野 (dr.ono)"), "who printed it");
+    let reads = auditor.get("/api/v1/audit?user=dr.ono&action=document_read").await.expect(200, "audit");
+    assert_eq!(reads["events"].as_array().map(Vec::len), Some(2), "each printed document is an audited read");
+}
+
 /// A refused registration shows the form again, filled in, with the reason in Japanese.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_registration_keeps_what_was_typed() {

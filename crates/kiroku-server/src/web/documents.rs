@@ -53,7 +53,7 @@ pub struct AttachmentRow {
 }
 
 /// A document version as the pages show it, with the actions that fit its state.
-pub struct DocPage {
+pub(super) struct DocPage {
     pub id: String,
     pub patient_id: String,
     pub doc_type: String,
@@ -86,7 +86,7 @@ pub struct DocPage {
 impl DocPage {
     /// The actions are offered by the lifecycle's rules as the user can see them; the store decides
     /// again when one is taken, so an offered action may still be refused by the matrix.
-    fn of(v: &DocumentView, c: &Chrome, me: &Username) -> DocPage {
+    pub(super) fn of(v: &DocumentView, c: &Chrome, me: &Username) -> DocPage {
         let current = v.version == v.current_version;
         let author = &v.author == me;
         let approver = v.status == DocumentStatus::PendingApproval && v.on_behalf_of.as_ref() == Some(me);
@@ -133,7 +133,7 @@ impl DocPage {
     }
 }
 
-async fn read(state: &AppState, actor: Actor, id: DocumentId, version: Option<i64>) -> Result<DocumentView, WebError> {
+pub(super) async fn read(state: &AppState, actor: Actor, id: DocumentId, version: Option<i64>) -> Result<DocumentView, WebError> {
     let view = state.store.execute(Command::ReadDocument { actor, id, version }).await?.into_document()?;
     state.metrics.audited_reads.fetch_add(1, Relaxed);
     Ok(*view)

@@ -36,6 +36,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/lang/{code}", get(auth::set_lang))
         .route("/patients", get(patients::search).post(patients::register))
         .route("/patients/{patient_id}", get(patients::chart))
+        .route("/patients/{patient_id}/print", get(patients::print_record))
         .route("/patients/{patient_id}/documents/new", get(documents::new_form))
         .route("/patients/{patient_id}/documents", post(documents::create))
         .route("/documents/{id}", get(documents::view))

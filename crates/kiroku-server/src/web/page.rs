@@ -100,6 +100,11 @@ impl Chrome {
         self.lang.other().code()
     }
 
+    /// "display name (user name)" of the logged-in user, for printouts.
+    pub fn user_name(&self) -> String {
+        self.user.as_ref().map_or_else(String::new, |u| format!("{} ({})", u.display_name, u.username))
+    }
+
     pub fn role_label(&self) -> &'static str {
         self.user.as_ref().map_or("", |u| self.lang.role(u.role))
     }

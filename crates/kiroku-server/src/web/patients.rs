@@ -195,3 +195,30 @@ pub async fn chart(State(state): State<AppState>, s: WebSession, Path(raw): Path
     let documents = heads.iter().map(|d| DocumentRow::of(d, &s.chrome)).collect();
     render(&ChartPage { patient: PatientRow::of(&patient, &s.chrome), c: s.chrome, documents })
 }
+
+#[derive(Template)]
+#[template(path = "record_print.html")]
+struct RecordPrintPage {
+    c: Chrome,
+    patient: PatientRow,
+    documents: Vec<super::documents::DocPage>,
+    printed_at: String,
+}
+
+/// The whole record of a patient on one page for printing: every document the reader may see, in
+/// its current version with who wrote and confirmed it. Each document read is an audited command.
+pub async fn print_record(State(state): State<AppState>, s: WebSession, Path(raw): Path<String>) -> Result<Response, WebError> {
+    let id = patient_id(&raw)?;
+    let actor = s.auth.actor;
+    let patient = state.store.execute(Command::ReadPatient { actor: actor.clone(), patient_id: id.clone() }).await?.into_patient()?;
+    let mut heads = state.store.execute(Command::ListDocuments { actor: actor.clone(), patient_id: id }).await?.into_documents()?;
+    heads.sort_by_key(|d| d.created_at);
+    let me = actor.username.clone();
+    let mut documents = Vec::with_capacity(heads.len());
+    for head in heads {
+        let view = super::documents::read(&state, actor.clone(), head.id.clone(), None).await?;
+        documents.push(super::documents::DocPage::of(&view, &s.chrome, &me));
+    }
+    let printed_at = jst(kiroku_core::Timestamp::now());
+    render(&RecordPrintPage { patient: PatientRow::of(&patient, &s.chrome), c: s.chrome, documents, printed_at })
+}
