@@ -100,6 +100,8 @@ pub trait Tx: Send {
     async fn insert_head(&mut self, head: &DocumentHead) -> Result<()>;
     async fn update_head(&mut self, head: &DocumentHead) -> Result<()>;
     async fn get_head(&mut self, id: &str) -> Result<Option<DocumentHead>>;
+    /// A document's head with one of its versions (`None`: the current one), in one statement.
+    async fn get_head_with_version(&mut self, id: &str, version: Option<i64>) -> Result<Option<(DocumentHead, Option<VersionRecord>)>>;
     async fn list_heads(&mut self, patient_id: &str) -> Result<Vec<DocumentHead>>;
     async fn list_pending_for(&mut self, username: &str) -> Result<Vec<DocumentHead>>;
 

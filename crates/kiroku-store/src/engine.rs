@@ -546,17 +546,46 @@ impl Ctx<'_> {
         Ok(head)
     }
 
+    /// A document's head and one of its versions (`None`: the current one), read together.
+    async fn head_with(&mut self, id: &DocumentId, version: Option<i64>) -> Result<(DocumentHead, VersionRecord)> {
+        let (head, record) = self.tx.get_head_with_version(id.as_str(), version).await?.ok_or(StoreError::NotFound("document"))?;
+        match (record, version) {
+            (Some(record), _) => Ok((head, record)),
+            (None, Some(_)) => Err(StoreError::NotFound("version")),
+            (None, None) => Err(StoreError::Corrupt(format!("document {} has no version {}", head.id, head.version))),
+        }
+    }
+
     /// The head of a document about to change, checked for permission and for a stale If-Match.
     async fn changeable_head(&mut self, actor: &Actor, id: &DocumentId, if_match: Option<i64>, permission: P) -> Result<DocumentHead> {
         self.allow(actor, permission)?;
         let head = self.head(id).await?;
-        self.allow_class(actor, permission, &head)?;
+        self.check_change(actor, &head, if_match, permission)?;
+        Ok(head)
+    }
+
+    /// The same with the current version, for changes that build on it.
+    async fn changeable(
+        &mut self,
+        actor: &Actor,
+        id: &DocumentId,
+        if_match: Option<i64>,
+        permission: P,
+    ) -> Result<(DocumentHead, VersionRecord)> {
+        self.allow(actor, permission)?;
+        let (head, current) = self.head_with(id, None).await?;
+        self.check_change(actor, &head, if_match, permission)?;
+        Ok((head, current))
+    }
+
+    fn check_change(&self, actor: &Actor, head: &DocumentHead, if_match: Option<i64>, permission: P) -> Result<()> {
+        self.allow_class(actor, permission, head)?;
         if let Some(expected) = if_match
             && expected != head.version
         {
             return Err(StoreError::Stale { current: head.version });
         }
-        Ok(head)
+        Ok(())
     }
 
     fn step(&self, head: &DocumentHead, actor: &Actor, step: Step) -> Result<DocumentStatus> {
@@ -646,9 +675,10 @@ impl Ctx<'_> {
     }
 
     async fn read_document(&mut self, actor: &Actor, id: &DocumentId, version: Option<i64>) -> Result<Reply> {
-        let head = self.readable_head(actor, id).await?;
-        let n = version.unwrap_or(head.version);
-        let record = self.tx.get_version(id.as_str(), n).await?.ok_or(StoreError::NotFound("version"))?;
+        self.allow(actor, P::DocumentRead)?;
+        let (head, record) = self.head_with(id, version).await?;
+        self.allow_class(actor, P::DocumentRead, &head)?;
+        let n = record.version;
         let action = if version.is_some() { A::VersionRead } else { A::DocumentRead };
         self.audit(actor, action, Some(head.patient_id.to_string()), Some(id), Some(n), None, Some(record.content_hash.clone())).await?;
         self.view(head, record).await
@@ -679,13 +709,6 @@ impl Ctx<'_> {
         Ok(Reply::Versions(summaries))
     }
 
-    async fn current_version(&mut self, head: &DocumentHead) -> Result<VersionRecord> {
-        self.tx
-            .get_version(head.id.as_str(), head.version)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("document {} has no version {}", head.id, head.version)))
-    }
-
     async fn update_draft(
         &mut self,
         actor: &Actor,
@@ -694,12 +717,11 @@ impl Ctx<'_> {
         title: Option<&str>,
         body: &serde_json::Value,
     ) -> Result<Reply> {
-        let mut head = self.changeable_head(actor, id, if_match, P::DocumentWrite).await?;
+        let (mut head, previous) = self.changeable(actor, id, if_match, P::DocumentWrite).await?;
         if head.status == DocumentStatus::Confirmed {
             return Err(DomainError::invalid("reason", "a confirmed document is changed by an amendment, which needs a reason").into());
         }
         self.step(&head, actor, Step::EditDraft)?;
-        let previous = self.current_version(&head).await?;
         let title = title.unwrap_or(&previous.title);
         validate_document_fields(&previous.doc_type, title, body)?;
         let version = self.next_version(&previous, VersionKind::Draft, actor, title, body.clone(), None);
@@ -716,12 +738,11 @@ impl Ctx<'_> {
         body: &serde_json::Value,
         reason: &str,
     ) -> Result<Reply> {
-        let mut head = self.changeable_head(actor, id, if_match, P::DocumentWrite).await?;
+        let (mut head, previous) = self.changeable(actor, id, if_match, P::DocumentWrite).await?;
         // An amendment is confirmed as it is written, so it needs the confirming authority too.
         self.allow_class(actor, P::DocumentConfirm, &head)?;
         self.step(&head, actor, Step::Amend)?;
         let reason = require_reason(Some(reason))?.to_string();
-        let previous = self.current_version(&head).await?;
         let title = title.unwrap_or(&previous.title);
         validate_document_fields(&previous.doc_type, title, body)?;
         let version = self.next_version(&previous, VersionKind::Amendment, actor, title, body.clone(), Some(reason));
@@ -732,10 +753,9 @@ impl Ctx<'_> {
     }
 
     async fn delete(&mut self, actor: &Actor, id: &DocumentId, if_match: Option<i64>, reason: &str) -> Result<Reply> {
-        let mut head = self.changeable_head(actor, id, if_match, P::DocumentDelete).await?;
+        let (mut head, previous) = self.changeable(actor, id, if_match, P::DocumentDelete).await?;
         head.status = self.step(&head, actor, Step::Delete)?;
         let reason = require_reason(Some(reason))?.to_string();
-        let previous = self.current_version(&head).await?;
         let version = self.next_version(&previous, VersionKind::Deletion, actor, &previous.title, previous.body.clone(), Some(reason));
         self.append_version(actor, &mut head, version, A::DocumentDelete, None).await
     }
@@ -799,10 +819,9 @@ impl Ctx<'_> {
             Step::Approve => (P::DocumentApprove, AttestationKind::Approve, A::DocumentApprove),
             _ => (P::DocumentConfirm, AttestationKind::Confirm, A::DocumentConfirm),
         };
-        let mut head = self.changeable_head(actor, id, if_match, permission).await?;
+        let (mut head, version) = self.changeable(actor, id, if_match, permission).await?;
         head.status = self.step(&head, actor, step)?;
-        let version = self.current_version(&head).await?;
-        self.record_attestation(id, head.version, kind, actor).await?;
+        let attestation = self.record_attestation(id, head.version, kind, actor).await?;
         head.confirmed_by = Some(actor.username.to_string());
         head.confirmed_at = Some(self.now);
         head.updated_at = self.now;
@@ -817,7 +836,10 @@ impl Ctx<'_> {
             Some(version.content_hash.clone()),
         )
         .await?;
-        self.view(head, version).await
+        // A draft or a pending entry has never been confirmed: the new attestation is its only one.
+        let mut attachments = self.tx.list_attachments(head.id.as_str()).await?;
+        attachments.retain(|a| a.version <= version.version);
+        Ok(compose(head, version, std::slice::from_ref(&attestation), attachments))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -980,12 +1002,12 @@ impl Ctx<'_> {
     }
 
     /// Writes a confirmation or approval and its leaf.
-    async fn record_attestation(&mut self, id: &DocumentId, version: i64, kind: AttestationKind, actor: &Actor) -> Result<()> {
+    async fn record_attestation(&mut self, id: &DocumentId, version: i64, kind: AttestationKind, actor: &Actor) -> Result<Attestation> {
         let attestation =
             Attestation { document_id: id.clone(), version, kind, username: actor.username.clone(), at: self.now, seq: self.seq };
         self.tx.insert_attestation(&attestation).await?;
         self.log.append_leaf(Leaf::Attestation(&attestation));
-        Ok(())
+        Ok(attestation)
     }
 
     async fn view(&mut self, head: DocumentHead, version: VersionRecord) -> Result<Reply> {

@@ -139,21 +139,27 @@ macro_rules! sql_tx {
             }
 
             pub fn version(row: &DbRow) -> Result<VersionRecord> {
+                version_from(row, "")
+            }
+
+            /// A version from columns named with `prefix` (`v_` when joined to its head).
+            pub fn version_from(row: &DbRow, prefix: &str) -> Result<VersionRecord> {
+                let c = |col: &str| format!("{prefix}{col}");
                 Ok(VersionRecord {
-                    document_id: parsed("document_id", DocumentId::parse(s(row, "document_id")?))?,
-                    version: i(row, "version")?,
-                    kind: opt("kind", VersionKind::parse(&s(row, "kind")?))?,
-                    patient_id: parsed("patient_id", PatientId::parse(s(row, "patient_id")?))?,
-                    doc_type: s(row, "doc_type")?,
-                    title: s(row, "title")?,
-                    info_class: parsed("info_class", s(row, "info_class")?.parse())?,
-                    body: parsed("body", $crate::serde_json::from_str(&s(row, "body")?))?,
-                    entered_by: name(row, "entered_by")?,
-                    on_behalf_of: oname(row, "on_behalf_of")?,
-                    entered_at: t(row, "entered_at")?,
-                    reason: os(row, "reason")?,
-                    content_hash: s(row, "content_hash")?,
-                    seq: i(row, "seq")?,
+                    document_id: parsed("document_id", DocumentId::parse(s(row, &c("document_id"))?))?,
+                    version: i(row, &c("version"))?,
+                    kind: opt("kind", VersionKind::parse(&s(row, &c("kind"))?))?,
+                    patient_id: parsed("patient_id", PatientId::parse(s(row, &c("patient_id"))?))?,
+                    doc_type: s(row, &c("doc_type"))?,
+                    title: s(row, &c("title"))?,
+                    info_class: parsed("info_class", s(row, &c("info_class"))?.parse())?,
+                    body: parsed("body", $crate::serde_json::from_str(&s(row, &c("body"))?))?,
+                    entered_by: name(row, &c("entered_by"))?,
+                    on_behalf_of: oname(row, &c("on_behalf_of"))?,
+                    entered_at: t(row, &c("entered_at"))?,
+                    reason: os(row, &c("reason"))?,
+                    content_hash: s(row, &c("content_hash"))?,
+                    seq: i(row, &c("seq"))?,
                 })
             }
 
@@ -575,6 +581,23 @@ macro_rules! sql_tx {
                 ::sqlx::query(sql).bind(id)
                     .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
                     .as_ref().map(sql_rows::head).transpose()
+            }
+
+            async fn get_head_with_version(&mut self, id: &str, version: Option<i64>) -> $crate::error::Result<Option<($crate::records::DocumentHead, Option<$crate::records::VersionRecord>)>> {
+                // One statement for what every document read and change needs first.
+                let head_cols = HEAD_COLS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
+                let version_cols = VERSION_COLS.split(", ").map(|c| format!("v.{c} AS v_{c}")).collect::<Vec<_>>().join(", ");
+                let sql = ::sqlx::AssertSqlSafe(format!(
+                    "SELECT {head_cols}, {version_cols} FROM documents d LEFT JOIN document_versions v \
+                     ON v.document_id = d.id AND v.version = COALESCE(CAST($2 AS BIGINT), d.version) WHERE d.id = $1"
+                ));
+                let Some(row) = ::sqlx::query(sql).bind(id).bind(version).fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)? else {
+                    return Ok(None);
+                };
+                let head = sql_rows::head(&row)?;
+                let found = sql_rows::oi(&row, "v_version")?.is_some();
+                let record = if found { Some(sql_rows::version_from(&row, "v_")?) } else { None };
+                Ok(Some((head, record)))
             }
 
             async fn list_heads(&mut self, patient_id: &str) -> $crate::error::Result<Vec<$crate::records::DocumentHead>> {
