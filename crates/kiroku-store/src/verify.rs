@@ -2,7 +2,7 @@
 //! file has the audit event that recorded it, that audit ids have no gaps, and that every file's
 //! bytes still match their hash. Each finding names the object it concerns.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use kiroku_core::{AuditAction, Outcome};
 use serde::Serialize;
@@ -120,8 +120,8 @@ impl Report {
 pub type Progress<'a> = &'a (dyn Fn(&'static str, u64) + Sync);
 
 type Written = HashMap<(String, i64), String>;
-type Attached = HashMap<(String, String), ()>;
-type Attested = HashMap<(String, i64, &'static str, String), ()>;
+type Attached = HashSet<(String, String)>;
+type Attested = HashSet<(String, i64, &'static str, String)>;
 
 /// Remembers what a successful audit event recorded: a version's hash, a file, an attestation.
 fn record_event(ev: &kiroku_core::AuditEvent, written: &mut Written, attached: &mut Attached, attested: &mut Attested) {
@@ -135,7 +135,7 @@ fn record_event(ev: &kiroku_core::AuditEvent, written: &mut Written, attached: &
             written.insert((doc.clone(), v), hash);
         }
         (AuditAction::AttachmentAdd, _, Some(hash)) => {
-            attached.insert((doc.clone(), hash), ());
+            attached.insert((doc.clone(), hash));
         }
         _ => {}
     }
@@ -145,7 +145,7 @@ fn record_event(ev: &kiroku_core::AuditEvent, written: &mut Written, attached: &
         _ => return,
     };
     if let (Some(v), Some(user)) = (ev.version, ev.user.clone()) {
-        attested.insert((doc, v, kind, user), ());
+        attested.insert((doc, v, kind, user));
     }
 }
 
@@ -229,7 +229,7 @@ pub async fn verify(
             report.attestations += 1;
             expect(&mut expected, Leaf::Attestation(&a));
             let key = (a.document_id.to_string(), a.version, a.kind.as_str(), a.username.to_string());
-            if !attested.contains_key(&key) {
+            if !attested.contains(&key) {
                 report.findings.push(Finding::AttestationWithoutAudit {
                     document_id: key.0,
                     version: a.version,
@@ -262,7 +262,7 @@ pub async fn verify(
                     report.findings.push(Finding::BlobMissing { attachment_id, document_id, blob_hash });
                 }
             }
-            if !attached.contains_key(&(a.document_id.to_string(), a.blob_hash.clone())) {
+            if !attached.contains(&(a.document_id.to_string(), a.blob_hash.clone())) {
                 report
                     .findings
                     .push(Finding::AttachmentWithoutAudit { attachment_id: a.id.clone(), document_id: a.document_id.to_string() });

@@ -180,12 +180,18 @@ pub async fn admin(server: &Server) -> Client {
 
 /// Creates an account and returns a logged-in client for it (initial password changed).
 pub async fn user(server: &Server, admin: &Client, username: &str, role: &str) -> Client {
-    let r = admin.post("/api/v1/users", json!({ "username": username, "display_name": format!("{username} 様"), "role": role })).await;
+    account(server, admin, username, &format!("{username} 様"), role).await.0
+}
+
+/// Creates an account, logs in and replaces the initial password; answers the client and the
+/// password now in force (for logging in again, e.g. through the web form).
+pub async fn account(server: &Server, admin: &Client, username: &str, display_name: &str, role: &str) -> (Client, String) {
+    let r = admin.post("/api/v1/users", json!({ "username": username, "display_name": display_name, "role": role })).await;
     let body = r.expect(201, "create user");
     let initial = body["initial_password"].as_str().expect("generated password").to_string();
     let mut c = server.client();
-    c.login_and_change(username, &initial).await;
-    c
+    let password = c.login_and_change(username, &initial).await;
+    (c, password)
 }
 
 pub async fn create_patient(c: &Client, patient_id: &str) -> Value {

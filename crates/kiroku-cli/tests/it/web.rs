@@ -516,13 +516,7 @@ async fn web_pages_carry_csp_and_security_headers() {
     let dir = temp_dir();
     let server = Server::init_and_start(&dir.path().join("data"), &[]);
     let admin = admin(&server).await;
-    let pw = "Nagare-Boshi-2026?q";
-    admin
-        .post("/api/v1/users", json!({ "username": "dr.mori", "display_name": "森", "role": "doctor", "password": pw }))
-        .await
-        .expect(201, "user");
-    let mut doctor = server.client();
-    let pw = doctor.login_and_change("dr.mori", pw).await;
+    let (doctor, pw) = account(&server, &admin, "dr.mori", "森", "doctor").await;
     create_patient(&doctor, "P-9").await;
     let (cookie, _) = web_login(&server.base, "dr.mori", &pw).await;
     let http = raw_client();
@@ -570,13 +564,7 @@ async fn the_chosen_language_is_remembered_per_user() {
     let dir = temp_dir();
     let server = Server::init_and_start(&dir.path().join("data"), &[]);
     let admin = admin(&server).await;
-    let pw = "Kaze-no-Oto-2026!q";
-    admin
-        .post("/api/v1/users", json!({ "username": "ns.ueda", "display_name": "上田", "role": "nurse", "password": pw }))
-        .await
-        .expect(201, "user");
-    let mut nurse = server.client();
-    let pw = nurse.login_and_change("ns.ueda", pw).await;
+    let (_nurse, pw) = account(&server, &admin, "ns.ueda", "上田", "nurse").await;
     let (cookie, _) = web_login(&server.base, "ns.ueda", &pw).await;
     let http = raw_client();
     let r = http.get(format!("{}/lang/en?back=/patients", server.base)).header("cookie", &cookie).send().await.expect("toggle");
@@ -604,17 +592,8 @@ async fn pages_show_the_fixity_alert_and_the_log_key() {
     let data = dir.path().join("data");
     let server = Server::init_and_start(&data, &[("KIROKU_FIXITY_INTERVAL_SECONDS", "1")]);
     let admin = admin(&server).await;
-    let pw = "Tsuki-Akari-2026!q";
-    for (name, role) in [("dr.kudo", "doctor"), ("au.mori", "auditor")] {
-        admin
-            .post("/api/v1/users", json!({ "username": name, "display_name": name, "role": role, "password": pw }))
-            .await
-            .expect(201, "user");
-    }
-    let mut doctor = server.client();
-    let doctor_pw = doctor.login_and_change("dr.kudo", pw).await;
-    let mut auditor = server.client();
-    let auditor_pw = auditor.login_and_change("au.mori", pw).await;
+    let (doctor, doctor_pw) = account(&server, &admin, "dr.kudo", "dr.kudo", "doctor").await;
+    let (_auditor, auditor_pw) = account(&server, &admin, "au.mori", "au.mori", "auditor").await;
     create_patient(&doctor, "P-1").await;
     let doc = doctor.post("/api/v1/patients/P-1/documents", note("所見")).await.expect(201, "doc");
     let id = doc["id"].as_str().expect("id");
@@ -651,8 +630,6 @@ async fn pages_show_the_fixity_alert_and_the_log_key() {
     let key = server.client().get("/api/v1/log/key").await.expect(200, "key")["public_key"].as_str().expect("key").to_string();
     let audit_page = page("/audit", auditor_cookie).await;
     assert!(audit_page.contains(&format!("<code id=\"log-public-key\">{key}</code>")), "the audit page shows the log key");
-    doctor.token = None;
-    auditor.token = None;
 }
 
 /// The whole record prints from one page: every visible document with its full text, each read audited.
@@ -661,20 +638,8 @@ async fn the_whole_record_prints_from_one_page() {
     let dir = temp_dir();
     let server = Server::init_and_start(&dir.path().join("data"), &[]);
     let admin = admin(&server).await;
-    let pw = "Yuki-Akari-2026!q";
-    admin
-        .post("/api/v1/users", json!({ "username": "dr.ono", "display_name": "小野", "role": "doctor", "password": pw }))
-        .await
-        .expect(201, "user");
-    let auditor_pw = "Kiri-Same-2026!q";
-    admin
-        .post("/api/v1/users", json!({ "username": "au.ito", "display_name": "伊藤", "role": "auditor", "password": auditor_pw }))
-        .await
-        .expect(201, "user");
-    let mut doctor = server.client();
-    let pw = doctor.login_and_change("dr.ono", pw).await;
-    let mut auditor = server.client();
-    auditor.login_and_change("au.ito", auditor_pw).await;
+    let (doctor, pw) = account(&server, &admin, "dr.ono", "小野", "doctor").await;
+    let (auditor, _) = account(&server, &admin, "au.ito", "伊藤", "auditor").await;
     create_patient(&doctor, "P-5").await;
     for text in ["初診記録の本文", "再診記録の本文"] {
         doctor.post("/api/v1/patients/P-5/documents", note(text)).await.expect(201, "doc");
@@ -695,13 +660,7 @@ async fn a_refused_registration_keeps_what_was_typed() {
     let dir = temp_dir();
     let server = Server::init_and_start(&dir.path().join("data"), &[]);
     let admin = admin(&server).await;
-    let pw = "Hana-Fubuki-2026!q";
-    admin
-        .post("/api/v1/users", json!({ "username": "ck.abe", "display_name": "阿部", "role": "clerk", "password": pw }))
-        .await
-        .expect(201, "user");
-    let mut clerk = server.client();
-    let pw = clerk.login_and_change("ck.abe", pw).await;
+    let (clerk, pw) = account(&server, &admin, "ck.abe", "阿部", "clerk").await;
     let (cookie, csrf) = web_login(&server.base, "ck.abe", &pw).await;
     let form = [
         ("csrf", csrf.as_str()),
