@@ -54,6 +54,11 @@ actions! {
     FixityCheck = "fixity_check" / "定期整合性検査",
     AuditReview = "audit_review" / "監査レビュー報告の参照",
     AuditReviewSignoff = "audit_review_signoff" / "監査レビューの確認記録",
+    Backup = "backup" / "バックアップ取得",
+    BackupVerify = "backup_verify" / "バックアップ検証",
+    Restore = "restore" / "リストア",
+    RestoreDrill = "restore_drill" / "リストア訓練",
+    RecordExport = "record_export" / "見読用出力",
 }
 
 /// How an attempt ended.

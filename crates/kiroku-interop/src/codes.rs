@@ -92,6 +92,12 @@ pub fn codes_of(action: AuditAction) -> EventCodes {
         A::AuditReviewSignoff => security(dcm("110101", "Audit Log Used"), None, "E"),
         // A scheduled integrity check is kiroku's own activity, not a person's.
         A::FixityCheck => security(dcm("110100", "Application Activity"), None, "E"),
+        // Backups and restores copy or replace the whole store: DICOM's Export/Import and activity.
+        A::Backup => security(dcm("110106", "Export"), None, "R"),
+        A::BackupVerify | A::RestoreDrill => security(dcm("110100", "Application Activity"), None, "E"),
+        A::Restore => security(dcm("110107", "Import"), None, "C"),
+        // The offline-readable copy of patients' records leaves the system: an export of patient data.
+        A::RecordExport => EventCodes { dicom_event: dcm("110106", "Export"), ..on_record(read, "R") },
     }
 }
 
