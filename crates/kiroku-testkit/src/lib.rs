@@ -24,3 +24,5 @@ pub fn pg_url() -> Option<String> {
         }
     }
 }
+
+pub mod pki;
