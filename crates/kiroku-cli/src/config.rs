@@ -22,6 +22,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub storage: StorageConfig,
     pub syslog: SyslogConfig,
+    pub backup: BackupConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -68,6 +69,23 @@ pub struct AuthConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     pub max_upload_mib: u64,
+}
+
+/// Backups: the default target of `kiroku backup …` and `kiroku restore`, and the retention policy.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    pub target: String,
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
+    pub retention_days: u32,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig { target: String::new(), daily: 7, weekly: 4, monthly: 12, retention_days: 0 }
+    }
 }
 
 /// Forwarding of the audit trail to a syslog collector over TLS; all empty: off.
@@ -136,6 +154,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             storage: StorageConfig::default(),
             syslog: SyslogConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 `verify` found problems; 2 the command could not run (bad input,
 //! configuration, database or file error), with a one-line reason on stderr.
 
+mod backup;
 mod config;
 mod logcmd;
 mod logkey;
@@ -60,6 +61,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Backups: targets, generations, checks without restoring, retention.
+    #[command(subcommand)]
+    Backup(backup::BackupCmd),
+    /// Restore a backup into an empty folder, or rehearse it (--drill) and record the drill.
+    Restore(backup::RestoreArgs),
     /// The tamper-evident log: public key, offline proof check.
     #[command(subcommand)]
     Log(logcmd::LogCmd),
@@ -87,6 +93,8 @@ fn main() -> ExitCode {
             Cmd::User(cmd) => users::run(&data_dir, cli.database_url, cmd).await.map(|()| ExitCode::SUCCESS),
             Cmd::Verify { json } => verify::run(&data_dir, cli.database_url, json).await,
             Cmd::Log(cmd) => logcmd::run(&data_dir, cmd),
+            Cmd::Backup(cmd) => backup::run(&data_dir, cli.database_url, cmd).await,
+            Cmd::Restore(args) => backup::restore(&data_dir, cli.database_url, args).await,
         }
     });
     result.unwrap_or_else(|e| fail(&e))

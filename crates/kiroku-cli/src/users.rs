@@ -31,7 +31,7 @@ pub enum UserCmd {
     List,
 }
 
-fn operator() -> Actor {
+pub(crate) fn operator() -> Actor {
     let os_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
     Actor::local_operator(&os_user)
 }

@@ -7,23 +7,32 @@ use std::process::ExitCode;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use kiroku_blob::Fixity;
-use kiroku_store::verify::{BlobState, verify};
+use kiroku_store::verify::{BlobState, Report as VerifyReport, verify};
 
 use crate::open::open;
 
-pub async fn run(data_dir: &Path, database_url: Option<String>, json: bool) -> Result<ExitCode> {
-    let opened = open(data_dir, database_url).await?;
-    let bar = if std::io::stderr().is_terminal() && !json { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
-    let blobs = opened.blobs.clone();
+/// Verifies a store and its files: every version, file, audit record, leaf and checkpoint.
+pub async fn check_store(
+    backend: &dyn kiroku_store::Backend,
+    blobs: &kiroku_blob::BlobStore,
+    verifier: Option<&kiroku_log::LogVerifier>,
+    progress: &(dyn Fn(&'static str, u64) + Sync),
+) -> Result<VerifyReport> {
     let check = move |hash: &str| match blobs.check(hash) {
         Fixity::Intact => BlobState::Intact,
         Fixity::Altered => BlobState::Altered,
         Fixity::Missing => BlobState::Missing,
     };
+    Ok(verify(backend, &check, verifier, progress).await?)
+}
+
+pub async fn run(data_dir: &Path, database_url: Option<String>, json: bool) -> Result<ExitCode> {
+    let opened = open(data_dir, database_url).await?;
+    let bar = if std::io::stderr().is_terminal() && !json { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
     let progress = |stage: &'static str, n: u64| bar.set_message(format!("{stage}: {n}"));
     let verifier = crate::logkey::load_verifier(data_dir)?;
-    let report = verify(opened.backend.as_ref(), &check, verifier.as_ref(), &progress).await?;
+    let report = check_store(opened.backend.as_ref(), &opened.blobs, verifier.as_ref(), &progress).await?;
     bar.finish_and_clear();
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -94,7 +94,12 @@ impl LogKey {
 
     /// The signed note for `checkpoint`.
     pub fn sign(&self, checkpoint: &Checkpoint) -> String {
-        let body = checkpoint.body();
+        self.sign_note(&checkpoint.body())
+    }
+
+    /// A signed note (C2SP signed-note) over any `body` ending in a newline. Other kinds of note
+    /// (a backup's manifest digest) must not parse as a checkpoint: their second line is not a number.
+    pub fn sign_note(&self, body: &str) -> String {
         let sig = self.key.sign(body.as_bytes());
         let mut blob = key_id(&self.name, &self.key.verifying_key()).to_vec();
         blob.extend_from_slice(&sig.to_bytes());
@@ -137,9 +142,15 @@ impl LogVerifier {
 
     /// Checks a signed note and returns its checkpoint.
     pub fn verify(&self, note: &str) -> Result<Checkpoint, CheckpointError> {
+        let body = note.split_once("\n\n").ok_or(CheckpointError::Malformed("no signature block"))?.0;
+        let checkpoint = Checkpoint::parse_body(&format!("{body}\n"))?;
+        self.open_note(note).map(|_| checkpoint)
+    }
+
+    /// Checks a signed note of any kind and returns its body (ending in a newline).
+    pub fn open_note(&self, note: &str) -> Result<String, CheckpointError> {
         let (body, sigs) = note.split_once("\n\n").ok_or(CheckpointError::Malformed("no signature block"))?;
         let body = format!("{body}\n");
-        let checkpoint = Checkpoint::parse_body(&body)?;
         let want = key_id(&self.name, &self.key);
         for line in sigs.lines() {
             let Some(rest) = line.strip_prefix("\u{2014} ") else { continue };
@@ -152,7 +163,7 @@ impl LogVerifier {
                 continue;
             }
             let sig = Signature::from_slice(&blob[4..]).map_err(|_| CheckpointError::BadSignature)?;
-            return self.key.verify(body.as_bytes(), &sig).map(|()| checkpoint).map_err(|_| CheckpointError::BadSignature);
+            return self.key.verify(body.as_bytes(), &sig).map(|()| body).map_err(|_| CheckpointError::BadSignature);
         }
         Err(CheckpointError::NoSignature(self.name.clone()))
     }

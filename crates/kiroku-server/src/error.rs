@@ -179,7 +179,7 @@ impl From<StoreError> for ApiError {
                 e
             }
             StoreError::Unauthenticated => ApiError::unauthenticated("the session is not valid"),
-            StoreError::WriterGone => ApiError::unavailable(),
+            StoreError::WriterGone | StoreError::Unsupported(_) => ApiError::unavailable(),
             StoreError::Database(cause) | StoreError::Corrupt(cause) => {
                 tracing::error!(%cause, "store failure");
                 ApiError::internal()

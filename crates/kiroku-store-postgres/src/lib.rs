@@ -85,6 +85,10 @@ impl Backend for PostgresBackend {
         PgTx::session_on(&self.read, token_hash).await
     }
 
+    async fn snapshot_into(&self, _dest: &std::path::Path) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("a PostgreSQL database is backed up with pg_dump or the server's own tools"))
+    }
+
     fn latest_schema(&self) -> i64 {
         migrator().iter().map(|m| m.version).max().unwrap_or(0)
     }

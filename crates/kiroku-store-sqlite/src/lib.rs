@@ -81,6 +81,14 @@ impl Backend for SqliteBackend {
         SqliteTx::session_on(&self.read, token_hash).await
     }
 
+    async fn snapshot_into(&self, dest: &Path) -> Result<(), StoreError> {
+        // VACUUM INTO reads one read transaction's view, so the copy is consistent while the writer
+        // goes on; the copy is compact and has no WAL of its own.
+        let dest = dest.to_str().ok_or_else(|| StoreError::Database("the snapshot path is not UTF-8".into()))?;
+        sqlx::query("VACUUM INTO $1").bind(dest).execute(&self.read).await.map_err(StoreError::database)?;
+        Ok(())
+    }
+
     fn latest_schema(&self) -> i64 {
         migrator().iter().map(|m| m.version).max().unwrap_or(0)
     }

@@ -25,6 +25,9 @@ pub trait Backend: Send + Sync + 'static {
     fn latest_schema(&self) -> i64;
     /// A session by its token hash with its account, read outside the writer in one statement.
     async fn session(&self, token_hash: &str) -> Result<Option<SessionWithUser>>;
+    /// Writes a consistent copy of the whole database, as of one moment, into the new file `dest`
+    /// while the store keeps serving (backups). A backend that cannot says so with `Unsupported`.
+    async fn snapshot_into(&self, dest: &std::path::Path) -> Result<()>;
 }
 
 /// The primitives of one transaction. Every method is a single statement or two; rules live in

@@ -19,6 +19,10 @@ pub const LOCAL_OPERATOR: &str = "kiroku-cli";
 /// The account name under which kiroku's own background jobs (fixity checks) are recorded.
 pub const SYSTEM: &str = "kiroku-system";
 
+/// The actions [`Command::RecordOperation`] may record.
+pub const OPERATION_ACTIONS: &[AuditAction] =
+    &[AuditAction::Backup, AuditAction::BackupVerify, AuditAction::Restore, AuditAction::RestoreDrill];
+
 impl Actor {
     /// kiroku itself, for the audit events of its background jobs.
     pub fn system() -> Actor {
@@ -240,6 +244,15 @@ pub enum Command {
         report_hash: String,
         comment: String,
     },
+    /// The result of an operation on the whole store — a backup, its check, a restore or a restore
+    /// drill — recorded by whoever ran it: the console operator or kiroku's scheduler. Only
+    /// [`OPERATION_ACTIONS`] can be recorded this way, so it cannot forge a clinical event.
+    RecordOperation {
+        actor: Actor,
+        action: AuditAction,
+        outcome: kiroku_core::Outcome,
+        detail: String,
+    },
     /// The result of a scheduled fixity check, recorded by kiroku itself.
     RecordFixity {
         summary: crate::fixity::FixitySummary,
@@ -326,6 +339,7 @@ impl Command {
             Command::AuditReview { actor, .. } => s(actor, A::AuditReview),
             Command::SignOffReview { actor, .. } => s(actor, A::AuditReviewSignoff),
             Command::RecordFixity { .. } | Command::SetLanguage { .. } => return None,
+            Command::RecordOperation { actor, action, .. } => s(actor, *action),
             Command::CreateUser { actor, .. } => s(actor, A::UserCreate),
             Command::UpdateUser { actor, .. } | Command::ResetPassword { actor, .. } => s(actor, A::UserUpdate),
             Command::UnlockUser { actor, .. } => s(actor, A::UserUnlock),

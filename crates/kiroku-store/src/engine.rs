@@ -111,6 +111,7 @@ fn failure_code(err: &StoreError) -> String {
         StoreError::Lifecycle(l) => format!("lifecycle:{l}"),
         StoreError::Stale { current } => format!("stale:current={current}"),
         StoreError::Unauthenticated => "unauthenticated".into(),
+        StoreError::Unsupported(_) => "unsupported".into(),
         StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::WriterGone => "internal".into(),
     }
 }
@@ -239,6 +240,16 @@ impl Ctx<'_> {
                 }
                 self.tx.set_language(actor.username.as_str(), language, self.now.as_micros()).await?;
                 Ok(Reply::Done)
+            }
+            Command::RecordOperation { actor, action, outcome, detail } => {
+                // Only kiroku itself and the console operator run whole-store operations.
+                let operator = [crate::command::SYSTEM, crate::command::LOCAL_OPERATOR].contains(&actor.username.as_str());
+                if !operator || !crate::command::OPERATION_ACTIONS.contains(action) {
+                    return Err(DomainError::invalid("action", "only kiroku and its console operator record whole-store operations").into());
+                }
+                let ev = event(self.now, Some(actor), *action, *outcome, None, None, None, Some(detail.clone()), None);
+                let recorded = self.log.append_event(self.seq, ev);
+                Ok(Reply::Audit(vec![recorded]))
             }
             Command::RecordFixity { summary } => {
                 let outcome = if summary.is_clean() { Outcome::Success } else { Outcome::Failed };

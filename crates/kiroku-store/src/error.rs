@@ -28,6 +28,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the writer has stopped")]
     WriterGone,
+    /// The backend cannot do this (e.g. a snapshot file of a PostgreSQL database).
+    #[error("not supported by this database: {0}")]
+    Unsupported(&'static str),
 }
 
 impl StoreError {

@@ -71,6 +71,16 @@ impl Store {
         Ok((size, root))
     }
 
+    /// The root of the log's first `size` leaves, as this store holds them: a backup made at `size`
+    /// is part of this history exactly when its root equals this one.
+    pub async fn root_at(&self, size: u64) -> Result<kiroku_log::Hash> {
+        let mut tx = self.backend.begin_read().await?;
+        self.check_size(tx.as_mut(), size).await?;
+        let root = crate::ledger::load_frontier(tx.as_mut(), size).await?.root();
+        tx.rollback().await?;
+        Ok(root)
+    }
+
     /// The audit path of leaf `index` in the tree of `size` (hashes only; no record content).
     pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<kiroku_log::Hash>> {
         let mut tx = self.backend.begin_read().await?;

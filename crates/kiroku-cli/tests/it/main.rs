@@ -4,6 +4,7 @@
 mod harness;
 
 mod access;
+mod backup;
 mod bad_input;
 mod crash;
 mod export;

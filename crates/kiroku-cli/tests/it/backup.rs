@@ -1,0 +1,265 @@
+//! Backups taken while kiroku serves writes, restored into a new folder and verified; damaged
+//! copies refused by `kiroku backup verify` with the object and the reason; the restore drill
+//! recorded in the audit trail.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+const PASSPHRASE: &str = "kiroku backup test passphrase 2026";
+const KEYS_PASSPHRASE: &str = "a different passphrase for the keys";
+
+fn secret(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write secret");
+    path.to_str().expect("utf-8 path").to_string()
+}
+
+fn run(data: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = kiroku(data, args, &[]);
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp").arg("-a").arg(from).arg(to).status().expect("cp");
+    assert!(status.success());
+    // Stored objects are read-only; the tests damage copies on purpose.
+    let status = std::process::Command::new("chmod").args(["-R", "u+w"]).arg(to).status().expect("chmod");
+    assert!(status.success());
+}
+
+fn only_generation(target: &Path) -> PathBuf {
+    let mut gens: Vec<PathBuf> =
+        std::fs::read_dir(target.join("generations")).expect("generations").map(|e| e.expect("entry").path()).collect();
+    gens.sort();
+    gens.pop().expect("a generation")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_during_writes_restores_everything_acknowledged() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let target = dir.path().join("target");
+    let target_s = target.to_str().expect("utf-8").to_string();
+    let pass = secret(dir.path(), "pass", PASSPHRASE);
+    let keys_pass = secret(dir.path(), "keys-pass", KEYS_PASSPHRASE);
+    let server = Server::init_and_start(&data, &[]);
+    let admin = admin(&server).await;
+    let (doctor, doctor_pw) = account(&server, &admin, "dr.sato", "佐藤 医師", "doctor").await;
+    let auditor = user(&server, &admin, "kansa", "auditor").await;
+    create_patient(&doctor, "P1").await;
+
+    // A confirmed document with an attachment.
+    let doc = doctor.post("/api/v1/patients/P1/documents", note("バックアップ前の記録")).await.expect(201, "doc");
+    let first = doc["id"].as_str().expect("id").to_string();
+    let pdf = b"%PDF-1.7 backup test attachment".to_vec();
+    let att = doctor
+        .http
+        .post(format!("{}/api/v1/documents/{first}/attachments?name=scan.pdf", server.base))
+        .bearer_auth(doctor.token.clone().unwrap_or_default())
+        .header("content-type", "application/pdf")
+        .body(pdf.clone())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(att.status(), 201);
+    let att: Value = att.json().await.expect("json");
+    doctor.post(&format!("/api/v1/documents/{first}/confirm"), json!({})).await.expect(200, "confirm");
+
+    let (code, out, err) = run(&data, &["backup", "init", "--target", &target_s, "--passphrase-file", &pass]);
+    assert_eq!(code, 0, "init: {out} {err}");
+
+    // Writes keep coming while the backup runs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let writer = {
+        let (stop, acked, doctor) = (stop.clone(), acked.clone(), doctor.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) {
+                n += 1;
+                let d = doctor.post("/api/v1/patients/P1/documents", note(&format!("記録 {n}"))).await.expect(201, "doc");
+                acked.lock().expect("lock").push(d["id"].as_str().expect("id").to_string());
+            }
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let before: Vec<String> = acked.lock().expect("lock").clone();
+    let backup = {
+        let (data, target_s, keys_pass) = (data.clone(), target_s.clone(), keys_pass.clone());
+        tokio::task::spawn_blocking(move || run(&data, &["backup", "create", "--target", &target_s, "--keys-passphrase-file", &keys_pass]))
+    };
+    let (code, out, err) = backup.await.expect("backup task");
+    stop.store(true, Ordering::SeqCst);
+    writer.await.expect("writer");
+    assert_eq!(code, 0, "backup create: {out} {err}");
+    assert!(out.contains("generation"), "{out}");
+    assert!(before.len() >= 2, "writes were running during the backup");
+
+    // The generation on the target: a manifest, a signature, encrypted objects only.
+    let generation = only_generation(&target);
+    for name in ["manifest.json", "manifest.sig", "database.age", "config.age", "keys.age"] {
+        assert!(generation.join(name).is_file(), "{name} in {}", generation.display());
+    }
+    let db_bytes = std::fs::read(generation.join("database.age")).expect("read");
+    assert!(db_bytes.starts_with(b"age-encryption.org/v1"), "the database copy is encrypted (age)");
+    assert!(!String::from_utf8_lossy(&db_bytes).contains("バックアップ前の記録"));
+
+    // Checked without restoring: with the key, and with the live log.
+    let (code, out, err) = run(&data, &["backup", "verify", "--target", &target_s, "--passphrase-file", &pass]);
+    assert_eq!(code, 0, "verify: {out} {err}");
+    assert!(out.contains("Valid") && out.contains("Consistent"), "{out}");
+
+    // Restored into a new folder: `kiroku verify` passes and every acknowledged document is there.
+    let restored = dir.path().join("restored");
+    let restored_s = restored.to_str().expect("utf-8");
+    let (code, out, err) = run(
+        &data,
+        &["restore", "--target", &target_s, "--passphrase-file", &pass, "--keys-passphrase-file", &keys_pass, "--into", restored_s],
+    );
+    assert_eq!(code, 0, "restore: {out} {err}");
+    assert!(out.contains("keys restored"), "{out}");
+    let (code, out, _) = run(&restored, &["verify"]);
+    assert_eq!(code, 0, "kiroku verify on the restored copy: {out}");
+    assert!(!out.contains("no log key"), "the restored keys check the checkpoints: {out}");
+
+    let mut server = server;
+    let copy = Server::start(&restored, &[]);
+    let mut doctor2 = copy.client();
+    doctor2.login("dr.sato", &doctor_pw).await.expect(200, "login on the restored copy");
+    for id in before.iter().chain([&first]) {
+        doctor2.get(&format!("/api/v1/documents/{id}")).await.expect(200, "an acknowledged document");
+    }
+    let back = doctor2
+        .http
+        .get(format!("{}/api/v1/documents/{first}/attachments/{}", copy.base, att["id"].as_str().unwrap_or("")))
+        .bearer_auth(doctor2.token.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(back.bytes().await.expect("bytes").as_ref(), pdf.as_slice(), "the attachment is restored byte for byte");
+    drop(copy);
+
+    // A restore drill leaves its evidence in the live audit trail.
+    let (code, out, err) = run(&data, &["restore", "--drill", "--target", &target_s, "--passphrase-file", &pass]);
+    assert_eq!(code, 0, "drill: {out} {err}");
+    let events = auditor.get("/api/v1/audit?action=restore_drill").await.expect(200, "audit");
+    let drill = &events["events"][0];
+    assert_eq!(drill["outcome"], "success", "{events}");
+    let detail: Value = serde_json::from_str(drill["detail"].as_str().expect("detail")).expect("json detail");
+    assert_eq!(detail["ok"], true);
+    assert!(detail["duration_ms"].as_u64().is_some(), "{detail}");
+    let events = auditor.get("/api/v1/audit?action=backup").await.expect(200, "audit");
+    let made: Value = serde_json::from_str(events["events"][0]["detail"].as_str().expect("detail")).expect("json detail");
+    assert_eq!(made["target"], target_s.as_str());
+    assert!(made["generation"].as_str().is_some_and(|g| g.ends_with('Z')), "{made}");
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_backups_are_refused_with_the_reason() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let target = dir.path().join("target");
+    let target_s = target.to_str().expect("utf-8").to_string();
+    let pass = secret(dir.path(), "pass", PASSPHRASE);
+    let wrong = secret(dir.path(), "wrong", "not the passphrase of this target");
+    let mut server = Server::init_and_start(&data, &[]);
+    let admin = admin(&server).await;
+    let doctor = user(&server, &admin, "dr.ito", "doctor").await;
+    create_patient(&doctor, "P2").await;
+    let doc = doctor.post("/api/v1/patients/P2/documents", note("検査結果")).await.expect(201, "doc");
+    let id = doc["id"].as_str().expect("id");
+    let up = doctor
+        .http
+        .post(format!("{}/api/v1/documents/{id}/attachments?name=a.png", server.base))
+        .bearer_auth(doctor.token.clone().unwrap_or_default())
+        .header("content-type", "image/png")
+        .body(vec![0x89, b'P', b'N', b'G', 1, 2, 3])
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(up.status(), 201);
+    server.stop();
+    assert_eq!(run(&data, &["backup", "init", "--target", &target_s, "--passphrase-file", &pass]).0, 0);
+    let (code, out, err) = run(&data, &["backup", "create", "--target", &target_s]);
+    assert_eq!(code, 0, "{out} {err}");
+
+    let case = |name: &str| {
+        let t = dir.path().join(name);
+        copy_dir(&target, &t);
+        t
+    };
+    let verify =
+        |t: &Path, pass: &str| run(&data, &["backup", "verify", "--target", t.to_str().expect("utf-8"), "--passphrase-file", pass]);
+
+    // A changed byte in the database copy.
+    let t = case("changed-byte");
+    let db = only_generation(&t).join("database.age");
+    let mut bytes = std::fs::read(&db).expect("read");
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x40;
+    std::fs::write(&db, bytes).expect("write");
+    let (code, out, _) = verify(&t, &pass);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("database.age") && out.contains("changed since the backup"), "{out}");
+
+    // A missing file of the blob store.
+    let t = case("missing-file");
+    let blob = walk(&t.join("blobs")).pop().expect("a stored file");
+    std::fs::remove_file(&blob).expect("remove");
+    let (code, out, _) = verify(&t, &pass);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("missing"), "{out}");
+    let restored = dir.path().join("from-damaged");
+    let (code, _, err) = run(
+        &data,
+        &["restore", "--target", t.to_str().expect("utf-8"), "--passphrase-file", &pass, "--into", restored.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, 2, "a damaged backup does not restore: {err}");
+    assert!(err.contains("missing") && err.lines().count() == 1, "one line with the reason: {err}");
+
+    // The wrong passphrase.
+    let (code, _, err) = verify(&target, &wrong);
+    assert_eq!(code, 2);
+    assert!(err.contains("passphrase does not open"), "{err}");
+
+    // The manifest edited to match a swapped object: the log key's signature no longer matches.
+    let t = case("edited-manifest");
+    let manifest = only_generation(&t).join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).expect("read");
+    std::fs::write(&manifest, text.replacen("\"kiroku_version\": \"", "\"kiroku_version\": \"9", 1)).expect("write");
+    let (code, out, _) = verify(&t, &pass);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("does not match its signature"), "{out}");
+
+    // Not a target at all; restore into a folder that is not empty.
+    let (code, _, err) = run(&data, &["backup", "list", "--target", dir.path().to_str().expect("utf-8")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a kiroku backup target"), "{err}");
+    let (code, _, err) =
+        run(&data, &["restore", "--target", &target_s, "--passphrase-file", &pass, "--into", data.to_str().expect("utf-8")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not empty"), "{err}");
+
+    // The untouched target still verifies.
+    let (code, out, _) = verify(&target, &pass);
+    assert_eq!(code, 0, "{out}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
