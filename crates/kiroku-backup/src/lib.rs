@@ -19,6 +19,7 @@ pub mod error;
 pub mod generations;
 pub mod manifest;
 pub mod restore;
+pub mod s3;
 pub mod target;
 
 pub use error::{BackupError, Result};

@@ -24,7 +24,8 @@ use crate::open::{Opened, open, start};
 
 #[derive(Args)]
 pub struct TargetArg {
-    /// The backup target: a folder. Default: `backup.target` in kiroku.toml.
+    /// The backup target: a folder, or s3://bucket/prefix (credentials and endpoint from the AWS_*
+    /// variables). Default: `backup.target` in kiroku.toml.
     #[arg(long)]
     target: Option<String>,
 }
@@ -51,6 +52,9 @@ pub enum BackupCmd {
         /// Encrypt to this age recipient (age1…); keep its identity file offline.
         #[arg(long)]
         recipient: Option<String>,
+        /// For an s3:// target: create the bucket first, with Object Lock (write-once) enabled.
+        #[arg(long)]
+        create_bucket: bool,
     },
     /// Write a new generation while kiroku keeps running, then prune by the retention policy.
     Create {
@@ -135,6 +139,9 @@ fn target_of(arg: &TargetArg, opened: Option<&Opened>) -> Result<Box<dyn Target>
         (None, Some(o)) if !o.config.backup.target.is_empty() => o.config.backup.target.clone(),
         _ => bail!("no backup target: give --target or set backup.target in kiroku.toml"),
     };
+    if spec.starts_with("s3://") {
+        return Ok(Box::new(kiroku_backup::s3::S3Target::new(kiroku_backup::s3::S3Config::from_url_and_env(&spec)?)?));
+    }
     Ok(Box::new(DirTarget::open(&spec)?))
 }
 
@@ -193,8 +200,13 @@ async fn generation_or_latest(target: &dyn Target, generation: Option<String>) -
 pub async fn run(data_dir: &Path, database_url: Option<String>, cmd: BackupCmd) -> Result<ExitCode> {
     match cmd {
         BackupCmd::Keygen { out } => keygen(&out).map(|()| ExitCode::SUCCESS),
-        BackupCmd::Init { target, passphrase_file, recipient } => {
+        BackupCmd::Init { target, passphrase_file, recipient, create_bucket } => {
             let opened = open(data_dir, database_url).await?;
+            if create_bucket {
+                let spec = target.target.clone().unwrap_or_else(|| opened.config.backup.target.clone());
+                let config = kiroku_backup::s3::S3Config::from_url_and_env(&spec)?;
+                kiroku_backup::s3::S3Target::new(config)?.create_bucket(true).await?;
+            }
             let target = target_of(&target, Some(&opened))?;
             let passphrase = passphrase_file.as_deref().map(|p| read_secret(p, "passphrase")).transpose()?;
             let protection = match (&passphrase, &recipient) {

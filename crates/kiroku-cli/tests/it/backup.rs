@@ -263,3 +263,114 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// moto's S3 server on a free loopback port, stopped when dropped.
+struct Moto {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_moto() -> Option<Moto> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+    let child = match std::process::Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(_) => {
+            kiroku_testkit::missing_peer("moto (S3 server)", "pip install 'moto[server]'");
+            return None;
+        }
+    };
+    let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+    for _ in 0..100 {
+        if reqwest::get(format!("{}/", moto.endpoint)).await.is_ok() {
+            return Some(moto);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("moto_server did not start on {}", moto.endpoint);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_lock_copy_cannot_be_deleted_or_overwritten() {
+    let Some(moto) = start_moto().await else { return };
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let pass = secret(dir.path(), "pass", PASSPHRASE);
+    let env: Vec<(&str, &str)> = vec![
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "kiroku-test"),
+        ("AWS_SECRET_ACCESS_KEY", "kiroku-test-secret"),
+        ("AWS_REGION", "ap-northeast-1"),
+        ("KIROKU_BACKUP_RETENTION_DAYS", "30"),
+        ("KIROKU_BACKUP_DAILY", "0"),
+        ("KIROKU_BACKUP_WEEKLY", "0"),
+        ("KIROKU_BACKUP_MONTHLY", "0"),
+    ];
+    let s3 = |args: &[&str]| {
+        let out = kiroku(&data, args, &env);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let mut server = Server::init_and_start(&data, &[]);
+    let admin = admin(&server).await;
+    let doctor = user(&server, &admin, "dr.kato", "doctor").await;
+    create_patient(&doctor, "P3").await;
+    doctor.post("/api/v1/patients/P3/documents", note("外部保存の記録")).await.expect(201, "doc");
+    server.stop();
+
+    let target = "s3://kiroku-backups/hospital-a";
+    let (code, out, err) = s3(&["backup", "init", "--target", target, "--passphrase-file", &pass, "--create-bucket"]);
+    assert_eq!(code, 0, "init: {out} {err}");
+    let (code, out, err) = s3(&["backup", "create", "--target", target, "--no-prune"]);
+    assert_eq!(code, 0, "first backup: {out} {err}");
+    let (code, out, err) = s3(&["backup", "create", "--target", target]);
+    assert_eq!(code, 0, "second backup: {out} {err}");
+    // A policy that keeps only the newest tries to remove the first generation: refused, it is locked.
+    assert!(out.contains("LOCKED generations/"), "the write-once copy is not removed: {out}");
+    let (code, out, _) = s3(&["backup", "list", "--target", target]);
+    assert_eq!(code, 0);
+    assert_eq!(out.matches("complete").count(), 2, "both generations remain: {out}");
+    let (code, out, err) = s3(&["backup", "verify", "--target", target, "--passphrase-file", &pass]);
+    assert_eq!(code, 0, "verify: {out} {err}");
+    let (code, out, err) = s3(&["restore", "--drill", "--target", target, "--passphrase-file", &pass]);
+    assert_eq!(code, 0, "drill from S3: {out} {err}");
+
+    // Straight at the object store: deleting a locked version is refused; a PUT under the same name
+    // only adds a version, and the original stays readable.
+    let config = kiroku_backup::s3::S3Config {
+        endpoint: moto.endpoint.clone(),
+        region: "ap-northeast-1".into(),
+        bucket: "kiroku-backups".into(),
+        prefix: "hospital-a".into(),
+        access_key: "kiroku-test".into(),
+        secret_key: "kiroku-test-secret".into(),
+    };
+    let store = kiroku_backup::s3::S3Target::new(config).expect("client");
+    use kiroku_backup::Target;
+    let keys = store.list("generations/").await.expect("list");
+    let manifest = keys.iter().find(|k| k.ends_with("manifest.json")).expect("a manifest").clone();
+    let original = store.get_bytes(&manifest).await.expect("get").expect("present");
+    let version = store.version_of(&manifest).await.expect("head").expect("a versioned bucket");
+    assert!(matches!(store.delete(&manifest).await.expect("delete answer"), kiroku_backup::target::Deleted::Locked(_)));
+    let forged = dir.path().join("forged");
+    std::fs::write(&forged, b"{\"format\":\"kiroku-backup/1\"}").expect("write");
+    store.put(&manifest, &forged, None).await.expect("a new version is accepted");
+    assert_eq!(store.get_version(&manifest, &version).await.expect("get version"), Some(original), "the locked version is unchanged");
+    let generation = manifest.trim_start_matches("generations/").trim_end_matches("/manifest.json");
+    let (code, out, _) = s3(&["backup", "verify", "--target", target, "--generation", generation]);
+    assert_ne!(code, 0, "the replaced manifest is noticed: {out}");
+}
