@@ -49,6 +49,7 @@ pub fn user_record(name: &str, role: Role, password_hash: String) -> Result<User
         username: username(name)?,
         display_name: format!("{name} (bench)"),
         role,
+        kind: kiroku_core::identity::AccountKind::Staff,
         password_hash,
         must_change_password: false,
         disabled: false,

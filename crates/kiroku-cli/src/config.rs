@@ -23,6 +23,49 @@ pub struct Config {
     pub storage: StorageConfig,
     pub syslog: SyslogConfig,
     pub backup: BackupConfig,
+    pub network: NetworkConfig,
+}
+
+/// Source networks (comma-separated addresses or CIDR networks; empty: anywhere) and the proxies
+/// whose X-Forwarded-For is believed.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    pub trusted_proxies: String,
+    pub doctor: String,
+    pub nurse: String,
+    pub pharmacist: String,
+    pub clerk: String,
+    pub admin: String,
+    pub auditor: String,
+    pub staff_accounts: String,
+    pub maintenance_accounts: String,
+    pub break_glass_accounts: String,
+}
+
+impl NetworkConfig {
+    fn rules(&self) -> Result<kiroku_server::network::NetworkRules> {
+        use kiroku_core::identity::AccountKind;
+        let parse = |key: &str, v: &str| kiroku_server::network::parse_networks(v).map_err(|e| anyhow::anyhow!("network.{key}: {e}"));
+        let roles = [
+            (kiroku_core::Role::Doctor, "doctor", &self.doctor),
+            (kiroku_core::Role::Nurse, "nurse", &self.nurse),
+            (kiroku_core::Role::Pharmacist, "pharmacist", &self.pharmacist),
+            (kiroku_core::Role::Clerk, "clerk", &self.clerk),
+            (kiroku_core::Role::Admin, "admin", &self.admin),
+            (kiroku_core::Role::Auditor, "auditor", &self.auditor),
+        ];
+        let kinds = [
+            (AccountKind::Staff, "staff_accounts", &self.staff_accounts),
+            (AccountKind::Maintenance, "maintenance_accounts", &self.maintenance_accounts),
+            (AccountKind::BreakGlass, "break_glass_accounts", &self.break_glass_accounts),
+        ];
+        Ok(kiroku_server::network::NetworkRules {
+            trusted_proxies: parse("trusted_proxies", &self.trusted_proxies)?,
+            by_role: roles.iter().map(|(r, k, v)| Ok((*r, parse(k, v)?))).collect::<Result<_>>()?,
+            by_kind: kinds.iter().map(|(r, k, v)| Ok((*r, parse(k, v)?))).collect::<Result<_>>()?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -63,6 +106,8 @@ pub struct AuthConfig {
     pub password_history: i64,
     /// Seconds instead of minutes for the idle timeout; for drills and tests.
     pub idle_timeout_seconds: i64,
+    /// A new login ends the account's other sessions.
+    pub single_session: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -155,6 +200,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             syslog: SyslogConfig::default(),
             backup: BackupConfig::default(),
+            network: NetworkConfig::default(),
         }
     }
 }
@@ -170,6 +216,7 @@ impl Default for AuthConfig {
             password_min_length_with_second_factor: 8,
             password_history: 5,
             idle_timeout_seconds: 0,
+            single_session: false,
         }
     }
 }
@@ -230,6 +277,7 @@ impl Config {
             bail!("storage.max_upload_mib must be greater than 0");
         }
         self.syslog.validate()?;
+        self.network.rules()?;
         if !["text", "json"].contains(&self.log_format.as_str()) {
             bail!("log_format must be \"text\" or \"json\"");
         }
@@ -264,6 +312,9 @@ impl Config {
             },
             syslog: self.syslog.settings(&self.syslog.hostname()),
             audit_source: self.syslog.hostname(),
+            single_session: a.single_session,
+            // Checked by validate() at load; a bad list cannot reach here.
+            network: self.network.rules().unwrap_or_default(),
             ..kiroku_server::Settings::default()
         }
     }
@@ -280,7 +331,11 @@ fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String
         let Some((section, key)) = known.iter().find(|(s, k)| env_name(s.as_deref(), k) == name) else {
             bail!("{name} is not a kiroku setting (see `kiroku default-config`)");
         };
-        let parsed = value.parse::<i64>().map(toml::Value::Integer).unwrap_or_else(|_| toml::Value::String(value.clone()));
+        let parsed = match value.as_str() {
+            "true" => toml::Value::Boolean(true),
+            "false" => toml::Value::Boolean(false),
+            _ => value.parse::<i64>().map(toml::Value::Integer).unwrap_or_else(|_| toml::Value::String(value.clone())),
+        };
         match section {
             Some(s) => {
                 let entry = table.entry(s.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));

@@ -59,6 +59,12 @@ actions! {
     Restore = "restore" / "リストア",
     RestoreDrill = "restore_drill" / "リストア訓練",
     RecordExport = "record_export" / "見読用出力",
+    SecondFactorEnrol = "second_factor_enrol" / "二要素認証の登録",
+    SecondFactorRemove = "second_factor_remove" / "二要素認証の解除",
+    MfaPolicyChange = "mfa_policy_change" / "二要素認証方針の変更",
+    SessionList = "session_list" / "セッション一覧の参照",
+    SessionRevoke = "session_revoke" / "セッションの終了",
+    AccessRefused = "access_refused" / "接続元による拒否",
 }
 
 /// How an attempt ended.

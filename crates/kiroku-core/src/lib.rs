@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod document;
 pub mod hash;
+pub mod identity;
 pub mod ids;
 pub mod patient;
 pub mod time;

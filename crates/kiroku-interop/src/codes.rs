@@ -77,6 +77,12 @@ pub fn codes_of(action: AuditAction) -> EventCodes {
         A::Lockout | A::PasswordChange | A::UserCreate | A::UserUpdate | A::UserDisable | A::UserUnlock => {
             security(SECURITY_ALERT, Some(USER_SECURITY_ATTRIBUTES), "E")
         }
+        // Second factors and sessions are a user's security attributes; a refusal by source
+        // network is a security alert of its own (DICOM 110127 Emergency Override is not it).
+        A::SecondFactorEnrol | A::SecondFactorRemove | A::SessionRevoke => security(SECURITY_ALERT, Some(USER_SECURITY_ATTRIBUTES), "E"),
+        A::MfaPolicyChange => security(SECURITY_ALERT, Some(dcm("110136", "Security Roles Changed")), "E"),
+        A::SessionList => security(SECURITY_ALERT, None, "R"),
+        A::AccessRefused => security(SECURITY_ALERT, Some(dcm("110126", "Node Authentication")), "E"),
         A::RoleChange => security(SECURITY_ALERT, Some(dcm("110136", "Security Roles Changed")), "E"),
         A::AuditQuery => security(dcm("110101", "Audit Log Used"), None, "R"),
         A::AuditExport => security(dcm("110106", "Export"), None, "R"),

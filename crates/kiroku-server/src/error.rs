@@ -10,6 +10,10 @@
 //! | login refused                           | 401    | /problems/login-failed       |
 //! | permission matrix or lifecycle refusal  | 403    | /problems/forbidden          |
 //! | password change required first         | 403    | /problems/password-change-required |
+//! | second factor of the login still due    | 401    | /problems/second-factor-required |
+//! | wrong or replayed code                  | 401    | /problems/second-factor-failed |
+//! | role requires 2FA, none enrolled        | 403    | /problems/second-factor-enrolment-required |
+//! | source network not allowed              | 403    | /problems/network-refused    |
 //! | unknown, or restricted information class| 404    | /problems/not-found          |
 //! | state conflict                          | 409    | /problems/conflict           |
 //! | stale If-Match                          | 409    | /problems/stale-version      |
@@ -101,6 +105,46 @@ impl ApiError {
             "password change required",
             "パスワードの変更が必要です",
             "change the password with POST /api/v1/auth/password before anything else",
+        )
+    }
+
+    pub fn second_factor_required() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "second-factor-required",
+            "second factor required",
+            "二要素認証のコードを入力してください",
+            "send the authenticator code or a recovery code with POST /api/v1/auth/second-factor",
+        )
+    }
+
+    pub fn second_factor_failed() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "second-factor-failed",
+            "second factor failed",
+            "確認コードが正しくありません",
+            "the code is wrong or was used already; repeated failures lock the account",
+        )
+    }
+
+    pub fn enrolment_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "second-factor-enrolment-required",
+            "second factor enrolment required",
+            "二要素認証の登録が必要です",
+            "your role requires a second factor: register one with POST /api/v1/auth/totp before anything else",
+        )
+    }
+
+    pub fn network_refused() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "network-refused",
+            "not allowed from this network",
+            "この接続元からは利用できません",
+            "this account may not be used from this address; the refusal was recorded",
         )
     }
 

@@ -8,6 +8,7 @@ pub mod checkpoints;
 pub mod error;
 pub mod fixity;
 pub mod metrics;
+pub mod network;
 pub mod openapi;
 pub mod session;
 pub mod settings;

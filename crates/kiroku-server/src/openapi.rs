@@ -31,6 +31,24 @@ pub const OPERATIONS: &[Operation] = &[
     op("post", "/api/v1/auth/logout", "End the current session", None, 200, None, true),
     op("post", "/api/v1/auth/password", "Change one's own password", Some("PasswordChange"), 200, None, true),
     op("get", "/api/v1/auth/me", "The logged-in user", None, 200, None, true),
+    op("post", "/api/v1/auth/second-factor", "Second step of a login: TOTP or recovery code", Some("Code"), 200, None, true),
+    op("post", "/api/v1/auth/totp", "Start enrolling an authenticator app (secret, otpauth URI, QR as SVG)", None, 201, None, true),
+    op(
+        "post",
+        "/api/v1/auth/totp/confirm",
+        "Confirm the app with its first code; answers recovery codes once",
+        Some("Code"),
+        200,
+        None,
+        true,
+    ),
+    op("get", "/api/v1/auth/second-factors", "One's own second factors", None, 200, None, true),
+    op("delete", "/api/v1/auth/second-factors/{id}", "Remove one of one's own second factors", None, 200, None, true),
+    op("get", "/api/v1/auth/sessions", "One's own live sessions", None, 200, None, true),
+    op("post", "/api/v1/sessions/{id}/revoke", "End a session (one's own, or anyone's with user.manage)", None, 200, None, true),
+    op("get", "/api/v1/users/{username}/sessions", "An account's live sessions (own, or user.manage)", None, 200, None, true),
+    op("get", "/api/v1/mfa-policies", "Second-factor policy of every role (user.manage)", None, 200, None, true),
+    op("put", "/api/v1/mfa-policies/{role}", "Set a role's second-factor policy (user.manage)", Some("MfaPolicy"), 200, None, true),
     op("get", "/api/v1/users", "List accounts (user.manage)", None, 200, None, true),
     op("post", "/api/v1/users", "Create an account (user.manage)", Some("NewUser"), 201, Some("User"), true),
     op("get", "/api/v1/users/{username}", "One account (user.manage)", None, 200, Some("User"), true),
@@ -189,6 +207,9 @@ fn schemas() -> Value {
 /// Schemas of the log and review endpoints, kept apart so that each `json!` stays small.
 fn more_schemas() -> Value {
     json!({
+        "Code": { "type": "object", "additionalProperties": false, "required": ["code"], "properties": { "code": { "type": "string", "description": "6-digit TOTP code or a recovery code" } } },
+        "MfaPolicy": { "type": "object", "additionalProperties": false, "required": ["mode"], "properties": {
+            "mode": { "type": "string", "enum": ["optional", "required", "required_from"] }, "required_from": { "type": ["string", "null"], "format": "date-time" } } },
         "SignOff": { "type": "object", "additionalProperties": false, "required": ["from", "to", "report_hash"], "properties": {
             "from": { "type": "string" }, "to": { "type": "string" }, "report_hash": { "type": "string" }, "comment": { "type": "string" } } }
     })

@@ -7,15 +7,22 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use kiroku_core::Timestamp;
+use kiroku_core::identity::{AccountKind, SessionStage};
 use kiroku_store::{Actor, Command, SessionWithUser, UserRecord};
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// The client's address as the server saw it.
-pub fn client_addr(parts: &Parts) -> Option<String> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip().to_string())
+/// The client's address: the peer, or the client a trusted proxy forwarded for.
+pub fn client_addr(parts: &Parts, state: &AppState) -> Option<String> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0;
+    Some(client_ip(peer, &parts.headers, state))
+}
+
+/// The same from a handler's `ConnectInfo` and headers.
+pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, state: &AppState) -> String {
+    state.settings.network.client_ip(peer.ip(), headers).to_string()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -28,17 +35,45 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 pub struct Authenticated {
     pub actor: Actor,
     pub user: UserRecord,
+    /// How far the login has come; handlers only see `Full` unless they take [`PendingSession`].
+    pub stage: SessionStage,
+    pub has_second_factor: bool,
+    /// Whether the account's role requires a second factor now.
+    pub mfa_required: bool,
 }
 
-/// A logged-in user who may still have to change the initial password; only for the password,
-/// logout and "who am I" endpoints.
+impl Authenticated {
+    /// Refuses a session that has not passed the second factor its account or role needs.
+    pub fn require_full(self) -> Result<Authenticated, ApiError> {
+        match self.stage {
+            SessionStage::Full => Ok(self),
+            SessionStage::SecondFactor => Err(ApiError::second_factor_required()),
+            SessionStage::Enrol => Err(ApiError::enrolment_required()),
+        }
+    }
+}
+
+/// A fully logged-in user who may still have to change the initial password; only for the
+/// password endpoint.
 pub struct AnySession(pub Authenticated);
 
 impl FromRequestParts<AppState> for AnySession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(parts, state).await.map(AnySession)
+        authenticate(parts, state).await?.require_full().map(AnySession)
+    }
+}
+
+/// Any session, also one still waiting for its second factor or an enrolment: only for logout,
+/// "who am I", the second step of the login and enrolling a factor.
+pub struct PendingSession(pub Authenticated);
+
+impl FromRequestParts<AppState> for PendingSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(parts, state).await.map(PendingSession)
     }
 }
 
@@ -46,7 +81,7 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let auth = authenticate(parts, state).await?;
+        let auth = authenticate(parts, state).await?.require_full()?;
         if auth.user.must_change_password {
             return Err(ApiError::password_change_required());
         }
@@ -57,7 +92,7 @@ impl FromRequestParts<AppState> for Authenticated {
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, ApiError> {
     let token =
         bearer(&parts.headers).ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer TOKEN from POST /api/v1/auth/login"))?;
-    authenticate_token(token, client_addr(parts), state).await
+    authenticate_token(token, client_addr(parts, state), state).await
 }
 
 /// Checks a session token, whether it came as a bearer token (API) or in the session cookie (web
@@ -65,12 +100,13 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, 
 /// writer when it has run out), and records activity. The forced password change is left to the caller.
 pub async fn authenticate_token(token: &str, client_addr: Option<String>, state: &AppState) -> Result<Authenticated, ApiError> {
     let hashed = kiroku_auth::token::hash_token(token);
-    let SessionWithUser { session, user } =
+    let SessionWithUser { session, user, has_second_factor, mfa_policy } =
         state.store.session(&hashed).await?.ok_or_else(|| ApiError::unauthenticated("the session is not valid"))?;
     let actor = Actor { username: user.username.clone(), role: user.role, session: Some(session.id.clone()), client_addr };
     if session.revoked_at.is_some() || user.disabled {
         return Err(ApiError::unauthenticated("the session has ended"));
     }
+    refuse_outside_networks(state, &actor, user.kind).await?;
     let now = Timestamp::now();
     let idle_limit = session.last_seen_at.plus_seconds(state.settings.idle_timeout_secs);
     let expiry = if now >= session.expires_at {
@@ -87,7 +123,36 @@ pub async fn authenticate_token(token: &str, client_addr: Option<String>, state:
     if now >= session.last_seen_at.plus_seconds(state.settings.touch_interval_secs()) {
         state.store.execute(Command::TouchSession { session_id: session.id.clone() }).await?;
     }
-    Ok(Authenticated { actor, user })
+    // A role that came to require a second factor after this password-only login was opened
+    // must not keep reaching data through it.
+    let stage = match session.stage {
+        SessionStage::Full if session.second_factor.is_none() && mfa_policy.requires(now) => {
+            if has_second_factor {
+                SessionStage::SecondFactor
+            } else {
+                SessionStage::Enrol
+            }
+        }
+        stage => stage,
+    };
+    Ok(Authenticated { actor, user, stage, has_second_factor, mfa_required: mfa_policy.requires(now) })
+}
+
+/// Refuses, and records, a request from outside the networks the account's role and kind may use.
+pub async fn refuse_outside_networks(state: &AppState, actor: &Actor, kind: AccountKind) -> Result<(), ApiError> {
+    let Some(ip) = actor.client_addr.as_deref().and_then(|a| a.parse().ok()) else { return Ok(()) };
+    let Some(detail) = state.settings.network.refusal(actor.role, kind, ip) else { return Ok(()) };
+    state
+        .store
+        .execute(Command::RefuseAccess {
+            username: actor.username.to_string(),
+            role: Some(actor.role),
+            session: actor.session.clone(),
+            client_addr: actor.client_addr.clone(),
+            detail,
+        })
+        .await?;
+    Err(ApiError::network_refused())
 }
 
 /// A JSON body: `application/json`, valid UTF-8, within the size limit, matching `T` exactly.

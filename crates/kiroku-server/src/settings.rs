@@ -26,6 +26,12 @@ pub struct Settings {
     pub fixity_interval_secs: u64,
     /// Working hours for the audit review report's after-hours section.
     pub business_hours: kiroku_store::review::BusinessHours,
+    /// Whether a new full login ends the account's other sessions (one login, one terminal).
+    pub single_session: bool,
+    /// Trusted proxies and the source networks of roles and account kinds.
+    pub network: crate::network::NetworkRules,
+    /// The issuer name authenticator apps show beside the account.
+    pub totp_issuer: String,
 }
 
 impl Default for Settings {
@@ -42,6 +48,9 @@ impl Default for Settings {
             audit_source: "kiroku".into(),
             fixity_interval_secs: 24 * 3600,
             business_hours: kiroku_store::review::BusinessHours::default(),
+            single_session: false,
+            network: crate::network::NetworkRules::default(),
+            totp_issuer: "kiroku".into(),
         }
     }
 }

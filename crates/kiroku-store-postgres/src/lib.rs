@@ -22,6 +22,7 @@ fn migrator() -> Migrator {
         m(2, "merkle log", include_str!("../migrations/0002_merkle_log.sql")),
         m(3, "user preferences", include_str!("../migrations/0003_user_preferences.sql")),
         m(4, "export cursors", include_str!("../migrations/0004_export_cursors.sql")),
+        m(6, "identity", include_str!("../migrations/0006_identity.sql")),
     ])
 }
 

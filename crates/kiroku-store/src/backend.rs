@@ -95,6 +95,26 @@ pub trait Tx: Send {
     async fn touch_session(&mut self, id: &str, at: i64) -> Result<()>;
     async fn revoke_session(&mut self, id: &str, at: i64) -> Result<()>;
     async fn revoke_user_sessions(&mut self, username: &str, at: i64) -> Result<u64>;
+    async fn get_session_by_id(&mut self, id: &str) -> Result<Option<SessionRecord>>;
+    /// The account's sessions that are neither revoked nor past their lifetime, newest first.
+    async fn list_live_sessions(&mut self, username: &str, now: i64) -> Result<Vec<SessionRecord>>;
+    async fn set_session_stage(&mut self, id: &str, stage: &str, second_factor: Option<&str>) -> Result<()>;
+    /// Ends every session of the account but `keep`; answers how many.
+    async fn revoke_other_sessions(&mut self, username: &str, keep: &str, at: i64) -> Result<u64>;
+
+    async fn insert_second_factor(&mut self, factor: &SecondFactorRecord) -> Result<()>;
+    /// Stores a factor's confirmation, last accepted step and removal.
+    async fn update_second_factor(&mut self, factor: &SecondFactorRecord) -> Result<()>;
+    /// The account's factors that were not removed (confirmed or still enrolling).
+    async fn list_second_factors(&mut self, username: &str) -> Result<Vec<SecondFactorRecord>>;
+    /// Marks the unused recovery codes used and stores new ones.
+    async fn replace_recovery_codes(&mut self, username: &str, hashes: &[String], at: i64) -> Result<()>;
+    /// Uses a recovery code once; false when it is unknown or used.
+    async fn use_recovery_code(&mut self, username: &str, hash: &str, at: i64) -> Result<bool>;
+    async fn unused_recovery_codes(&mut self, username: &str) -> Result<i64>;
+    /// (role, mode, required_from) of every role with a stored policy.
+    async fn list_mfa_policies(&mut self) -> Result<Vec<(String, String, Option<i64>)>>;
+    async fn set_mfa_policy(&mut self, role: &str, mode: &str, required_from: Option<i64>, at: i64, by: &str) -> Result<()>;
 
     async fn insert_patient(&mut self, patient: &Patient) -> Result<bool>;
     async fn get_patient(&mut self, patient_id: &str) -> Result<Option<Patient>>;

@@ -95,8 +95,72 @@ pub enum Command {
     ListUsers {
         actor: Actor,
     },
+    /// The password was right: opens the session at the stage the account's second factor and its
+    /// role's policy decide. `end_other_sessions`: a full login ends the account's other sessions.
     LoginSucceeded {
         session: SessionRecord,
+        end_other_sessions: bool,
+    },
+    /// Starts enrolling a TOTP authenticator (unconfirmed until its first code).
+    BeginTotp {
+        actor: Actor,
+        factor: SecondFactorRecord,
+    },
+    /// The first code of a new authenticator matched (step checked by the server): confirms it and
+    /// stores new recovery codes; a session waiting to enrol becomes full.
+    ConfirmTotp {
+        actor: Actor,
+        factor_id: String,
+        step: i64,
+        recovery_hashes: Vec<String>,
+        end_other_sessions: bool,
+    },
+    /// The second step of a login succeeded as far as the server can tell; the engine refuses a
+    /// replayed step or a used recovery code, counting it as a failed login.
+    SecondFactorVerified {
+        actor: Actor,
+        proof: FactorProof,
+        end_other_sessions: bool,
+        policy: LockoutPolicy,
+    },
+    /// A wrong second-factor code: counts toward the lockout like a wrong password.
+    SecondFactorFailed {
+        actor: Actor,
+        policy: LockoutPolicy,
+    },
+    /// Removes one of the caller's own authenticators (not while the role requires one and it is
+    /// the last).
+    RemoveSecondFactor {
+        actor: Actor,
+        factor_id: String,
+    },
+    /// The second-factor policy of every role (user.manage).
+    ReadMfaPolicies {
+        actor: Actor,
+    },
+    /// Sets one role's second-factor policy (user.manage).
+    SetMfaPolicy {
+        actor: Actor,
+        role: Role,
+        policy: kiroku_core::identity::MfaPolicy,
+    },
+    /// Live sessions of an account: one's own, or anyone's with user.manage.
+    ListSessions {
+        actor: Actor,
+        username: Username,
+    },
+    /// Ends a session: one's own, or anyone's with user.manage.
+    RevokeSession {
+        actor: Actor,
+        session_id: String,
+    },
+    /// A request or login refused because of where it came from; recorded only.
+    RefuseAccess {
+        username: String,
+        role: Option<Role>,
+        session: Option<String>,
+        client_addr: Option<String>,
+        detail: String,
     },
     LoginFailed {
         username: String,
@@ -276,7 +340,9 @@ pub enum Reply {
     Done,
     User(UserRecord),
     Users(Vec<UserRecord>),
-    LoginFailed { locked: bool },
+    LoginFailed {
+        locked: bool,
+    },
     Matrix(PermissionMatrix),
     Patient(Patient),
     Patients(Vec<Patient>),
@@ -287,6 +353,10 @@ pub enum Reply {
     Audit(Vec<AuditEvent>),
     VersionProof(Box<VersionProof>),
     Review(Box<crate::review::ReviewReport>),
+    /// A login's first step: the account and the stage its session is at.
+    LoggedIn(Box<UserRecord>, kiroku_core::identity::SessionStage),
+    Sessions(Vec<SessionInfo>),
+    MfaPolicies(Vec<(Role, kiroku_core::identity::MfaPolicy)>),
 }
 
 /// A version as the log proves it: the leaf's bytes, its index, the checkpoint and the audit path.
@@ -331,6 +401,9 @@ impl Command {
             | Command::TouchSession { .. }
             | Command::LoginSucceeded { .. }
             | Command::LoginFailed { .. }
+            | Command::SecondFactorVerified { .. }
+            | Command::SecondFactorFailed { .. }
+            | Command::RefuseAccess { .. }
             | Command::StoreCheckpoint { .. } => {
                 return None;
             }
@@ -346,6 +419,12 @@ impl Command {
             Command::ListUsers { actor } => s(actor, A::UserList),
             Command::Logout { actor } | Command::ExpireSession { actor, .. } => s(actor, A::Logout),
             Command::ChangePassword { actor, .. } => s(actor, A::PasswordChange),
+            Command::BeginTotp { actor, .. } | Command::ConfirmTotp { actor, .. } => s(actor, A::SecondFactorEnrol),
+            Command::RemoveSecondFactor { actor, .. } => s(actor, A::SecondFactorRemove),
+            Command::ReadMfaPolicies { actor } => s(actor, A::RoleRead),
+            Command::SetMfaPolicy { actor, .. } => s(actor, A::MfaPolicyChange),
+            Command::ListSessions { actor, .. } => s(actor, A::SessionList),
+            Command::RevokeSession { actor, .. } => s(actor, A::SessionRevoke),
             Command::ReadMatrix { actor } => s(actor, A::RoleRead),
             Command::SetGrant { actor, .. } => s(actor, A::RoleChange),
             Command::CreatePatient { actor, patient: p } => patient(actor, A::PatientCreate, &p.patient_id),
@@ -399,6 +478,8 @@ impl Command {
                 | Command::QueryAudit { .. }
                 | Command::ReadVersionProof { .. }
                 | Command::AuditReview { .. }
+                | Command::ReadMfaPolicies { .. }
+                | Command::ListSessions { .. }
         )
     }
 }

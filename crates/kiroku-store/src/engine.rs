@@ -13,6 +13,7 @@ use crate::command::{Actor, Command, Reply, Subject};
 use crate::error::{Result, StoreError};
 use crate::ledger::{self, Leaf, LogState};
 use crate::records::*;
+use kiroku_core::identity::SessionStage;
 
 /// The longest patient search string accepted; longer input is refused rather than truncated.
 pub const MAX_SEARCH_CHARS: usize = 100;
@@ -160,7 +161,36 @@ impl Ctx<'_> {
                 self.audit(actor, A::UserList, None, None, None, Some(format!("count={}", users.len())), None).await?;
                 Ok(Reply::Users(users))
             }
-            Command::LoginSucceeded { session } => self.login_succeeded(session).await,
+            Command::LoginSucceeded { session, end_other_sessions } => self.login_succeeded(session, *end_other_sessions).await,
+            Command::BeginTotp { actor, factor } => self.begin_totp(actor, factor).await,
+            Command::ConfirmTotp { actor, factor_id, step, recovery_hashes, end_other_sessions } => {
+                self.confirm_totp(actor, factor_id, *step, recovery_hashes, *end_other_sessions).await
+            }
+            Command::SecondFactorVerified { actor, proof, end_other_sessions, policy } => {
+                self.second_factor_verified(actor, proof, *end_other_sessions, policy).await
+            }
+            Command::SecondFactorFailed { actor, policy } => self.second_factor_failed(actor, "second_factor:wrong_code", policy).await,
+            Command::RemoveSecondFactor { actor, factor_id } => self.remove_second_factor(actor, factor_id).await,
+            Command::ReadMfaPolicies { actor } => {
+                self.allow(actor, P::UserManage)?;
+                let policies = self.mfa_policies().await?;
+                self.audit(actor, A::RoleRead, None, None, None, Some("mfa_policies".into()), None).await?;
+                Ok(Reply::MfaPolicies(policies))
+            }
+            Command::SetMfaPolicy { actor, role, policy } => self.set_mfa_policy(actor, *role, policy).await,
+            Command::ListSessions { actor, username } => self.list_sessions(actor, username).await,
+            Command::RevokeSession { actor, session_id } => self.revoke_session(actor, session_id).await,
+            Command::RefuseAccess { username, role, session, client_addr, detail } => {
+                let ev = NewAuditEvent {
+                    user: Some(username.chars().filter(|c| !c.is_control()).take(64).collect()),
+                    role: role.map(|r| r.to_string()),
+                    session: session.clone(),
+                    client_addr: client_addr.clone(),
+                    ..event(self.now, None, A::AccessRefused, Outcome::Denied, None, None, None, Some(detail.clone()), None)
+                };
+                self.log.append_event(self.seq, ev);
+                Ok(Reply::Done)
+            }
             Command::LoginFailed { username, client_addr, policy } => self.login_failed(username, client_addr.clone(), policy).await,
             Command::Logout { actor } => self.end_session(actor, None).await,
             Command::ExpireSession { actor, reason } => self.end_session(actor, Some(reason)).await,
@@ -411,7 +441,7 @@ impl Ctx<'_> {
         Ok(Reply::User(user))
     }
 
-    async fn login_succeeded(&mut self, session: &SessionRecord) -> Result<Reply> {
+    async fn login_succeeded(&mut self, session: &SessionRecord, end_other_sessions: bool) -> Result<Reply> {
         let mut user = self.user(&session.username).await?;
         let actor = Actor {
             username: user.username.clone(),
@@ -426,13 +456,243 @@ impl Ctx<'_> {
             self.audit_as(&actor, A::LoginFailed, Outcome::Denied, detail).await?;
             return Ok(Reply::LoginFailed { locked: user.is_locked(self.now) });
         }
+        let has_factor = self.tx.list_second_factors(user.username.as_str()).await?.iter().any(|f| f.confirmed_at.is_some());
+        let policy = self.mfa_policy(user.role).await?;
+        let stage = SessionStage::after_password(has_factor, &policy, self.now);
+        let session = SessionRecord { stage, second_factor: None, ..session.clone() };
+        user.failed_logins = 0;
+        user.locked_until = None;
+        if stage == SessionStage::Full {
+            user.last_login_at = Some(self.now);
+        }
+        self.tx.update_user(&user).await?;
+        self.tx.insert_session(&session).await?;
+        let detail = if stage == SessionStage::Full {
+            self.end_others(&actor, end_other_sessions).await?
+        } else {
+            Some(format!("password; stage={}", stage.as_str()))
+        };
+        self.audit(&actor, A::Login, None, None, None, detail, None).await?;
+        Ok(Reply::LoggedIn(Box::new(user), stage))
+    }
+
+    /// Ends the account's other sessions when the installation wants one session per person;
+    /// answers the audit detail that says so.
+    async fn end_others(&mut self, actor: &Actor, wanted: bool) -> Result<Option<String>> {
+        let Some(keep) = actor.session.as_deref().filter(|_| wanted) else { return Ok(None) };
+        let ended = self.tx.revoke_other_sessions(actor.username.as_str(), keep, self.now.as_micros()).await?;
+        Ok((ended > 0).then(|| format!("ended_other_sessions={ended}")))
+    }
+
+    async fn mfa_policy(&mut self, role: Role) -> Result<kiroku_core::identity::MfaPolicy> {
+        Ok(self.mfa_policies().await?.into_iter().find(|(r, _)| *r == role).map(|(_, p)| p).unwrap_or_default())
+    }
+
+    async fn mfa_policies(&mut self) -> Result<Vec<(Role, kiroku_core::identity::MfaPolicy)>> {
+        let stored = self.tx.list_mfa_policies().await?;
+        let mut out = Vec::new();
+        for role in Role::ALL {
+            let row = stored.iter().find(|(r, _, _)| r == role.as_str());
+            out.push((*role, mfa_policy_of(row.map(|(_, m, _)| m.as_str()), row.and_then(|(_, _, f)| *f))?));
+        }
+        Ok(out)
+    }
+
+    async fn set_mfa_policy(&mut self, actor: &Actor, role: Role, policy: &kiroku_core::identity::MfaPolicy) -> Result<Reply> {
+        self.allow(actor, P::UserManage)?;
+        let checked = kiroku_core::identity::MfaPolicy::new(policy.mode, policy.required_from)?;
+        let from = checked.required_from.map(|t| t.as_micros());
+        self.tx.set_mfa_policy(role.as_str(), checked.mode.as_str(), from, self.now.as_micros(), actor.username.as_str()).await?;
+        let detail = format!(
+            "role={role} mode={}{}",
+            checked.mode.as_str(),
+            checked.required_from.map(|t| format!(" from={}", t.to_rfc3339())).unwrap_or_default()
+        );
+        self.audit(actor, A::MfaPolicyChange, None, None, None, Some(detail), None).await?;
+        Ok(Reply::MfaPolicies(self.mfa_policies().await?))
+    }
+
+    /// The session the actor acts in, as stored.
+    async fn own_session(&mut self, actor: &Actor) -> Result<SessionRecord> {
+        let id = actor.session.as_deref().ok_or(StoreError::Unauthenticated)?;
+        let session = self.tx.get_session_by_id(id).await?.ok_or(StoreError::Unauthenticated)?;
+        if session.revoked_at.is_some() || session.username != actor.username {
+            return Err(StoreError::Unauthenticated);
+        }
+        Ok(session)
+    }
+
+    async fn begin_totp(&mut self, actor: &Actor, factor: &SecondFactorRecord) -> Result<Reply> {
+        if factor.username != actor.username || factor.kind != "totp" || factor.confirmed_at.is_some() {
+            return Err(DomainError::invalid("factor", "a new TOTP authenticator of one's own").into());
+        }
+        text_field("label", &factor.label, 100)?;
+        let existing = self.tx.list_second_factors(actor.username.as_str()).await?;
+        if existing.iter().any(|f| f.kind == "totp" && f.confirmed_at.is_some()) {
+            return Err(StoreError::Conflict("an authenticator app is already registered; remove it first to register another".into()));
+        }
+        // An enrolment that was never finished is replaced, so its secret is no longer good.
+        for mut stale in existing.into_iter().filter(|f| f.confirmed_at.is_none()) {
+            stale.removed_at = Some(self.now);
+            self.tx.update_second_factor(&stale).await?;
+        }
+        self.tx.insert_second_factor(factor).await?;
+        self.audit(actor, A::SecondFactorEnrol, None, None, None, Some(format!("begin kind=totp id={}", factor.id)), None).await?;
+        Ok(Reply::Done)
+    }
+
+    async fn confirm_totp(
+        &mut self,
+        actor: &Actor,
+        factor_id: &str,
+        step: i64,
+        recovery_hashes: &[String],
+        end_other_sessions: bool,
+    ) -> Result<Reply> {
+        let session = self.own_session(actor).await?;
+        let mut factor = self
+            .tx
+            .list_second_factors(actor.username.as_str())
+            .await?
+            .into_iter()
+            .find(|f| f.id == factor_id && f.confirmed_at.is_none())
+            .ok_or(StoreError::NotFound("enrolment"))?;
+        if step <= factor.last_step {
+            return Err(StoreError::Conflict("this code was used already; wait for the next one".into()));
+        }
+        factor.confirmed_at = Some(self.now);
+        factor.last_step = step;
+        self.tx.update_second_factor(&factor).await?;
+        self.tx.replace_recovery_codes(actor.username.as_str(), recovery_hashes, self.now.as_micros()).await?;
+        let mut detail = format!("confirmed kind=totp id={factor_id} recovery_codes={}", recovery_hashes.len());
+        // Proving the new authenticator is a second factor: a session that had to enrol may act now.
+        if session.stage == SessionStage::Enrol {
+            self.tx.set_session_stage(&session.id, SessionStage::Full.as_str(), Some("totp")).await?;
+            let mut user = self.user(&actor.username).await?;
+            user.last_login_at = Some(self.now);
+            self.tx.update_user(&user).await?;
+            if let Some(ended) = self.end_others(actor, end_other_sessions).await? {
+                detail.push(' ');
+                detail.push_str(&ended);
+            }
+        }
+        self.audit(actor, A::SecondFactorEnrol, None, None, None, Some(detail), None).await?;
+        Ok(Reply::Done)
+    }
+
+    async fn second_factor_verified(
+        &mut self,
+        actor: &Actor,
+        proof: &FactorProof,
+        end_other_sessions: bool,
+        policy: &crate::command::LockoutPolicy,
+    ) -> Result<Reply> {
+        let session = self.own_session(actor).await?;
+        let user = self.user(&actor.username).await?;
+        if user.disabled || user.is_locked(self.now) {
+            self.audit_as(actor, A::LoginFailed, Outcome::Denied, if user.disabled { "disabled" } else { "locked" }).await?;
+            return Ok(Reply::LoginFailed { locked: user.is_locked(self.now) });
+        }
+        if session.second_factor.is_some() {
+            return Err(StoreError::Conflict("this session has passed its second factor already".into()));
+        }
+        let (kind, extra) = match proof {
+            FactorProof::Totp { factor_id, step } => {
+                let factors = self.tx.list_second_factors(actor.username.as_str()).await?;
+                let Some(mut factor) = factors.into_iter().find(|f| &f.id == factor_id && f.confirmed_at.is_some()) else {
+                    return self.second_factor_failed(actor, "second_factor:unknown", policy).await;
+                };
+                // A code is good for one login only: the step must be newer than the last accepted.
+                if *step <= factor.last_step {
+                    return self.second_factor_failed(actor, "second_factor:replayed", policy).await;
+                }
+                factor.last_step = *step;
+                self.tx.update_second_factor(&factor).await?;
+                ("totp", String::new())
+            }
+            FactorProof::Recovery { code_hash } => {
+                if !self.tx.use_recovery_code(actor.username.as_str(), code_hash, self.now.as_micros()).await? {
+                    return self.second_factor_failed(actor, "second_factor:recovery_code", policy).await;
+                }
+                let left = self.tx.unused_recovery_codes(actor.username.as_str()).await?;
+                ("recovery", format!(" recovery_codes_left={left}"))
+            }
+        };
+        self.tx.set_session_stage(&session.id, SessionStage::Full.as_str(), Some(kind)).await?;
+        let mut user = user;
         user.failed_logins = 0;
         user.locked_until = None;
         user.last_login_at = Some(self.now);
         self.tx.update_user(&user).await?;
-        self.tx.insert_session(session).await?;
-        self.audit(&actor, A::Login, None, None, None, None, None).await?;
-        Ok(Reply::User(user))
+        let mut detail = format!("second_factor={kind}{extra}");
+        if let Some(ended) = self.end_others(actor, end_other_sessions).await? {
+            detail.push(' ');
+            detail.push_str(&ended);
+        }
+        self.audit(actor, A::Login, None, None, None, Some(detail), None).await?;
+        Ok(Reply::LoggedIn(Box::new(user), SessionStage::Full))
+    }
+
+    /// A failed second step: counted with the password failures, and a lockout ends the session.
+    async fn second_factor_failed(&mut self, actor: &Actor, detail: &str, policy: &crate::command::LockoutPolicy) -> Result<Reply> {
+        let mut user = self.user(&actor.username).await?;
+        let was_locked = user.is_locked(self.now);
+        user.failed_logins += 1;
+        let lock_now = !was_locked && user.failed_logins >= policy.max_failures;
+        if lock_now {
+            user.locked_until = Some(self.now.plus_seconds(policy.lock_seconds));
+        }
+        self.tx.update_user(&user).await?;
+        self.audit_as(actor, A::LoginFailed, Outcome::Failed, &format!("{detail} failures={}", user.failed_logins)).await?;
+        if (lock_now || was_locked)
+            && let Some(id) = &actor.session
+        {
+            self.tx.revoke_session(id, self.now.as_micros()).await?;
+        }
+        if lock_now {
+            let until = self.now.plus_seconds(policy.lock_seconds).to_rfc3339();
+            self.audit_as(actor, A::Lockout, Outcome::Success, &format!("until={until}")).await?;
+        }
+        Ok(Reply::LoginFailed { locked: was_locked || lock_now })
+    }
+
+    async fn remove_second_factor(&mut self, actor: &Actor, factor_id: &str) -> Result<Reply> {
+        let factors = self.tx.list_second_factors(actor.username.as_str()).await?;
+        let Some(mut factor) = factors.iter().find(|f| f.id == factor_id).cloned() else {
+            return Err(StoreError::NotFound("second factor"));
+        };
+        let others = factors.iter().filter(|f| f.id != factor_id && f.confirmed_at.is_some()).count();
+        if factor.confirmed_at.is_some() && others == 0 && self.mfa_policy(actor.role).await?.requires(self.now) {
+            return Err(StoreError::Conflict("your role requires a second factor: register another before removing this one".into()));
+        }
+        factor.removed_at = Some(self.now);
+        self.tx.update_second_factor(&factor).await?;
+        if others == 0 {
+            self.tx.replace_recovery_codes(actor.username.as_str(), &[], self.now.as_micros()).await?;
+        }
+        self.audit(actor, A::SecondFactorRemove, None, None, None, Some(format!("kind={} id={factor_id}", factor.kind)), None).await?;
+        Ok(Reply::Done)
+    }
+
+    async fn list_sessions(&mut self, actor: &Actor, username: &Username) -> Result<Reply> {
+        if username != &actor.username {
+            self.allow(actor, P::UserManage)?;
+        }
+        let sessions = self.tx.list_live_sessions(username.as_str(), self.now.as_micros()).await?;
+        self.audit(actor, A::SessionList, None, None, None, Some(format!("user={username} count={}", sessions.len())), None).await?;
+        Ok(Reply::Sessions(sessions.iter().map(SessionInfo::from).collect()))
+    }
+
+    async fn revoke_session(&mut self, actor: &Actor, session_id: &str) -> Result<Reply> {
+        let session = self.tx.get_session_by_id(session_id).await?.ok_or(StoreError::NotFound("session"))?;
+        if session.username != actor.username && self.allow(actor, P::UserManage).is_err() {
+            // Someone else's session is not even shown to exist.
+            return Err(StoreError::NotFound("session"));
+        }
+        self.tx.revoke_session(session_id, self.now.as_micros()).await?;
+        self.audit(actor, A::SessionRevoke, None, None, None, Some(format!("user={} session={session_id}", session.username)), None)
+            .await?;
+        Ok(Reply::Done)
     }
 
     async fn audit_as(&mut self, actor: &Actor, action: A, outcome: Outcome, detail: &str) -> Result<()> {

@@ -1,5 +1,6 @@
 //! Rows as the store keeps them and read models as the server shows them.
 
+use kiroku_core::identity::{AccountKind, MfaPolicy, SessionStage};
 use kiroku_core::{AuditAction, DocumentId, DocumentStatus, InfoClass, Outcome, PatientId, Role, Timestamp, Username, VersionKind};
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,7 @@ pub struct UserRecord {
     pub username: Username,
     pub display_name: String,
     pub role: Role,
+    pub kind: AccountKind,
     #[serde(skip)]
     pub password_hash: String,
     pub must_change_password: bool,
@@ -29,6 +31,7 @@ impl UserRecord {
             username,
             display_name,
             role,
+            kind: AccountKind::Staff,
             password_hash,
             must_change_password: true,
             disabled: false,
@@ -57,13 +60,76 @@ pub struct SessionRecord {
     pub expires_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
     pub client_addr: Option<String>,
+    /// How far the login has come; only a full session may act.
+    pub stage: SessionStage,
+    /// The kind of second factor the login used (`totp`, `recovery`), if any.
+    pub second_factor: Option<String>,
 }
 
-/// A session together with the account state that decides whether it is still good.
+/// A session as its owner or an administrator sees it in a list: never the token's hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub username: Username,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub client_addr: Option<String>,
+    pub stage: SessionStage,
+    pub second_factor: Option<String>,
+}
+
+impl From<&SessionRecord> for SessionInfo {
+    fn from(s: &SessionRecord) -> Self {
+        SessionInfo {
+            id: s.id.clone(),
+            username: s.username.clone(),
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+            client_addr: s.client_addr.clone(),
+            stage: s.stage,
+            second_factor: s.second_factor.clone(),
+        }
+    }
+}
+
+/// A session together with the account state that decides whether it is still good: the account,
+/// whether it has a second factor, and its role's second-factor policy.
 #[derive(Debug, Clone)]
 pub struct SessionWithUser {
     pub session: SessionRecord,
     pub user: UserRecord,
+    pub has_second_factor: bool,
+    pub mfa_policy: MfaPolicy,
+}
+
+/// An authenticator an account enrolled. The secret never leaves the server after enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecondFactorRecord {
+    pub id: String,
+    pub username: Username,
+    /// `totp`.
+    pub kind: String,
+    #[serde(skip)]
+    pub secret: String,
+    pub label: String,
+    pub created_at: Timestamp,
+    /// `None` while enrolment waits for the first code.
+    pub confirmed_at: Option<Timestamp>,
+    /// The last time step accepted; a code of this step or an earlier one is refused.
+    #[serde(skip)]
+    pub last_step: i64,
+    pub removed_at: Option<Timestamp>,
+}
+
+/// How the second step of a login was proved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FactorProof {
+    /// A TOTP code of `step` matched the secret of factor `factor_id` (checked by the server).
+    Totp { factor_id: String, step: i64 },
+    /// A recovery code, by its hash.
+    Recovery { code_hash: String },
 }
 
 /// The current state of a document; derived from its versions and attestations.
@@ -273,4 +339,11 @@ pub struct CheckpointRow {
     pub root: String,
     pub time: Timestamp,
     pub note: String,
+}
+
+/// A role's stored policy; no row means the factory default (optional).
+pub fn mfa_policy_of(mode: Option<&str>, required_from: Option<i64>) -> crate::error::Result<MfaPolicy> {
+    let Some(mode) = mode else { return Ok(MfaPolicy::default()) };
+    let mode = kiroku_core::identity::MfaMode::parse(mode).ok_or_else(|| crate::StoreError::Corrupt(format!("mfa policy mode {mode}")))?;
+    MfaPolicy::new(mode, required_from.map(Timestamp::from_micros)).map_err(|e| crate::StoreError::Corrupt(e.to_string()))
 }

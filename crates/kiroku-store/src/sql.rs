@@ -84,6 +84,7 @@ macro_rules! sql_tx {
                     username: name(row, "username")?,
                     display_name: s(row, "display_name")?,
                     role: parsed("role", s(row, "role")?.parse())?,
+                    kind: opt("kind", $crate::kiroku_core::identity::AccountKind::parse(&s(row, "kind")?))?,
                     password_hash: s(row, "password_hash")?,
                     must_change_password: b(row, "must_change_password")?,
                     disabled: b(row, "disabled")?,
@@ -105,6 +106,22 @@ macro_rules! sql_tx {
                     expires_at: t(row, "expires_at")?,
                     revoked_at: ot(row, "revoked_at")?,
                     client_addr: os(row, "client_addr")?,
+                    stage: opt("stage", $crate::kiroku_core::identity::SessionStage::parse(&s(row, "stage")?))?,
+                    second_factor: os(row, "second_factor")?,
+                })
+            }
+
+            pub fn second_factor(row: &DbRow) -> Result<SecondFactorRecord> {
+                Ok(SecondFactorRecord {
+                    id: s(row, "id")?,
+                    username: name(row, "username")?,
+                    kind: s(row, "kind")?,
+                    secret: s(row, "secret")?,
+                    label: s(row, "label")?,
+                    created_at: t(row, "created_at")?,
+                    confirmed_at: ot(row, "confirmed_at")?,
+                    last_step: i(row, "last_step")?,
+                    removed_at: ot(row, "removed_at")?,
                 })
             }
 
@@ -224,7 +241,8 @@ macro_rules! sql_tx {
             }
         }
 
-        const USER_COLS: &str = "username, display_name, role, password_hash, must_change_password, disabled, failed_logins, locked_until, created_at, last_login_at, password_changed_at";
+        const USER_COLS: &str = "username, display_name, role, kind, password_hash, must_change_password, disabled, failed_logins, locked_until, created_at, last_login_at, password_changed_at";
+        const SESSION_COLS: &str = "id, token_hash, username, created_at, last_seen_at, expires_at, revoked_at, client_addr, stage, second_factor";
         const HEAD_COLS: &str = "id, patient_id, doc_type, title, info_class, status, version, entered_by, on_behalf_of, created_at, updated_at, confirmed_by, confirmed_at";
         const VERSION_COLS: &str = "document_id, version, kind, patient_id, doc_type, title, info_class, body, entered_by, on_behalf_of, entered_at, reason, content_hash, seq";
         const AUDIT_COLS: &str = "id, seq, time, username, role, session, client_addr, action, patient_id, document_id, version, outcome, detail, content_hash";
@@ -441,10 +459,11 @@ macro_rules! sql_tx {
             }
 
             async fn insert_user(&mut self, u: &$crate::records::UserRecord) -> $crate::error::Result<bool> {
-                let n = ::sqlx::query("INSERT INTO users (username, display_name, role, password_hash, must_change_password, disabled, failed_logins, locked_until, created_at, last_login_at, password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (username) DO NOTHING")
+                let n = ::sqlx::query("INSERT INTO users (username, display_name, role, password_hash, must_change_password, disabled, failed_logins, locked_until, created_at, last_login_at, password_changed_at, kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (username) DO NOTHING")
                     .bind(u.username.as_str()).bind(&u.display_name).bind(u.role.as_str()).bind(&u.password_hash)
                     .bind(u.must_change_password).bind(u.disabled).bind(u.failed_logins).bind(u.locked_until.map(|t| t.as_micros()))
                     .bind(u.created_at.as_micros()).bind(u.last_login_at.map(|t| t.as_micros())).bind(u.password_changed_at.as_micros())
+                    .bind(u.kind.as_str())
                     .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?.rows_affected();
                 Ok(n == 1)
             }
@@ -504,18 +523,47 @@ macro_rules! sql_tx {
             }
 
             async fn insert_session(&mut self, x: &$crate::records::SessionRecord) -> $crate::error::Result<()> {
-                ::sqlx::query("INSERT INTO sessions (id, token_hash, username, created_at, last_seen_at, expires_at, revoked_at, client_addr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                ::sqlx::query("INSERT INTO sessions (id, token_hash, username, created_at, last_seen_at, expires_at, revoked_at, client_addr, stage, second_factor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                     .bind(&x.id).bind(&x.token_hash).bind(x.username.as_str()).bind(x.created_at.as_micros())
                     .bind(x.last_seen_at.as_micros()).bind(x.expires_at.as_micros()).bind(x.revoked_at.map(|t| t.as_micros())).bind(x.client_addr.clone())
+                    .bind(x.stage.as_str()).bind(x.second_factor.clone())
                     .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
 
             async fn get_session(&mut self, token_hash: &str) -> $crate::error::Result<Option<$crate::records::SessionRecord>> {
-                ::sqlx::query("SELECT id, token_hash, username, created_at, last_seen_at, expires_at, revoked_at, client_addr FROM sessions WHERE token_hash = $1")
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {SESSION_COLS} FROM sessions WHERE token_hash = $1"));
+                ::sqlx::query(sql)
                     .bind(token_hash)
                     .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
                     .as_ref().map(sql_rows::session).transpose()
+            }
+
+            async fn get_session_by_id(&mut self, id: &str) -> $crate::error::Result<Option<$crate::records::SessionRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {SESSION_COLS} FROM sessions WHERE id = $1"));
+                ::sqlx::query(sql)
+                    .bind(id)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::session).transpose()
+            }
+
+            async fn list_live_sessions(&mut self, username: &str, now: i64) -> $crate::error::Result<Vec<$crate::records::SessionRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {SESSION_COLS} FROM sessions WHERE username = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC LIMIT 200"));
+                ::sqlx::query(sql)
+                    .bind(username).bind(now)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::session).collect()
+            }
+
+            async fn set_session_stage(&mut self, id: &str, stage: &str, second_factor: Option<&str>) -> $crate::error::Result<()> {
+                ::sqlx::query("UPDATE sessions SET stage = $2, second_factor = $3 WHERE id = $1").bind(id).bind(stage).bind(second_factor)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn revoke_other_sessions(&mut self, username: &str, keep: &str, at: i64) -> $crate::error::Result<u64> {
+                Ok(::sqlx::query("UPDATE sessions SET revoked_at = $3 WHERE username = $1 AND id <> $2 AND revoked_at IS NULL").bind(username).bind(keep).bind(at)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?.rows_affected())
             }
 
             async fn touch_session(&mut self, id: &str, at: i64) -> $crate::error::Result<()> {
@@ -533,6 +581,64 @@ macro_rules! sql_tx {
             async fn revoke_user_sessions(&mut self, username: &str, at: i64) -> $crate::error::Result<u64> {
                 Ok(::sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE username = $1 AND revoked_at IS NULL").bind(username).bind(at)
                     .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?.rows_affected())
+            }
+
+            async fn insert_second_factor(&mut self, f: &$crate::records::SecondFactorRecord) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO second_factors (id, username, kind, secret, label, created_at, confirmed_at, last_step, removed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(&f.id).bind(f.username.as_str()).bind(&f.kind).bind(&f.secret).bind(&f.label).bind(f.created_at.as_micros())
+                    .bind(f.confirmed_at.map(|t| t.as_micros())).bind(f.last_step).bind(f.removed_at.map(|t| t.as_micros()))
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn update_second_factor(&mut self, f: &$crate::records::SecondFactorRecord) -> $crate::error::Result<()> {
+                ::sqlx::query("UPDATE second_factors SET confirmed_at = $2, last_step = $3, removed_at = $4, secret = $5 WHERE id = $1")
+                    .bind(&f.id).bind(f.confirmed_at.map(|t| t.as_micros())).bind(f.last_step).bind(f.removed_at.map(|t| t.as_micros())).bind(&f.secret)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn list_second_factors(&mut self, username: &str) -> $crate::error::Result<Vec<$crate::records::SecondFactorRecord>> {
+                ::sqlx::query("SELECT id, username, kind, secret, label, created_at, confirmed_at, last_step, removed_at FROM second_factors WHERE username = $1 AND removed_at IS NULL ORDER BY created_at")
+                    .bind(username)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::second_factor).collect()
+            }
+
+            async fn replace_recovery_codes(&mut self, username: &str, hashes: &[String], at: i64) -> $crate::error::Result<()> {
+                ::sqlx::query("UPDATE recovery_codes SET used_at = $2 WHERE username = $1 AND used_at IS NULL").bind(username).bind(at)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                for h in hashes {
+                    ::sqlx::query("INSERT INTO recovery_codes (username, code_hash, created_at, used_at) VALUES ($1, $2, $3, NULL) ON CONFLICT (username, code_hash) DO NOTHING")
+                        .bind(username).bind(h).bind(at)
+                        .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                }
+                Ok(())
+            }
+
+            async fn use_recovery_code(&mut self, username: &str, hash: &str, at: i64) -> $crate::error::Result<bool> {
+                let n = ::sqlx::query("UPDATE recovery_codes SET used_at = $3 WHERE username = $1 AND code_hash = $2 AND used_at IS NULL").bind(username).bind(hash).bind(at)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?.rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn unused_recovery_codes(&mut self, username: &str) -> $crate::error::Result<i64> {
+                let row = ::sqlx::query("SELECT COUNT(*) AS n FROM recovery_codes WHERE username = $1 AND used_at IS NULL").bind(username)
+                    .fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                sql_rows::i(&row, "n")
+            }
+
+            async fn list_mfa_policies(&mut self) -> $crate::error::Result<Vec<(String, String, Option<i64>)>> {
+                ::sqlx::query("SELECT role, mode, required_from FROM mfa_policies ORDER BY role")
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(|r| Ok((sql_rows::s(r, "role")?, sql_rows::s(r, "mode")?, sql_rows::oi(r, "required_from")?))).collect()
+            }
+
+            async fn set_mfa_policy(&mut self, role: &str, mode: &str, required_from: Option<i64>, at: i64, by: &str) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO mfa_policies (role, mode, required_from, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (role) DO UPDATE SET mode = $2, required_from = $3, updated_at = $4, updated_by = $5")
+                    .bind(role).bind(mode).bind(required_from).bind(at).bind(by)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
             }
 
             async fn insert_patient(&mut self, p: &$crate::records::Patient) -> $crate::error::Result<bool> {
@@ -704,8 +810,10 @@ macro_rules! sql_tx {
             pub async fn session_on(pool: &::sqlx::Pool<$db>, token_hash: &str) -> $crate::error::Result<Option<$crate::records::SessionWithUser>> {
                 let sql = ::sqlx::AssertSqlSafe(format!(
                     "SELECT s.id AS s_id, s.token_hash AS s_token_hash, s.created_at AS s_created_at, s.last_seen_at AS s_last_seen_at, \
-                     s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at, s.client_addr AS s_client_addr, {} \
-                     FROM sessions s JOIN users u ON u.username = s.username WHERE s.token_hash = $1",
+                     s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at, s.client_addr AS s_client_addr, \
+                     s.stage AS s_stage, s.second_factor AS s_second_factor, p.mode AS p_mode, p.required_from AS p_required_from, \
+                     CAST(CASE WHEN EXISTS (SELECT 1 FROM second_factors f WHERE f.username = u.username AND f.confirmed_at IS NOT NULL AND f.removed_at IS NULL) THEN 1 ELSE 0 END AS BIGINT) AS has_factor, {} \
+                     FROM sessions s JOIN users u ON u.username = s.username LEFT JOIN mfa_policies p ON p.role = u.role WHERE s.token_hash = $1",
                     USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
                 ));
                 let Some(row) = ::sqlx::query(sql).bind(token_hash).fetch_optional(pool).await.map_err($crate::StoreError::database)? else {
@@ -721,8 +829,13 @@ macro_rules! sql_tx {
                     expires_at: $crate::kiroku_core::Timestamp::from_micros(sql_rows::i(&row, "s_expires_at")?),
                     revoked_at: sql_rows::oi(&row, "s_revoked_at")?.map($crate::kiroku_core::Timestamp::from_micros),
                     client_addr: sql_rows::os(&row, "s_client_addr")?,
+                    stage: $crate::kiroku_core::identity::SessionStage::parse(&sql_rows::s(&row, "s_stage")?)
+                        .ok_or_else(|| $crate::StoreError::Corrupt("session stage".into()))?,
+                    second_factor: sql_rows::os(&row, "s_second_factor")?,
                 };
-                Ok(Some($crate::records::SessionWithUser { session, user }))
+                let mfa_policy = $crate::records::mfa_policy_of(sql_rows::os(&row, "p_mode")?.as_deref(), sql_rows::oi(&row, "p_required_from")?)?;
+                let has_second_factor = sql_rows::i(&row, "has_factor")? == 1;
+                Ok(Some($crate::records::SessionWithUser { session, user, has_second_factor, mfa_policy }))
             }
 
             /// Counts a statement that changed rows, and passes its result on.

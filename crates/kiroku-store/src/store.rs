@@ -46,6 +46,14 @@ impl Store {
         Ok(user)
     }
 
+    /// The account's authenticators (confirmed or enrolling), for checking a code before the command.
+    pub async fn second_factors(&self, username: &str) -> Result<Vec<SecondFactorRecord>> {
+        let mut tx = self.backend.begin_read().await?;
+        let factors = tx.list_second_factors(username).await?;
+        tx.rollback().await?;
+        Ok(factors)
+    }
+
     /// The user's chosen UI language, if they chose one.
     pub async fn language(&self, username: &str) -> Result<Option<String>> {
         let mut tx = self.backend.begin_read().await?;
@@ -167,6 +175,9 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::Audit(_) => "audit",
         Reply::VersionProof(_) => "version_proof",
         Reply::Review(_) => "review",
+        Reply::LoggedIn(..) => "logged_in",
+        Reply::Sessions(_) => "sessions",
+        Reply::MfaPolicies(_) => "mfa_policies",
     }
 }
 
@@ -196,4 +207,6 @@ into! {
     into_audit => Audit(Vec<AuditEvent>),
     into_version_proof => VersionProof(Box<crate::command::VersionProof>),
     into_review => Review(Box<crate::review::ReviewReport>),
+    into_sessions => Sessions(Vec<SessionInfo>),
+    into_mfa_policies => MfaPolicies(Vec<(kiroku_core::Role, kiroku_core::identity::MfaPolicy)>),
 }

@@ -8,7 +8,7 @@ use kiroku_core::document::LifecycleError;
 use kiroku_core::{AuditAction, DocumentStatus, InfoClass, Outcome, PatientId, Permission, Role, Timestamp, Username};
 use serde_json::json;
 
-use crate::command::{Actor, Command, LockoutPolicy, NewDocument};
+use crate::command::{Actor, Command, LockoutPolicy, NewDocument, Reply};
 use crate::records::*;
 use crate::{Store, StoreError};
 
@@ -23,7 +23,7 @@ macro_rules! conformance_tests {
             restricted_classes_are_hidden, matrix_changes_take_effect, audit_ids_are_gap_free_under_concurrency,
             search_treats_wildcards_literally, audit_query_filters_and_pages, disabled_accounts_lose_sessions,
             export_cursor_moves_forward_only,
-            log_proves_every_record, review_report_counts_the_period);
+            log_proves_every_record, review_report_counts_the_period, second_factor_steps_are_used_once);
     };
     (@each $make:path; $($story:ident),+) => {
         $(
@@ -48,6 +48,7 @@ fn user(username: &str, role: Role) -> UserRecord {
         username: name(username),
         display_name: format!("{username} さん"),
         role,
+        kind: kiroku_core::identity::AccountKind::Staff,
         password_hash: format!("hash-of-{username}"),
         must_change_password: false,
         disabled: false,
@@ -559,8 +560,10 @@ pub async fn disabled_accounts_lose_sessions(store: Store) {
         expires_at: now.plus_seconds(3600),
         revoked_at: None,
         client_addr: None,
+        stage: kiroku_core::identity::SessionStage::Full,
+        second_factor: None,
     };
-    w.store.execute(Command::LoginSucceeded { session }).await.expect("login");
+    w.store.execute(Command::LoginSucceeded { session, end_other_sessions: false }).await.expect("login");
     assert_eq!(w.store.language("ns.tanaka").await.expect("read"), None);
     w.store.execute(Command::SetLanguage { actor: w.nurse.clone(), language: "en".into() }).await.expect("language");
     w.store.execute(Command::SetLanguage { actor: w.nurse.clone(), language: "ja".into() }).await.expect("language again");
@@ -694,4 +697,100 @@ pub async fn review_report_counts_the_period(store: Store) {
     let signed = w.store.execute(sign(&hash)).await.expect("sign").into_audit().expect("event");
     assert_eq!(signed[0].content_hash.as_deref(), Some(hash.as_str()));
     assert_clean(&w.store).await;
+}
+
+fn session_of(id: &str, username: &str) -> SessionRecord {
+    let now = Timestamp::now();
+    SessionRecord {
+        id: id.into(),
+        token_hash: format!("th-{id}"),
+        username: name(username),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now.plus_seconds(3600),
+        revoked_at: None,
+        client_addr: Some("127.0.0.1".into()),
+        stage: kiroku_core::identity::SessionStage::Full,
+        second_factor: None,
+    }
+}
+
+/// Logs `username` in with session `id`; answers the stage it reached and the session's actor.
+async fn login_stage(w: &World, id: &str, username: &str, role: Role) -> (kiroku_core::identity::SessionStage, Actor) {
+    let reply =
+        w.store.execute(Command::LoginSucceeded { session: session_of(id, username), end_other_sessions: false }).await.expect("login");
+    let Reply::LoggedIn(_, stage) = reply else { panic!("login answered {reply:?}") };
+    (stage, Actor { session: Some(id.into()), ..actor(username, role) })
+}
+
+/// TOTP steps and recovery codes are accepted once, whatever the backend; a role that requires a
+/// second factor puts a factorless login into enrolment.
+pub async fn second_factor_steps_are_used_once(store: Store) {
+    use kiroku_core::identity::{MfaMode, MfaPolicy, SessionStage};
+    let w = World::new(store).await;
+    let lockout = crate::command::LockoutPolicy { max_failures: 10, lock_seconds: 60 };
+    let (stage, first) = login_stage(&w, "s1", "dr.sato", Role::Doctor).await;
+    assert_eq!(stage, SessionStage::Full, "no factor, optional policy");
+    let factor = SecondFactorRecord {
+        id: "f1".into(),
+        username: name("dr.sato"),
+        kind: "totp".into(),
+        secret: "JBSWY3DPEHPK3PXP".into(),
+        label: "app".into(),
+        created_at: Timestamp::now(),
+        confirmed_at: None,
+        last_step: 0,
+        removed_at: None,
+    };
+    w.store.execute(Command::BeginTotp { actor: first.clone(), factor }).await.expect("begin");
+    let confirm = |step| Command::ConfirmTotp {
+        actor: first.clone(),
+        factor_id: "f1".into(),
+        step,
+        recovery_hashes: vec!["r1".into(), "r2".into()],
+        end_other_sessions: false,
+    };
+    w.store.execute(confirm(100)).await.expect("confirm");
+    assert!(w.store.session("th-s1").await.expect("read").is_some_and(|s| s.has_second_factor));
+
+    let verify =
+        |actor: &Actor, proof| Command::SecondFactorVerified { actor: actor.clone(), proof, end_other_sessions: true, policy: lockout };
+    let totp = |step| FactorProof::Totp { factor_id: "f1".into(), step };
+    let (stage, second) = login_stage(&w, "s2", "dr.sato", Role::Doctor).await;
+    assert_eq!(stage, SessionStage::SecondFactor);
+    let replay = w.store.execute(verify(&second, totp(100))).await.expect("answered");
+    assert!(matches!(replay, Reply::LoginFailed { locked: false }), "step 100 was used by the enrolment");
+    let ok = w.store.execute(verify(&second, totp(101))).await.expect("answered");
+    assert!(matches!(ok, Reply::LoggedIn(_, SessionStage::Full)));
+    let s2 = w.store.session("th-s2").await.expect("read").expect("session");
+    assert_eq!((s2.session.stage, s2.session.second_factor.as_deref()), (SessionStage::Full, Some("totp")));
+    assert!(w.store.session("th-s1").await.expect("read").is_some_and(|s| s.session.revoked_at.is_some()), "single session ended s1");
+
+    let (_, third) = login_stage(&w, "s3", "dr.sato", Role::Doctor).await;
+    assert!(matches!(w.store.execute(verify(&third, totp(101))).await.expect("answered"), Reply::LoginFailed { .. }));
+    let recovery = |code: &str| FactorProof::Recovery { code_hash: code.into() };
+    assert!(matches!(w.store.execute(verify(&third, recovery("r1"))).await.expect("answered"), Reply::LoggedIn(..)));
+    let (_, fourth) = login_stage(&w, "s4", "dr.sato", Role::Doctor).await;
+    assert!(matches!(w.store.execute(verify(&fourth, recovery("r1"))).await.expect("answered"), Reply::LoginFailed { .. }), "used once");
+
+    let required = MfaPolicy { mode: MfaMode::Required, required_from: None };
+    assert!(w.store.execute(Command::SetMfaPolicy { actor: w.nurse.clone(), role: Role::Nurse, policy: required }).await.is_err());
+    w.store.execute(Command::SetMfaPolicy { actor: w.admin.clone(), role: Role::Nurse, policy: required }).await.expect("policy");
+    let (stage, _) = login_stage(&w, "s5", "ns.tanaka", Role::Nurse).await;
+    assert_eq!(stage, SessionStage::Enrol);
+    assert!(w.store.session("th-s5").await.expect("read").is_some_and(|s| s.mfa_policy.requires(Timestamp::now()) && !s.has_second_factor));
+
+    let failures = w
+        .audit(AuditFilter { user: Some("dr.sato".into()), action: Some(kiroku_core::AuditAction::LoginFailed), ..Default::default() })
+        .await;
+    assert_eq!(failures.len(), 3, "replayed step, replayed step on a new login, used recovery code");
+    let sessions = w
+        .store
+        .execute(Command::ListSessions { actor: fourth.clone(), username: name("dr.sato") })
+        .await
+        .expect("list")
+        .into_sessions()
+        .expect("sessions");
+    assert!(sessions.iter().all(|s| s.id != "s1"), "ended sessions are not listed");
+    assert!(w.store.execute(Command::ListSessions { actor: w.nurse.clone(), username: name("dr.sato") }).await.is_err());
 }

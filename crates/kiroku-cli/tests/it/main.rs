@@ -8,6 +8,7 @@ mod backup;
 mod bad_input;
 mod crash;
 mod export;
+mod identity;
 mod log;
 mod sessions;
 mod story;

@@ -679,3 +679,80 @@ async fn a_refused_registration_keeps_what_was_typed() {
     let found = clerk.get("/api/v1/patients?q=P-77").await.expect(200, "search");
     assert_eq!(found["patients"].as_array().map(Vec::len), Some(0), "nothing was stored");
 }
+
+/// Issue 7's pages in Japanese: the administrator's second-factor policy, a doctor enrolling an
+/// authenticator app (QR code, recovery codes), the two-step login, and the security page with the
+/// doctor's sessions, one of them ended from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_factor_pages_in_a_real_browser() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    let admin_api = admin(&server).await;
+    let (_doctor_api, password) = account(&server, &admin_api, "dr.kudo", "工藤 医師", "doctor").await;
+    let mut other_terminal = server.client();
+    other_terminal.login("dr.kudo", &password).await.expect(200, "another terminal");
+    let Some(b) = browser(&server.base).await else { return };
+
+    // The administrator requires 2FA for doctors from a date.
+    let (mut adm, adm_pw) = account(&server, &admin_api, "sys.ueno", "上野 管理者", "admin").await;
+    adm.post("/api/v1/auth/logout", json!({})).await.expect(200, "logout");
+    adm.token = None;
+    b.login("sys.ueno", &adm_pw).await;
+    b.click("#nav-mfa").await;
+    assert_eq!(b.path().await, "/admin/mfa");
+    assert!(b.main_text().await.contains("二要素認証の方針"));
+    b.select("#mfa-doctor select[name='mode']", "required_from").await;
+    b.fill("#mfa-doctor input[name='from']", "2027-04-01").await;
+    b.click("#mfa-save-doctor").await;
+    assert!(b.text("#mfa-saved").await.contains("方針を保存しました"), "{}", b.main_text().await);
+    b.shot("mfa-policy").await;
+    b.logout().await;
+
+    // The doctor enrols an authenticator app from the security page.
+    b.login("dr.kudo", &password).await;
+    b.click("#nav-security").await;
+    assert!(b.text("#totp-status").await.contains("未登録"));
+    b.click("#totp-enrol").await;
+    b.click("#totp-start").await;
+    let secret = b.text("#totp-secret").await;
+    let totp = kiroku_auth::totp::Totp::from_base32(&secret).expect("secret shown");
+    assert!(b.d().find(Locator::Css("#totp-qr svg")).await.is_ok(), "QR code drawn inline as SVG");
+    b.shot("totp-enrol").await;
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    b.fill("#code", &totp.code_at(now())).await;
+    b.click("#totp-confirm").await;
+    assert!(b.text("#totp-done").await.contains("登録しました"), "{}", b.main_text().await);
+    assert_eq!(b.d().find_all(Locator::Css("#recovery-codes li")).await.expect("codes").len(), 10);
+    b.shot("totp-recovery-codes").await;
+    b.logout().await;
+
+    // Logging in now takes the password and then the code.
+    let enrolled_step = totp.step_of(now());
+    b.login("dr.kudo", &password).await;
+    assert_eq!(b.path().await, "/login/second-factor");
+    b.goto("/patients").await;
+    assert_eq!(b.path().await, "/login/second-factor", "no page before the second factor");
+    b.fill("#code", "000000").await;
+    b.click("#code-submit").await;
+    assert!(b.text("#code-error").await.contains("確認コードが正しくありません"));
+    b.shot("second-factor").await;
+    while totp.step_of(now()) <= enrolled_step {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    b.fill("#code", &totp.code_at(now())).await;
+    b.click("#code-submit").await;
+    assert_eq!(b.path().await, "/patients");
+
+    // The security page lists the doctor's sessions; the other terminal's is ended from here.
+    b.click("#nav-security").await;
+    assert!(b.text("#totp-status").await.contains("登録済み"));
+    let rows = b.d().find_all(Locator::Css("#sessions tbody tr")).await.expect("rows");
+    assert!(rows.len() >= 2, "this browser and the other terminal");
+    b.shot("security").await;
+    let other_id =
+        other_terminal.get("/api/v1/auth/sessions").await.expect(200, "other's view")["current"].as_str().expect("id").to_string();
+    b.click(&format!("#revoke-{other_id}")).await;
+    assert!(b.text("#security-notice").await.contains("終了させました"));
+    assert_eq!(other_terminal.get("/api/v1/patients?q=x").await.status, 401, "the other terminal's session ended");
+    b.close().await;
+}

@@ -2,9 +2,11 @@
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use kiroku_auth::{PolicyContext, password, token};
 use kiroku_core::Timestamp;
-use kiroku_store::{Command, Reply, SessionRecord, UserRecord};
+use kiroku_core::identity::SessionStage;
+use kiroku_store::{Actor, Command, Reply, SessionRecord, UserRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -12,7 +14,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::session::{AnySession, ApiJson, Authenticated};
+use crate::session::{AnySession, ApiJson, Authenticated, PendingSession, client_ip, refuse_outside_networks};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,22 +23,28 @@ pub struct LoginRequest {
     password: String,
 }
 
-/// A successful login: the bearer token (also the web session cookie's value) and the account.
+/// A successful password step: the bearer token (also the web session cookie's value), the
+/// account, and whether a second factor or an enrolment must follow before the session may act.
 pub struct LoggedIn {
     pub token: String,
     pub user: UserRecord,
     pub expires_at: Timestamp,
+    pub stage: SessionStage,
 }
 
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<Value>> {
-    let done = login_user(&state, req.username, req.password, Some(addr.ip().to_string())).await?;
+    let done = login_user(&state, req.username, req.password, Some(client_ip(addr, &headers, &state))).await?;
     Ok(Json(json!({
         "token": done.token,
         "token_type": "Bearer",
+        "stage": done.stage,
+        "second_factor_required": done.stage == SessionStage::SecondFactor,
+        "enrolment_required": done.stage == SessionStage::Enrol,
         "must_change_password": done.user.must_change_password,
         "expires_at": done.expires_at,
         "idle_timeout_seconds": state.settings.idle_timeout_secs,
@@ -60,6 +68,8 @@ pub async fn login_user(state: &AppState, username: String, pw: String, client_a
         state.store.execute(Command::LoginFailed { username, client_addr, policy: state.settings.lockout }).await?;
         return Err(ApiError::login_failed());
     };
+    let actor = Actor { username: user.username.clone(), role: user.role, session: None, client_addr: client_addr.clone() };
+    refuse_outside_networks(state, &actor, user.kind).await?;
     let (bearer, token_hash) = token::new_session_token();
     let now = Timestamp::now();
     let session = SessionRecord {
@@ -71,12 +81,15 @@ pub async fn login_user(state: &AppState, username: String, pw: String, client_a
         expires_at: now.plus_seconds(state.settings.session_lifetime_secs),
         revoked_at: None,
         client_addr,
+        stage: SessionStage::Full,
+        second_factor: None,
     };
     let expires_at = session.expires_at;
-    match state.store.execute(Command::LoginSucceeded { session }).await? {
-        Reply::User(user) => {
+    let command = Command::LoginSucceeded { session, end_other_sessions: state.settings.single_session };
+    match state.store.execute(command).await? {
+        Reply::LoggedIn(user, stage) => {
             state.metrics.logins.fetch_add(1, Relaxed);
-            Ok(LoggedIn { token: bearer, user, expires_at })
+            Ok(LoggedIn { token: bearer, user: *user, expires_at, stage })
         }
         _ => {
             state.metrics.login_failures.fetch_add(1, Relaxed);
@@ -85,13 +98,13 @@ pub async fn login_user(state: &AppState, username: String, pw: String, client_a
     }
 }
 
-pub async fn logout(State(state): State<AppState>, AnySession(auth): AnySession) -> ApiResult<Json<Value>> {
+pub async fn logout(State(state): State<AppState>, PendingSession(auth): PendingSession) -> ApiResult<Json<Value>> {
     state.store.execute(Command::Logout { actor: auth.actor }).await?;
     Ok(Json(json!({ "logged_out": true })))
 }
 
-pub async fn me(AnySession(auth): AnySession) -> Json<Value> {
-    Json(json!({ "user": auth.user, "session": auth.actor.session }))
+pub async fn me(PendingSession(auth): PendingSession) -> Json<Value> {
+    Json(json!({ "user": auth.user, "session": auth.actor.session, "stage": auth.stage, "has_second_factor": auth.has_second_factor }))
 }
 
 #[derive(Deserialize)]
@@ -114,7 +127,9 @@ pub async fn change_password(
 pub async fn change_password_for(state: &AppState, auth: Authenticated, current: String, new: String) -> ApiResult<UserRecord> {
     let user = auth.user;
     let policy = state.settings.password_policy;
-    let ctx = PolicyContext { username: user.username.as_str(), display_name: &user.display_name, has_second_factor: false };
+    // The shorter minimum applies only to an account that logs in with a second factor.
+    let ctx =
+        PolicyContext { username: user.username.as_str(), display_name: &user.display_name, has_second_factor: auth.has_second_factor };
     policy.check(&new, ctx).map_err(|v| policy_error(&v))?;
     let history = state.store.password_history(user.username.as_str(), policy.limits.history as i64).await?;
     let phc = user.password_hash.clone();

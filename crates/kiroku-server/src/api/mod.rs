@@ -4,6 +4,7 @@ pub mod audit;
 mod audit_export;
 pub mod auth;
 pub mod documents;
+pub mod identity;
 mod log;
 mod ops;
 pub mod patients;
@@ -28,6 +29,16 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/auth/password", post(auth::change_password))
         .route("/auth/me", get(auth::me))
+        .route("/auth/second-factor", post(identity::second_factor))
+        .route("/auth/totp", post(identity::begin_totp))
+        .route("/auth/totp/confirm", post(identity::confirm_totp))
+        .route("/auth/second-factors", get(identity::list_factors))
+        .route("/auth/second-factors/{id}", axum::routing::delete(identity::remove_factor))
+        .route("/auth/sessions", get(identity::my_sessions))
+        .route("/sessions/{id}/revoke", post(identity::revoke_session))
+        .route("/users/{username}/sessions", get(identity::user_sessions))
+        .route("/mfa-policies", get(identity::policies))
+        .route("/mfa-policies/{role}", axum::routing::put(identity::set_policy))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{username}", get(users::get_one).patch(users::update))
         .route("/users/{username}/unlock", post(users::unlock))

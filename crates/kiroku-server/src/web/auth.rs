@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use kiroku_core::identity::SessionStage;
 use serde::Deserialize;
 
 use super::i18n::{LANG_COOKIE, Lang, explain};
@@ -80,9 +81,15 @@ pub async fn login(
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).ok_or(WebError::Csrf)?;
     check_csrf(&body, expected)?;
     let form: LoginForm = serde_urlencoded::from_bytes(&body).map_err(|_| WebError::Csrf)?;
-    match login_user(&state, form.username.clone(), form.password, Some(addr.ip().to_string())).await {
+    let client = crate::session::client_ip(addr, &headers, &state);
+    match login_user(&state, form.username.clone(), form.password, Some(client)).await {
         Ok(done) => {
-            let next = if done.user.must_change_password { "/password" } else { "/" };
+            let next = match done.stage {
+                SessionStage::SecondFactor => "/login/second-factor",
+                SessionStage::Enrol => "/account/totp",
+                SessionStage::Full if done.user.must_change_password => "/password",
+                SessionStage::Full => "/",
+            };
             let mut response = see_other(next);
             let h = response.headers_mut();
             if let Ok(v) = HeaderValue::from_str(&set_cookie(&state, SESSION_COOKIE, &done.token, None)) {

@@ -7,6 +7,7 @@
 //! `templates/`; the stylesheet and one small script are embedded from `static/`, and the pages
 //! carry no inline script, so the CSP can forbid it.
 
+mod account;
 mod admin;
 mod audit;
 mod auth;
@@ -33,6 +34,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/password", get(auth::password_form).post(auth::change_password))
+        .route("/login/second-factor", get(account::second_factor_form).post(account::second_factor))
+        .route("/account/totp", get(account::totp_intro))
+        .route("/account/totp/start", post(account::totp_start))
+        .route("/account/totp/confirm", post(account::totp_confirm))
+        .route("/account/security", get(account::security))
+        .route("/account/sessions/{id}/revoke", post(account::revoke_session))
+        .route("/account/second-factors/{id}/remove", post(account::remove_factor))
+        .route("/admin/mfa", get(account::mfa).post(account::save_mfa))
         .route("/lang/{code}", get(auth::set_lang))
         .route("/patients", get(patients::search).post(patients::register))
         .route("/patients/{patient_id}", get(patients::chart))

@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
+use kiroku_core::identity::SessionStage;
 use kiroku_core::{Role, Timestamp};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -132,10 +133,19 @@ pub struct WebSession {
     pub chrome: Chrome,
 }
 
+/// Which sessions a page takes: full ones only, also one that must change its password, or also one
+/// still waiting for its second factor or enrolment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accept {
+    Full,
+    PasswordChange,
+    Pending,
+}
+
 impl WebSession {
-    async fn from_parts(parts: &Parts, state: &AppState, allow_password_change: bool) -> Result<WebSession, WebError> {
+    async fn from_parts(parts: &Parts, state: &AppState, accept: Accept) -> Result<WebSession, WebError> {
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(WebError::Redirect("/login".into())) };
-        let auth = match authenticate_token(token, client_addr(parts), state).await {
+        let auth = match authenticate_token(token, client_addr(parts, state), state).await {
             Ok(auth) => auth,
             // Idle timeout, lifetime, revocation: log in again.
             Err(e) if e.status() == StatusCode::UNAUTHORIZED => return Err(WebError::Redirect("/login?expired=1".into())),
@@ -148,7 +158,13 @@ impl WebSession {
         {
             *s = Some(user.clone());
         }
-        if auth.user.must_change_password && !allow_password_change {
+        match auth.stage {
+            SessionStage::Full => {}
+            _ if accept == Accept::Pending => {}
+            SessionStage::SecondFactor => return Err(WebError::Redirect("/login/second-factor".into())),
+            SessionStage::Enrol => return Err(WebError::Redirect("/account/totp".into())),
+        }
+        if auth.user.must_change_password && accept == Accept::Full {
             return Err(WebError::Redirect("/password".into()));
         }
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
@@ -162,7 +178,29 @@ impl FromRequestParts<AppState> for WebSession {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
-        WebSession::from_parts(parts, state, false).await
+        WebSession::from_parts(parts, state, Accept::Full).await
+    }
+}
+
+/// Any session, also one waiting for its second factor: the second step of the login and enrolment.
+pub struct PendingWebSession(pub WebSession);
+
+impl FromRequestParts<AppState> for PendingWebSession {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        WebSession::from_parts(parts, state, Accept::Pending).await.map(PendingWebSession)
+    }
+}
+
+/// A form POST of a session that may still be waiting for its second factor.
+pub struct PendingWebPost<T>(pub WebPost<T>);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for PendingWebPost<T> {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, WebError> {
+        read_post(req, state, Accept::Pending).await.map(PendingWebPost)
     }
 }
 
@@ -173,7 +211,7 @@ impl FromRequestParts<AppState> for AnyWebSession {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
-        WebSession::from_parts(parts, state, true).await.map(AnyWebSession)
+        WebSession::from_parts(parts, state, Accept::PasswordChange).await.map(AnyWebSession)
     }
 }
 
@@ -191,9 +229,9 @@ pub struct WebPost<T> {
 /// The same for the password page, which a user with a forced password change may post.
 pub struct AnyWebPost<T>(pub WebPost<T>);
 
-async fn read_post<T: DeserializeOwned>(req: Request, state: &AppState, allow_password_change: bool) -> Result<WebPost<T>, WebError> {
+async fn read_post<T: DeserializeOwned>(req: Request, state: &AppState, accept: Accept) -> Result<WebPost<T>, WebError> {
     let (parts, body) = req.into_parts();
-    let session = WebSession::from_parts(&parts, state, allow_password_change).await?;
+    let session = WebSession::from_parts(&parts, state, accept).await?;
     let bytes = axum::body::to_bytes(body, state.settings.max_json_bytes)
         .await
         .map_err(|_| ApiError::too_large(state.settings.max_json_bytes as u64))?;
@@ -215,7 +253,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for WebPost<T> {
     type Rejection = WebError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, WebError> {
-        read_post(req, state, false).await
+        read_post(req, state, Accept::Full).await
     }
 }
 
@@ -223,7 +261,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AnyWebPost<T> {
     type Rejection = WebError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, WebError> {
-        read_post(req, state, true).await.map(AnyWebPost)
+        read_post(req, state, Accept::PasswordChange).await.map(AnyWebPost)
     }
 }
 
