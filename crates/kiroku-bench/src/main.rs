@@ -9,11 +9,13 @@
 //! P3 verify leaves_per_s=… baseline_per_s=… ratio=… what=… baseline=bare_sha256_of_leaf_data …
 //! P3 history query_ms_p50=… query_ms_p99=… baseline_ms=… … events=…
 //! P6 startup ready_ms=… baseline_ms=… idle_rss_mb=… first_ms=… baseline=spawn_bin_true
+//! B1 backup backup_mib_per_s=… baseline_mib_per_s=… ratio=… restore_mib_per_s=… … baseline=tar+sync+sha256sum
 //! ```
 //!
 //! Run it with `cargo build --release -p kiroku-cli && cargo run --release -p kiroku-bench -- --quick`:
 //! P6 starts the `kiroku` binary found beside this program.
 
+mod backup;
 mod common;
 mod ingest;
 mod log;
@@ -62,6 +64,12 @@ struct Args {
     /// disk you mean to measure: on tmpfs fsync costs nothing.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// B1: documents in the store that is backed up [quick: 20000, full: 100000].
+    #[arg(long)]
+    backup_docs: Option<usize>,
+    /// B1: MiB of files (1 MiB each) in the blob store that is backed up [quick: 256, full: 1024].
+    #[arg(long)]
+    backup_mib: Option<usize>,
     /// P6: the kiroku binary [default: `kiroku` beside this program].
     #[arg(long)]
     kiroku_bin: Option<PathBuf>,
@@ -73,6 +81,7 @@ enum Figure {
     P2,
     P3,
     P6,
+    B1,
 }
 
 fn main() -> ExitCode {
@@ -98,7 +107,7 @@ fn run(args: Args) -> Result<()> {
 
     let tmp = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let m = common::Machine::probe(&tmp);
-    let figures: Vec<&str> = [(Figure::P1, "P1"), (Figure::P2, "P2"), (Figure::P3, "P3"), (Figure::P6, "P6")]
+    let figures: Vec<&str> = [(Figure::P1, "P1"), (Figure::P2, "P2"), (Figure::P3, "P3"), (Figure::P6, "P6"), (Figure::B1, "B1")]
         .into_iter()
         .filter(|(f, _)| wants(*f))
         .map(|(_, n)| n)
@@ -160,6 +169,12 @@ fn run(args: Args) -> Result<()> {
     if let Some(bin) = kiroku_bin {
         let p6 = client_rt.block_on(startup::run(&bin, args.dir.as_deref()))?;
         println!("{}", p6.line());
+    }
+    if wants(Figure::B1) {
+        let docs = args.backup_docs.unwrap_or(if args.quick { 20_000 } else { 100_000 });
+        let mib = args.backup_mib.unwrap_or(if args.quick { 256 } else { 1024 });
+        let b1 = client_rt.block_on(backup::run(args.dir.as_deref(), docs, mib, args.ingest_tasks))?;
+        println!("{}", b1.line());
     }
     common::note(format!("done in {:.1} s", started.elapsed().as_secs_f64()));
     Ok(())
