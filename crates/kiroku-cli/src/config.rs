@@ -24,6 +24,8 @@ pub struct Config {
     pub syslog: SyslogConfig,
     pub backup: BackupConfig,
     pub network: NetworkConfig,
+    pub timestamp: TimestampConfig,
+    pub signing: SigningConfig,
 }
 
 /// Source networks (comma-separated addresses or CIDR networks; empty: anywhere) and the proxies
@@ -66,6 +68,102 @@ impl NetworkConfig {
             by_kind: kinds.iter().map(|(r, k, v)| Ok((*r, parse(k, v)?))).collect::<Result<_>>()?,
         })
     }
+}
+
+/// RFC 3161 stamping of confirmed versions and signatures; `urls` empty: off.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimestampConfig {
+    pub urls: String,
+    pub trust_anchors: String,
+    pub policy: String,
+    pub timeout_seconds: u64,
+    pub interval_seconds: u64,
+    pub batch_max: i64,
+    pub renew_before_days: u64,
+}
+
+impl Default for TimestampConfig {
+    fn default() -> Self {
+        TimestampConfig {
+            urls: String::new(),
+            trust_anchors: String::new(),
+            policy: String::new(),
+            timeout_seconds: 10,
+            interval_seconds: 30,
+            batch_max: 256,
+            renew_before_days: 90,
+        }
+    }
+}
+
+impl TimestampConfig {
+    fn urls(&self) -> Vec<String> {
+        self.urls.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_string).collect()
+    }
+
+    fn validate(&self) -> Result<()> {
+        let urls = self.urls();
+        if urls.is_empty() {
+            return Ok(());
+        }
+        if let Some(bad) = urls.iter().find(|u| !u.starts_with("http://")) {
+            bail!("timestamp.urls: {bad} is not an http:// URL (RFC 3161 over HTTP; https is not supported yet)");
+        }
+        if self.trust_anchors.is_empty() {
+            bail!("timestamp.trust_anchors must name the PEM file of the CA certificates the TSA's certificate leads to");
+        }
+        if !self.policy.is_empty() && self.policy.parse::<kiroku_sign::der::asn1::ObjectIdentifier>().is_err() {
+            bail!("timestamp.policy must be an OID such as 1.2.3.4.1, or empty");
+        }
+        if self.timeout_seconds == 0 || self.interval_seconds == 0 || self.batch_max <= 0 {
+            bail!("timestamp.timeout_seconds, interval_seconds and batch_max must be greater than 0");
+        }
+        Ok(())
+    }
+
+    /// The stamping job's settings, reading the trust anchors; `None` when stamping is off.
+    pub fn settings(&self, data_dir: &Path) -> Result<Option<kiroku_server::stamping::TimestampSettings>> {
+        let urls = self.urls();
+        if urls.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(kiroku_server::stamping::TimestampSettings {
+            urls,
+            anchors: read_anchors(data_dir, "timestamp.trust_anchors", &self.trust_anchors)?,
+            policy: (!self.policy.is_empty())
+                .then(|| self.policy.parse())
+                .transpose()
+                .map_err(|_| anyhow::anyhow!("timestamp.policy is not an OID"))?,
+            timeout: std::time::Duration::from_secs(self.timeout_seconds),
+            interval: std::time::Duration::from_secs(self.interval_seconds),
+            batch_max: self.batch_max,
+            renew_before: std::time::Duration::from_secs(self.renew_before_days * 86_400),
+        }))
+    }
+}
+
+/// Electronic signatures: whose certificates are trusted.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningConfig {
+    pub trust_anchors: String,
+}
+
+impl SigningConfig {
+    pub fn anchors(&self, data_dir: &Path) -> Result<kiroku_sign::TrustAnchors> {
+        if self.trust_anchors.is_empty() {
+            return Ok(kiroku_sign::TrustAnchors::default());
+        }
+        read_anchors(data_dir, "signing.trust_anchors", &self.trust_anchors)
+    }
+}
+
+/// A PEM bundle of CA certificates, relative to the data directory unless absolute.
+fn read_anchors(data_dir: &Path, key: &str, file: &str) -> Result<kiroku_sign::TrustAnchors> {
+    let path = data_dir.join(file);
+    let pem = std::fs::read(&path).with_context(|| format!("{key}: cannot read {}", path.display()))?;
+    kiroku_sign::TrustAnchors::from_pem(&pem).map_err(|e| anyhow::anyhow!("{key}: {}: {e}", path.display()))
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -201,6 +299,8 @@ impl Default for Config {
             syslog: SyslogConfig::default(),
             backup: BackupConfig::default(),
             network: NetworkConfig::default(),
+            timestamp: TimestampConfig::default(),
+            signing: SigningConfig::default(),
         }
     }
 }
@@ -278,6 +378,7 @@ impl Config {
         }
         self.syslog.validate()?;
         self.network.rules()?;
+        self.timestamp.validate()?;
         if !["text", "json"].contains(&self.log_format.as_str()) {
             bail!("log_format must be \"text\" or \"json\"");
         }

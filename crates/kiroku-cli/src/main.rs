@@ -60,6 +60,10 @@ enum Cmd {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Check timestamps and signatures as of this time (RFC 3339) instead of now, to see which
+        /// would no longer verify after a certificate expires.
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Backups: targets, generations, checks without restoring, retention.
     #[command(subcommand)]
@@ -91,7 +95,7 @@ fn main() -> ExitCode {
                 serve::init(&data_dir, cli.database_url, &admin_user, admin_password_file.as_deref()).await.map(|()| ExitCode::SUCCESS)
             }
             Cmd::User(cmd) => users::run(&data_dir, cli.database_url, cmd).await.map(|()| ExitCode::SUCCESS),
-            Cmd::Verify { json } => verify::run(&data_dir, cli.database_url, json).await,
+            Cmd::Verify { json, at } => verify::run(&data_dir, cli.database_url, json, at.as_deref()).await,
             Cmd::Log(cmd) => logcmd::run(&data_dir, cmd),
             Cmd::Backup(cmd) => backup::run(&data_dir, cli.database_url, cmd).await,
             Cmd::Restore(args) => backup::restore(&data_dir, cli.database_url, args).await,

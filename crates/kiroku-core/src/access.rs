@@ -88,6 +88,7 @@ named_enum!(
         DocumentProxyEnter = "document.proxy_enter" / "代行入力",
         DocumentApprove = "document.approve" / "代行入力の承認",
         DocumentDelete = "document.delete" / "文書の削除",
+        DocumentSign = "document.sign" / "文書への電子署名",
         UserManage = "user.manage" / "利用者の管理",
         RoleManage = "role.manage" / "権限の管理",
         AuditRead = "audit.read" / "監査証跡の参照",
@@ -154,15 +155,15 @@ impl PermissionMatrix {
     pub fn factory_default() -> Self {
         use InfoClass::*;
         use Permission::*;
-        let clinical = [PatientRead, PatientWrite, DocumentRead, DocumentWrite, DocumentConfirm, DocumentDelete];
+        let clinical = [PatientRead, PatientWrite, DocumentRead, DocumentWrite, DocumentConfirm, DocumentDelete, DocumentSign];
         let mut grants = Vec::new();
         let mut give = |role: Role, perms: &[Permission], classes: &[InfoClass]| {
             grants.extend(perms.iter().map(|p| (role, Grant::Permission(*p))));
             grants.extend(classes.iter().map(|c| (role, Grant::Class(*c))));
         };
         give(Role::Doctor, &[&clinical[..], &[DocumentApprove]].concat(), &[Normal, Psychiatry, Genetic]);
-        give(Role::Nurse, &[PatientRead, DocumentRead, DocumentWrite, DocumentConfirm], &[Normal]);
-        give(Role::Pharmacist, &[PatientRead, DocumentRead, DocumentWrite, DocumentConfirm], &[Normal]);
+        give(Role::Nurse, &[PatientRead, DocumentRead, DocumentWrite, DocumentConfirm, DocumentSign], &[Normal]);
+        give(Role::Pharmacist, &[PatientRead, DocumentRead, DocumentWrite, DocumentConfirm, DocumentSign], &[Normal]);
         give(Role::Clerk, &[PatientRead, PatientWrite, DocumentRead, DocumentProxyEnter], &[Normal]);
         give(Role::Admin, &[UserManage, RoleManage], &[]);
         give(Role::Auditor, &[AuditRead], &[]);

@@ -65,6 +65,9 @@ actions! {
     SessionList = "session_list" / "セッション一覧の参照",
     SessionRevoke = "session_revoke" / "セッションの終了",
     AccessRefused = "access_refused" / "接続元による拒否",
+    TimestampAdd = "timestamp_add" / "タイムスタンプ付与",
+    TimestampRenew = "timestamp_renew" / "アーカイブタイムスタンプ付与",
+    SignatureAdd = "signature_add" / "電子署名",
 }
 
 /// How an attempt ended.

@@ -104,6 +104,9 @@ pub fn codes_of(action: AuditAction) -> EventCodes {
         A::Restore => security(dcm("110107", "Import"), None, "C"),
         // The offline-readable copy of patients' records leaves the system: an export of patient data.
         A::RecordExport => EventCodes { dicom_event: dcm("110106", "Export"), ..on_record(read, "R") },
+        // Timestamps are kiroku's own activity over hashes; a signature changes what a version carries.
+        A::TimestampAdd | A::TimestampRenew => security(dcm("110100", "Application Activity"), None, "E"),
+        A::SignatureAdd => on_record(update, "U"),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod network;
 pub mod openapi;
 pub mod session;
 pub mod settings;
+pub mod stamping;
 pub mod syslog;
 pub mod web;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub log_key: Option<Arc<kiroku_log::LogKey>>,
     /// The last fixity run's result, for /healthz, /metrics and the pages' alert banner.
     pub fixity: Arc<fixity::FixityState>,
+    /// The stamping job's backlog and last result.
+    pub stamping: Arc<stamping::StampingState>,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::default()),
             log_key: None,
             fixity: Arc::default(),
+            stamping: Arc::default(),
         }
     }
 
@@ -87,6 +91,7 @@ pub async fn serve(
         tokio::spawn(fixity::run(state.clone(), interval, stop.subscribe()))
     });
     let forwarder = forwarder.map(|f| tokio::spawn(syslog::run(state.clone(), Arc::new(f), stop.subscribe())));
+    let stamper = state.settings.timestamp.clone().map(|t| tokio::spawn(stamping::run(state.clone(), t, stop.subscribe())));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     // Requests are done: sign the final tree head before the process ends.
@@ -95,6 +100,9 @@ pub async fn serve(
         let _ = task.await;
     }
     if let Some(task) = fixity {
+        let _ = task.await;
+    }
+    if let Some(task) = stamper {
         let _ = task.await;
     }
     if let Some(task) = checkpointer {

@@ -32,6 +32,10 @@ pub struct Settings {
     pub network: crate::network::NetworkRules,
     /// The issuer name authenticator apps show beside the account.
     pub totp_issuer: String,
+    /// RFC 3161 stamping of confirmed versions and signatures; `None`: off.
+    pub timestamp: Option<std::sync::Arc<crate::stamping::TimestampSettings>>,
+    /// CA certificates that signers' certificates must lead to (HPKI or the facility's own CA).
+    pub signer_anchors: kiroku_sign::TrustAnchors,
 }
 
 impl Default for Settings {
@@ -51,6 +55,8 @@ impl Default for Settings {
             single_session: false,
             network: crate::network::NetworkRules::default(),
             totp_issuer: "kiroku".into(),
+            timestamp: None,
+            signer_anchors: kiroku_sign::TrustAnchors::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod tsp;
 pub use alg::HashAlg;
 pub use cert::{CertificateSummary, TrustAnchors};
 pub use cms::{SignatureReport, sign_detached, verify_detached};
+pub use der;
 pub use error::SignError;
 pub use signer::{Signer, SoftwareSigner};
 pub use tsp::{TimestampRequest, TimestampToken, verify_response, verify_token};

@@ -25,6 +25,7 @@ fn migrator() -> Migrator {
         m(3, "user preferences", include_str!("../migrations/0003_user_preferences.sql")),
         m(4, "export cursors", include_str!("../migrations/0004_export_cursors.sql")),
         m(6, "identity", include_str!("../migrations/0006_identity.sql")),
+        m(7, "signatures and timestamps", include_str!("../migrations/0007_signatures_timestamps.sql")),
     ])
 }
 

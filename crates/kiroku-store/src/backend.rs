@@ -143,4 +143,22 @@ pub trait Tx: Send {
     async fn list_attachments(&mut self, document_id: &str) -> Result<Vec<AttachmentRecord>>;
     async fn get_attachment(&mut self, document_id: &str, id: &str) -> Result<Option<AttachmentRecord>>;
     async fn scan_attachments(&mut self, after: &str, limit: i64) -> Result<Vec<AttachmentRecord>>;
+
+    async fn insert_stamp(&mut self, stamp: &StampRecord) -> Result<()>;
+    async fn insert_stamp_items(&mut self, items: &[StampItem]) -> Result<()>;
+    async fn get_stamp(&mut self, id: &str) -> Result<Option<StampRecord>>;
+    /// Stamps in id (= time) order after `after`.
+    async fn scan_stamps(&mut self, after: &str, limit: i64) -> Result<Vec<StampRecord>>;
+    /// Stamp items in (kind, id, version) order after `after`.
+    async fn scan_stamp_items(&mut self, after: Option<(&str, &str, i64)>, limit: i64) -> Result<Vec<StampItem>>;
+    async fn get_stamp_item(&mut self, item_kind: &str, ref_id: &str, ref_version: i64) -> Result<Option<StampItem>>;
+    /// Confirmed versions and signatures without a stamp, oldest first.
+    async fn pending_stamps(&mut self, limit: i64) -> Result<Vec<PendingStamp>>;
+    /// How many items wait for a stamp, and since when the oldest waits (µs).
+    async fn stamp_backlog(&mut self) -> Result<(i64, Option<i64>)>;
+
+    async fn insert_signature(&mut self, signature: &SignatureRecord) -> Result<()>;
+    async fn get_signature(&mut self, id: &str) -> Result<Option<SignatureRecord>>;
+    async fn list_signatures(&mut self, document_id: &str) -> Result<Vec<SignatureRecord>>;
+    async fn scan_signatures(&mut self, after: &str, limit: i64) -> Result<Vec<SignatureRecord>>;
 }

@@ -332,6 +332,18 @@ pub enum Command {
         name: String,
         last_id: i64,
     },
+    /// Keeps a verified RFC 3161 token: a batch stamp with the items it covers, or an archive
+    /// stamp over an earlier token. Recorded by kiroku itself; items stamped meanwhile by another
+    /// process are left out.
+    RecordStamp {
+        stamp: StampRecord,
+        items: Vec<StampItem>,
+    },
+    /// A user's signature of a confirmed version, made with their key and verified by the caller.
+    AddSignature {
+        actor: Actor,
+        signature: SignatureRecord,
+    },
 }
 
 /// What a command answers.
@@ -357,6 +369,7 @@ pub enum Reply {
     LoggedIn(Box<UserRecord>, kiroku_core::identity::SessionStage),
     Sessions(Vec<SessionInfo>),
     MfaPolicies(Vec<(Role, kiroku_core::identity::MfaPolicy)>),
+    Signature(Box<SignatureRecord>),
 }
 
 /// A version as the log proves it: the leaf's bytes, its index, the checkpoint and the audit path.
@@ -407,7 +420,10 @@ impl Command {
             | Command::StoreCheckpoint { .. } => {
                 return None;
             }
-            Command::AdvanceExportCursor { .. } => return None,
+            Command::AdvanceExportCursor { .. } | Command::RecordStamp { .. } => return None,
+            Command::AddSignature { actor, signature } => {
+                Subject { version: Some(signature.version), ..doc(actor, A::SignatureAdd, &signature.document_id) }
+            }
             Command::ReadVersionProof { actor, id, version } => Subject { version: Some(*version), ..doc(actor, A::VersionRead, id) },
             Command::AuditReview { actor, .. } => s(actor, A::AuditReview),
             Command::SignOffReview { actor, .. } => s(actor, A::AuditReviewSignoff),

@@ -254,6 +254,8 @@ impl Ctx<'_> {
             }
             Command::StoreCheckpoint { checkpoint } => self.store_checkpoint(checkpoint).await,
             Command::AdvanceExportCursor { name, last_id } => self.advance_export_cursor(name, *last_id).await,
+            Command::RecordStamp { stamp, items } => self.record_stamp(stamp, items).await,
+            Command::AddSignature { actor, signature } => self.add_signature(actor, signature).await,
             Command::ReadVersionProof { actor, id, version } => self.read_version_proof(actor, id, *version).await,
             Command::AuditReview { actor, from, to, hours } => {
                 let report = self.review(actor, *from, *to, *hours).await?;
@@ -1263,6 +1265,85 @@ impl Ctx<'_> {
         let ev = event(self.now, Some(actor), A::AuditReviewSignoff, Outcome::Success, None, None, None, Some(detail), Some(current));
         let recorded = self.log.append_event(self.seq, ev);
         Ok(Reply::Audit(vec![recorded]))
+    }
+
+    async fn record_stamp(&mut self, stamp: &StampRecord, items: &[StampItem]) -> Result<Reply> {
+        let stamp = StampRecord { seq: self.seq, ..stamp.clone() };
+        let mut kept = Vec::with_capacity(items.len());
+        for item in items {
+            if self.tx.get_stamp_item(&item.item_kind, &item.ref_id, item.ref_version).await?.is_some() {
+                continue;
+            }
+            let current = match item.item_kind.as_str() {
+                "version" => self.tx.get_version(&item.ref_id, item.ref_version).await?.map(|v| v.content_hash),
+                "signature" => self.tx.get_signature(&item.ref_id).await?.map(|g| g.signature_hash),
+                _ => None,
+            };
+            if current.as_deref() != Some(item.digest.as_str()) {
+                return Err(StoreError::Conflict(format!("{} {} has no digest {}", item.item_kind, item.ref_id, item.digest)));
+            }
+            kept.push(StampItem { stamp_id: stamp.id.clone(), seq: self.seq, ..item.clone() });
+        }
+        let action = match stamp.kind {
+            StampKind::Batch if kept.is_empty() => return Err(StoreError::Conflict("every item of the batch is stamped already".into())),
+            StampKind::Batch => A::TimestampAdd,
+            StampKind::Archive => {
+                let renewed = stamp.renews.as_deref().unwrap_or_default();
+                if self.tx.get_stamp(renewed).await?.is_none() {
+                    return Err(StoreError::NotFound("timestamp"));
+                }
+                A::TimestampRenew
+            }
+        };
+        self.tx.insert_stamp(&stamp).await?;
+        self.log.append_leaf(Leaf::Stamp(&stamp));
+        self.tx.insert_stamp_items(&kept).await?;
+        for item in &kept {
+            self.log.append_leaf(Leaf::StampItem(item));
+        }
+        let detail = format!(
+            "stamp={} items={} gen_time={} tsa={}{}",
+            stamp.id,
+            kept.len(),
+            stamp.gen_time.to_rfc3339(),
+            stamp.tsa,
+            stamp.renews.as_ref().map(|r| format!(" renews={r}")).unwrap_or_default()
+        );
+        let ev =
+            event(self.now, Some(&Actor::system()), action, Outcome::Success, None, None, None, Some(detail), Some(stamp.imprint.clone()));
+        self.log.append_event(self.seq, ev);
+        Ok(Reply::Done)
+    }
+
+    /// A signature joins a confirmed version only, by the person whose key made it.
+    async fn add_signature(&mut self, actor: &Actor, signature: &SignatureRecord) -> Result<Reply> {
+        self.allow(actor, P::DocumentSign)?;
+        let (head, version) = self.head_with(&signature.document_id, Some(signature.version)).await?;
+        self.allow_class(actor, P::DocumentRead, &head)?;
+        if signature.username != actor.username {
+            return Err(DomainError::invalid("username", "a signature is recorded under the signer's own account").into());
+        }
+        let attestations = self.tx.list_attestations(head.id.as_str()).await?;
+        if !attestations.iter().any(|a| a.version == signature.version) {
+            return Err(StoreError::Conflict("only a confirmed version can be signed".into()));
+        }
+        if version.content_hash != signature.content_hash {
+            return Err(StoreError::Conflict("the signature covers other content than this version's".into()));
+        }
+        let record = SignatureRecord { seq: self.seq, signed_at: self.now, ..signature.clone() };
+        self.tx.insert_signature(&record).await?;
+        self.log.append_leaf(Leaf::Signature(&record));
+        self.audit(
+            actor,
+            A::SignatureAdd,
+            Some(head.patient_id.to_string()),
+            Some(&head.id),
+            Some(signature.version),
+            Some(format!("signature={} signer={}", record.id, record.signer)),
+            Some(record.signature_hash.clone()),
+        )
+        .await?;
+        Ok(Reply::Signature(Box::new(record)))
     }
 
     /// Writes a version and its leaf.

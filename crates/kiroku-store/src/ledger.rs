@@ -19,6 +19,26 @@ pub enum Leaf<'a> {
     Version(&'a VersionRecord),
     Attestation(&'a Attestation),
     Attachment(&'a AttachmentRecord),
+    Stamp(&'a StampRecord),
+    StampItem(&'a StampItem),
+    Signature(&'a SignatureRecord),
+}
+
+/// The leaf data of the rows of schema 7 (stamps, stamp items, signatures): the row under its
+/// kind's name, like the others.
+#[derive(Serialize)]
+struct Tagged<'a, T: Serialize> {
+    leaf: &'static str,
+    #[serde(flatten)]
+    row: Named<'a, T>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Named<'a, T: Serialize> {
+    Timestamp(&'a T),
+    StampItem(&'a T),
+    Signature(&'a T),
 }
 
 /// The leaf data of audit events, attestations and attachments: the row under its kind's name.
@@ -56,6 +76,9 @@ impl Leaf<'_> {
             Leaf::Version(_) => "version",
             Leaf::Attestation(_) => "attestation",
             Leaf::Attachment(_) => "attachment",
+            Leaf::Stamp(_) => "timestamp",
+            Leaf::StampItem(_) => "stamp_item",
+            Leaf::Signature(_) => "signature",
         }
     }
 
@@ -66,6 +89,9 @@ impl Leaf<'_> {
             Leaf::Version(v) => (v.document_id.to_string(), Some(v.version), None),
             Leaf::Attestation(a) => (a.document_id.to_string(), Some(a.version), Some(a.kind.as_str().to_string())),
             Leaf::Attachment(a) => (a.id.clone(), None, None),
+            Leaf::Stamp(t) => (t.id.clone(), None, None),
+            Leaf::StampItem(i) => (i.ref_id.clone(), Some(i.ref_version), Some(i.item_kind.clone())),
+            Leaf::Signature(g) => (g.id.clone(), None, None),
         }
     }
 
@@ -90,6 +116,9 @@ impl Leaf<'_> {
             }),
             Leaf::Attestation(a) => canonical_json(&Wrapped { leaf: "attestation", event: None, attestation: Some(*a), attachment: None }),
             Leaf::Attachment(a) => canonical_json(&Wrapped { leaf: "attachment", event: None, attestation: None, attachment: Some(*a) }),
+            Leaf::Stamp(t) => canonical_json(&Tagged { leaf: "timestamp", row: Named::Timestamp(*t) }),
+            Leaf::StampItem(i) => canonical_json(&Tagged { leaf: "stamp_item", row: Named::StampItem(*i) }),
+            Leaf::Signature(g) => canonical_json(&Tagged { leaf: "signature", row: Named::Signature(*g) }),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod records;
 pub mod review;
 pub mod sql;
+pub mod stamps;
 pub mod store;
 pub mod verify;
 pub mod writer;

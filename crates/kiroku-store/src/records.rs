@@ -347,3 +347,90 @@ pub fn mfa_policy_of(mode: Option<&str>, required_from: Option<i64>) -> crate::e
     let mode = kiroku_core::identity::MfaMode::parse(mode).ok_or_else(|| crate::StoreError::Corrupt(format!("mfa policy mode {mode}")))?;
     MfaPolicy::new(mode, required_from.map(Timestamp::from_micros)).map_err(|e| crate::StoreError::Corrupt(e.to_string()))
 }
+
+/// An RFC 3161 token as kept: a batch stamp over the root of its items, or an archive stamp over
+/// an earlier token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StampRecord {
+    pub id: String,
+    pub kind: StampKind,
+    pub renews: Option<String>,
+    /// Hex SHA-256 the token's imprint carries.
+    pub imprint: String,
+    /// Base64 of the DER token.
+    pub token: String,
+    pub gen_time: Timestamp,
+    pub tsa: String,
+    pub tsa_not_after: Timestamp,
+    pub tsa_url: String,
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StampKind {
+    Batch,
+    Archive,
+}
+
+impl StampKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StampKind::Batch => "batch",
+            StampKind::Archive => "archive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Batch, Self::Archive].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// What a batch stamp covers, with its own path to the batch root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StampItem {
+    /// `version` or `signature`.
+    pub item_kind: String,
+    pub ref_id: String,
+    /// The version number; 0 for a signature.
+    pub ref_version: i64,
+    pub stamp_id: String,
+    /// Hex: a version's content hash, or the SHA-256 of a signature's DER.
+    pub digest: String,
+    pub leaf_index: i64,
+    pub batch_size: i64,
+    /// Hex hashes from the leaf upwards.
+    pub path: Vec<String>,
+    pub seq: i64,
+}
+
+/// Something confirmed that has no stamp yet: the backlog of the stamping job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingStamp {
+    pub item_kind: String,
+    pub ref_id: String,
+    pub ref_version: i64,
+    pub digest: String,
+    /// When it became due (its confirmation or signature), µs.
+    pub since: Timestamp,
+}
+
+/// A detached CMS signature of a confirmed version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureRecord {
+    pub id: String,
+    pub document_id: DocumentId,
+    pub version: i64,
+    pub username: Username,
+    /// Base64 of the DER SignedData.
+    pub signature: String,
+    pub signer: String,
+    pub certificate_serial: String,
+    pub certificate_not_after: Timestamp,
+    pub hc_roles: Vec<String>,
+    pub content_hash: String,
+    /// Hex SHA-256 of the signature's DER: what its timestamp covers.
+    pub signature_hash: String,
+    pub signed_at: Timestamp,
+    pub seq: i64,
+}

@@ -221,6 +221,64 @@ macro_rules! sql_tx {
                 Ok(CheckpointRow { size: i(row, "size")?, root: s(row, "root")?, time: t(row, "time")?, note: s(row, "note")? })
             }
 
+            pub fn stamp(row: &DbRow) -> Result<StampRecord> {
+                Ok(StampRecord {
+                    id: s(row, "id")?,
+                    kind: opt("kind", StampKind::parse(&s(row, "kind")?))?,
+                    renews: os(row, "renews")?,
+                    imprint: s(row, "imprint")?,
+                    token: s(row, "token")?,
+                    gen_time: t(row, "gen_time")?,
+                    tsa: s(row, "tsa")?,
+                    tsa_not_after: t(row, "tsa_not_after")?,
+                    tsa_url: s(row, "tsa_url")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn stamp_item(row: &DbRow) -> Result<StampItem> {
+                let path = s(row, "path")?;
+                Ok(StampItem {
+                    item_kind: s(row, "item_kind")?,
+                    ref_id: s(row, "ref_id")?,
+                    ref_version: i(row, "ref_version")?,
+                    stamp_id: s(row, "stamp_id")?,
+                    digest: s(row, "digest")?,
+                    leaf_index: i(row, "leaf_index")?,
+                    batch_size: i(row, "batch_size")?,
+                    path: if path.is_empty() { Vec::new() } else { path.split(',').map(str::to_string).collect() },
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn signature(row: &DbRow) -> Result<SignatureRecord> {
+                Ok(SignatureRecord {
+                    id: s(row, "id")?,
+                    document_id: parsed("document_id", DocumentId::parse(s(row, "document_id")?))?,
+                    version: i(row, "version")?,
+                    username: name(row, "username")?,
+                    signature: s(row, "signature")?,
+                    signer: s(row, "signer")?,
+                    certificate_serial: s(row, "certificate_serial")?,
+                    certificate_not_after: t(row, "certificate_not_after")?,
+                    hc_roles: parsed("hc_roles", $crate::serde_json::from_str(&s(row, "hc_roles")?))?,
+                    content_hash: s(row, "content_hash")?,
+                    signature_hash: s(row, "signature_hash")?,
+                    signed_at: t(row, "signed_at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn pending(row: &DbRow, kind: &str) -> Result<PendingStamp> {
+                Ok(PendingStamp {
+                    item_kind: kind.to_string(),
+                    ref_id: s(row, "ref_id")?,
+                    ref_version: i(row, "ref_version")?,
+                    digest: s(row, "digest")?,
+                    since: t(row, "since")?,
+                })
+            }
+
             pub fn audit(row: &DbRow) -> Result<AuditEvent> {
                 Ok(AuditEvent {
                     id: i(row, "id")?,
@@ -247,6 +305,13 @@ macro_rules! sql_tx {
         const VERSION_COLS: &str = "document_id, version, kind, patient_id, doc_type, title, info_class, body, entered_by, on_behalf_of, entered_at, reason, content_hash, seq";
         const AUDIT_COLS: &str = "id, seq, time, username, role, session, client_addr, action, patient_id, document_id, version, outcome, detail, content_hash";
         const ATTACHMENT_COLS: &str = "id, document_id, version, name, media_type, size, blob_hash, added_by, added_at, seq";
+        const STAMP_COLS: &str = "id, kind, renews, imprint, token, gen_time, tsa, tsa_not_after, tsa_url, seq";
+        const STAMP_ITEM_COLS: &str = "item_kind, ref_id, ref_version, stamp_id, digest, leaf_index, batch_size, path, seq";
+        const SIGNATURE_COLS: &str = "id, document_id, version, username, signature, signer, certificate_serial, certificate_not_after, hc_roles, content_hash, signature_hash, signed_at, seq";
+        /// Confirmed or approved versions without a stamp item.
+        const PENDING_VERSIONS: &str = "FROM attestations a JOIN document_versions v ON v.document_id = a.document_id AND v.version = a.version \
+            WHERE NOT EXISTS (SELECT 1 FROM stamp_items s WHERE s.item_kind = 'version' AND s.ref_id = a.document_id AND s.ref_version = a.version)";
+        const PENDING_SIGNATURES: &str = "FROM signatures g WHERE NOT EXISTS (SELECT 1 FROM stamp_items s WHERE s.item_kind = 'signature' AND s.ref_id = g.id AND s.ref_version = 0)";
 
         #[$crate::async_trait::async_trait]
         impl $crate::Tx for $name {
@@ -801,6 +866,117 @@ macro_rules! sql_tx {
                 ::sqlx::query(sql).bind(after).bind(limit)
                     .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
                     .iter().map(sql_rows::attachment).collect()
+            }
+            async fn insert_stamp(&mut self, x: &$crate::records::StampRecord) -> $crate::error::Result<()> {
+                let sql = ::sqlx::AssertSqlSafe(format!("INSERT INTO timestamps ({STAMP_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"));
+                ::sqlx::query(sql)
+                    .bind(&x.id).bind(x.kind.as_str()).bind(&x.renews).bind(&x.imprint).bind(&x.token).bind(x.gen_time.as_micros())
+                    .bind(&x.tsa).bind(x.tsa_not_after.as_micros()).bind(&x.tsa_url).bind(x.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn insert_stamp_items(&mut self, items: &[$crate::records::StampItem]) -> $crate::error::Result<()> {
+                for chunk in items.chunks($crate::sql::MULTI_ROW_CHUNK) {
+                    let sql = ::sqlx::AssertSqlSafe(format!("INSERT INTO stamp_items ({STAMP_ITEM_COLS}) VALUES {}", $crate::sql::placeholders(chunk.len(), 9)));
+                    let mut q = ::sqlx::query(sql);
+                    for x in chunk {
+                        q = q.bind(x.item_kind.clone()).bind(x.ref_id.clone()).bind(x.ref_version).bind(x.stamp_id.clone()).bind(x.digest.clone())
+                            .bind(x.leaf_index).bind(x.batch_size).bind(x.path.join(",")).bind(x.seq);
+                    }
+                    q.execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                }
+                Ok(())
+            }
+
+            async fn get_stamp(&mut self, id: &str) -> $crate::error::Result<Option<$crate::records::StampRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {STAMP_COLS} FROM timestamps WHERE id = $1"));
+                ::sqlx::query(sql).bind(id)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::stamp).transpose()
+            }
+
+            async fn scan_stamps(&mut self, after: &str, limit: i64) -> $crate::error::Result<Vec<$crate::records::StampRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {STAMP_COLS} FROM timestamps WHERE id > $1 ORDER BY id LIMIT $2"));
+                ::sqlx::query(sql).bind(after).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::stamp).collect()
+            }
+
+            async fn scan_stamp_items(&mut self, after: Option<(&str, &str, i64)>, limit: i64) -> $crate::error::Result<Vec<$crate::records::StampItem>> {
+                let (kind, id, ver) = after.unwrap_or(("", "", 0));
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {STAMP_ITEM_COLS} FROM stamp_items WHERE item_kind > $1 OR (item_kind = $1 AND (ref_id > $2 OR (ref_id = $2 AND ref_version > $3))) ORDER BY item_kind, ref_id, ref_version LIMIT $4"));
+                ::sqlx::query(sql).bind(kind).bind(id).bind(ver).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::stamp_item).collect()
+            }
+
+            async fn get_stamp_item(&mut self, item_kind: &str, ref_id: &str, ref_version: i64) -> $crate::error::Result<Option<$crate::records::StampItem>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {STAMP_ITEM_COLS} FROM stamp_items WHERE item_kind = $1 AND ref_id = $2 AND ref_version = $3"));
+                ::sqlx::query(sql).bind(item_kind).bind(ref_id).bind(ref_version)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::stamp_item).transpose()
+            }
+
+            async fn pending_stamps(&mut self, limit: i64) -> $crate::error::Result<Vec<$crate::records::PendingStamp>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT a.document_id AS ref_id, a.version AS ref_version, v.content_hash AS digest, MIN(a.at) AS since {PENDING_VERSIONS} GROUP BY a.document_id, a.version, v.content_hash ORDER BY since LIMIT $1"));
+                let mut pending: Vec<$crate::records::PendingStamp> = ::sqlx::query(sql).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(|r| sql_rows::pending(r, "version")).collect::<$crate::error::Result<_>>()?;
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT g.id AS ref_id, CAST(0 AS BIGINT) AS ref_version, g.signature_hash AS digest, g.signed_at AS since {PENDING_SIGNATURES} ORDER BY g.signed_at LIMIT $1"));
+                let signatures = ::sqlx::query(sql).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                for r in &signatures {
+                    pending.push(sql_rows::pending(r, "signature")?);
+                }
+                pending.sort_by_key(|p| p.since);
+                pending.truncate(usize::try_from(limit).unwrap_or(0));
+                Ok(pending)
+            }
+
+            async fn stamp_backlog(&mut self) -> $crate::error::Result<(i64, Option<i64>)> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n, MIN(since) AS oldest FROM (SELECT MIN(a.at) AS since {PENDING_VERSIONS} GROUP BY a.document_id, a.version) p"));
+                let row = ::sqlx::query(sql).fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                let (mut n, mut oldest) = (sql_rows::i(&row, "n")?, sql_rows::oi(&row, "oldest")?);
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n, MIN(g.signed_at) AS oldest {PENDING_SIGNATURES}"));
+                let row = ::sqlx::query(sql).fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                n += sql_rows::i(&row, "n")?;
+                if let Some(o) = sql_rows::oi(&row, "oldest")? {
+                    oldest = Some(oldest.map_or(o, |x| x.min(o)));
+                }
+                Ok((n, oldest))
+            }
+
+            async fn insert_signature(&mut self, x: &$crate::records::SignatureRecord) -> $crate::error::Result<()> {
+                let roles = $crate::serde_json::to_string(&x.hc_roles).map_err(|e| $crate::StoreError::Corrupt(e.to_string()))?;
+                let sql = ::sqlx::AssertSqlSafe(format!("INSERT INTO signatures ({SIGNATURE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"));
+                ::sqlx::query(sql)
+                    .bind(&x.id).bind(x.document_id.as_str()).bind(x.version).bind(x.username.as_str()).bind(&x.signature).bind(&x.signer)
+                    .bind(&x.certificate_serial).bind(x.certificate_not_after.as_micros()).bind(roles).bind(&x.content_hash)
+                    .bind(&x.signature_hash).bind(x.signed_at.as_micros()).bind(x.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn get_signature(&mut self, id: &str) -> $crate::error::Result<Option<$crate::records::SignatureRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {SIGNATURE_COLS} FROM signatures WHERE id = $1"));
+                ::sqlx::query(sql).bind(id)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::signature).transpose()
+            }
+
+            async fn list_signatures(&mut self, document_id: &str) -> $crate::error::Result<Vec<$crate::records::SignatureRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {SIGNATURE_COLS} FROM signatures WHERE document_id = $1 ORDER BY version, signed_at, id"));
+                ::sqlx::query(sql).bind(document_id)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::signature).collect()
+            }
+
+            async fn scan_signatures(&mut self, after: &str, limit: i64) -> $crate::error::Result<Vec<$crate::records::SignatureRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {SIGNATURE_COLS} FROM signatures WHERE id > $1 ORDER BY id LIMIT $2"));
+                ::sqlx::query(sql).bind(after).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::signature).collect()
             }
         }
 

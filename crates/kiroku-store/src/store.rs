@@ -147,6 +147,54 @@ impl Store {
         Ok(newest)
     }
 
+    /// Up to `limit` confirmed versions and signatures that wait for a timestamp, oldest first.
+    /// Hashes and identifiers only, no clinical content.
+    pub async fn pending_stamps(&self, limit: i64) -> Result<Vec<PendingStamp>> {
+        let mut tx = self.backend.begin_read().await?;
+        let pending = tx.pending_stamps(limit).await?;
+        tx.rollback().await?;
+        Ok(pending)
+    }
+
+    /// How many items wait for a timestamp, and since when the oldest waits.
+    pub async fn stamp_backlog(&self) -> Result<(i64, Option<kiroku_core::Timestamp>)> {
+        let mut tx = self.backend.begin_read().await?;
+        let (n, oldest) = tx.stamp_backlog().await?;
+        tx.rollback().await?;
+        Ok((n, oldest.map(kiroku_core::Timestamp::from_micros)))
+    }
+
+    /// Every stamp with its renewals, for the archive job and for showing a version's proof.
+    pub async fn stamp_chains(&self) -> Result<crate::stamps::StampChains> {
+        let mut tx = self.backend.begin_read().await?;
+        let mut all = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = tx.scan_stamps(&after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id.clone();
+            all.extend(page);
+        }
+        tx.rollback().await?;
+        Ok(crate::stamps::StampChains::new(all))
+    }
+
+    /// The stamp item of a version or a signature, if it has been stamped.
+    pub async fn stamp_item(&self, item_kind: &str, ref_id: &str, ref_version: i64) -> Result<Option<StampItem>> {
+        let mut tx = self.backend.begin_read().await?;
+        let item = tx.get_stamp_item(item_kind, ref_id, ref_version).await?;
+        tx.rollback().await?;
+        Ok(item)
+    }
+
+    /// The signatures of a document; callers read the document through a command first.
+    pub async fn signatures(&self, document_id: &str) -> Result<Vec<SignatureRecord>> {
+        let mut tx = self.backend.begin_read().await?;
+        let signatures = tx.list_signatures(document_id).await?;
+        tx.rollback().await?;
+        Ok(signatures)
+    }
+
     pub async fn is_initialised(&self) -> Result<bool> {
         let mut tx = self.backend.begin_read().await?;
         let n = tx.count_users().await?;
@@ -178,6 +226,7 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::LoggedIn(..) => "logged_in",
         Reply::Sessions(_) => "sessions",
         Reply::MfaPolicies(_) => "mfa_policies",
+        Reply::Signature(_) => "signature",
     }
 }
 
@@ -209,4 +258,5 @@ into! {
     into_review => Review(Box<crate::review::ReviewReport>),
     into_sessions => Sessions(Vec<SessionInfo>),
     into_mfa_policies => MfaPolicies(Vec<(kiroku_core::Role, kiroku_core::identity::MfaPolicy)>),
+    into_signature => Signature(Box<SignatureRecord>),
 }

@@ -13,6 +13,7 @@ use crate::backend::{Backend, Tx};
 use crate::error::Result;
 use crate::ledger::Leaf;
 use crate::records::CheckpointRow;
+use crate::stamps::{self, StampChains, StampCheck};
 
 const PAGE: i64 = 2_000;
 
@@ -51,6 +52,16 @@ pub enum Finding {
     CheckpointSignature { size: i64, reason: String },
     /// The log head's size differs from the number of leaves.
     TreeSize { recorded: i64, leaves: i64 },
+    /// A stored timestamp is not what it claims: its token does not parse or covers another hash.
+    StampInvalid { stamp: String, reason: String },
+    /// A stamped version's or signature's own proof fails: its digest is no longer the object's, or
+    /// its path does not lead to the stamped root.
+    StampItemMismatch { object: String, reason: String },
+    /// The timestamp of a version or signature cannot be verified now (TSA certificate expired or
+    /// untrusted, token altered) and no archive timestamp keeps it verifiable.
+    TimestampNotVerifiable { object: String, stamp: String, reason: String },
+    /// A signature of a version does not verify.
+    SignatureInvalid { document_id: String, version: i64, signature: String, reason: String },
 }
 
 impl std::fmt::Display for Finding {
@@ -87,6 +98,14 @@ impl std::fmt::Display for Finding {
             }
             Finding::CheckpointSignature { size, reason } => write!(f, "checkpoint at size {size}: {reason}"),
             Finding::TreeSize { recorded, leaves } => write!(f, "log head says {recorded} leaves, the log has {leaves}"),
+            Finding::StampInvalid { stamp, reason } => write!(f, "timestamp {stamp}: {reason}"),
+            Finding::StampItemMismatch { object, reason } => write!(f, "{object}: timestamp proof fails: {reason}"),
+            Finding::TimestampNotVerifiable { object, stamp, reason } => {
+                write!(f, "{object}: timestamp {stamp} not verifiable: {reason}")
+            }
+            Finding::SignatureInvalid { document_id, version, signature, reason } => {
+                write!(f, "document {document_id} version {version}: signature {signature} invalid: {reason}")
+            }
         }
     }
 }
@@ -107,6 +126,9 @@ pub struct Report {
     pub attestations: u64,
     pub leaves: u64,
     pub checkpoints: u64,
+    pub timestamps: u64,
+    pub stamped_items: u64,
+    pub signatures: u64,
     pub findings: Vec<Finding>,
 }
 
@@ -156,6 +178,18 @@ pub async fn verify(
     log_key: Option<&LogVerifier>,
     progress: Progress<'_>,
 ) -> Result<Report> {
+    verify_with(backend, blob, log_key, None, progress).await
+}
+
+/// [`verify`], and with `stamps` also every timestamp token and signature against the trust
+/// anchors at the time given (without it only their hashes and paths are checked).
+pub async fn verify_with(
+    backend: &dyn Backend,
+    blob: &(dyn Fn(&str) -> BlobState + Sync),
+    log_key: Option<&LogVerifier>,
+    stamps: Option<&StampCheck>,
+    progress: Progress<'_>,
+) -> Result<Report> {
     let mut expected = Expected::new();
     let mut report = Report::default();
     let mut tx = backend.begin_read().await?;
@@ -187,6 +221,7 @@ pub async fn verify(
     }
 
     // Pass 2: every version against its own hash and its audit event.
+    let mut version_hashes: HashMap<(String, i64), String> = HashMap::new();
     let mut after: Option<(String, i64)> = None;
     loop {
         let page = tx.scan_versions(after.as_ref().map(|(d, v)| (d.as_str(), *v)), PAGE).await?;
@@ -197,6 +232,7 @@ pub async fn verify(
             expect(&mut expected, Leaf::Version(&v));
             let computed = v.content().hash().to_hex();
             let doc = v.document_id.to_string();
+            version_hashes.insert((doc.clone(), v.version), v.content_hash.clone());
             if computed != v.content_hash {
                 report.findings.push(Finding::VersionAltered {
                     document_id: doc.clone(),
@@ -270,9 +306,129 @@ pub async fn verify(
         }
         progress("attachments", report.attachments);
     }
+    verify_evidence(tx.as_mut(), &mut expected, &version_hashes, stamps, &mut report).await?;
     verify_log(tx.as_mut(), expected, log_key, &mut report, progress).await?;
     tx.rollback().await?;
     Ok(report)
+}
+
+/// Pass 4b: timestamps (token against imprint, chain of archive stamps), every stamped item's own
+/// proof, and signatures (with `check`: against the signers' anchors at the time their stamp proves).
+async fn verify_evidence(
+    tx: &mut dyn Tx,
+    expected: &mut Expected,
+    version_hashes: &HashMap<(String, i64), String>,
+    check: Option<&StampCheck>,
+    report: &mut Report,
+) -> Result<()> {
+    let mut all = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = tx.scan_stamps(&after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        all.extend(page);
+    }
+    for stamp in &all {
+        report.timestamps += 1;
+        expect(expected, Leaf::Stamp(stamp));
+        let parsed = stamps::token_der(stamp).and_then(|der| kiroku_sign::tsp::parse_token(&der).map_err(|e| e.to_string()));
+        match parsed {
+            Err(reason) => report.findings.push(Finding::StampInvalid { stamp: stamp.id.clone(), reason }),
+            Ok((info, _)) if hex::encode(info.message_imprint.hashed_message.as_bytes()) != stamp.imprint => report
+                .findings
+                .push(Finding::StampInvalid { stamp: stamp.id.clone(), reason: "the token covers another hash than recorded".into() }),
+            Ok(_) => {}
+        }
+    }
+    let chains = StampChains::new(all);
+    let mut verdicts: HashMap<String, std::result::Result<(), String>> = HashMap::new();
+    let mut stamp_times: HashMap<(String, String), kiroku_core::Timestamp> = HashMap::new();
+    let mut after: Option<(String, String, i64)> = None;
+    loop {
+        let page = tx.scan_stamp_items(after.as_ref().map(|(k, i, v)| (k.as_str(), i.as_str(), *v)), PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.item_kind.clone(), last.ref_id.clone(), last.ref_version));
+        for item in page {
+            report.stamped_items += 1;
+            expect(expected, Leaf::StampItem(&item));
+            let object = describe_item(&item);
+            let Some(stamp) = chains.get(&item.stamp_id) else {
+                report.findings.push(Finding::StampItemMismatch { object, reason: format!("timestamp {} is missing", item.stamp_id) });
+                continue;
+            };
+            if item.item_kind == "version" {
+                let current = version_hashes.get(&(item.ref_id.clone(), item.ref_version));
+                if current != Some(&item.digest) {
+                    report.findings.push(Finding::StampItemMismatch {
+                        object: object.clone(),
+                        reason: "the stamped hash is not the version's".into(),
+                    });
+                }
+            }
+            if let Err(reason) = stamps::check_item_path(&item, &stamp.imprint) {
+                report.findings.push(Finding::StampItemMismatch { object: object.clone(), reason });
+                continue;
+            }
+            let Some(check) = check else { continue };
+            let verdict = verdicts.entry(stamp.id.clone()).or_insert_with(|| chains.verify(&stamp.id, check));
+            match verdict {
+                Ok(()) => {
+                    stamp_times.insert((item.item_kind.clone(), item.ref_id.clone()), stamp.gen_time);
+                }
+                Err(reason) => {
+                    report.findings.push(Finding::TimestampNotVerifiable { object, stamp: stamp.id.clone(), reason: reason.clone() })
+                }
+            }
+        }
+    }
+    let mut after = String::new();
+    loop {
+        let page = tx.scan_signatures(&after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        for g in page {
+            report.signatures += 1;
+            expect(expected, Leaf::Signature(&g));
+            let Some(check) = check else { continue };
+            let version = tx.get_version(g.document_id.as_str(), g.version).await?;
+            let at = stamp_times.get(&("signature".to_string(), g.id.clone())).map_or(check.at, |t| stamps::to_offset(*t));
+            if let Err(reason) = check_signature(&g, version.as_ref(), &check.signer_anchors, at) {
+                report.findings.push(Finding::SignatureInvalid {
+                    document_id: g.document_id.to_string(),
+                    version: g.version,
+                    signature: g.id.clone(),
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe_item(item: &crate::records::StampItem) -> String {
+    match item.item_kind.as_str() {
+        "version" => format!("document {} version {}", item.ref_id, item.ref_version),
+        other => format!("{other} {}", item.ref_id),
+    }
+}
+
+/// A signature against the version's canonical bytes, its certificate path at `at` (the time its
+/// timestamp proves, else now).
+pub fn check_signature(
+    g: &crate::records::SignatureRecord,
+    version: Option<&crate::records::VersionRecord>,
+    anchors: &kiroku_sign::TrustAnchors,
+    at: time::OffsetDateTime,
+) -> std::result::Result<kiroku_sign::SignatureReport, String> {
+    use base64::Engine;
+    let version = version.ok_or("the signed version is missing")?;
+    let der = base64::engine::general_purpose::STANDARD.decode(&g.signature).map_err(|e| format!("stored signature is not base64: {e}"))?;
+    if stamps::token_hash(&der) != g.signature_hash {
+        return Err("the stored signature is not the one recorded (its hash differs)".into());
+    }
+    let content = kiroku_core::hash::canonical_json(&version.content());
+    kiroku_sign::verify_detached(&der, content.as_bytes(), anchors, at).map_err(|e| e.to_string())
 }
 
 /// (kind, id, version, attestation kind) of a row of history.

@@ -121,6 +121,34 @@ impl TestPki {
         }
     }
 
+    /// Another TSA certificate from the same CA, valid for `tsa_days`, with its own keys, serial
+    /// file and configuration in `dir`: a TSA after its certificate was renewed.
+    pub fn another_tsa(&self, dir: &Path, tsa_days: u32) -> Self {
+        std::fs::create_dir_all(dir).expect("tsa dir");
+        for f in ["ca.pem", "ca.key", "tsa.ext"] {
+            std::fs::copy(self.dir.join(f), dir.join(f)).expect("copy CA");
+        }
+        issue(
+            dir,
+            "tsa",
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            "/CN=kiroku test TSA renewed",
+            &tsa_days.to_string(),
+            "4",
+        );
+        std::fs::write(dir.join("tsaserial"), "1001\n").expect("tsaserial");
+        let config =
+            std::fs::read_to_string(&self.ts_config).expect("ts.cnf").replace(&self.dir.display().to_string(), &dir.display().to_string());
+        std::fs::write(dir.join("ts.cnf"), config).expect("ts.cnf");
+        Self {
+            dir: dir.to_path_buf(),
+            tsa_cert: dir.join("tsa.pem"),
+            tsa_key: dir.join("tsa.key"),
+            ts_config: dir.join("ts.cnf"),
+            ..self.clone()
+        }
+    }
+
     /// The TSA's answer (DER TimeStampResp) to a DER TimeStampReq.
     pub fn ts_reply(&self, request: &[u8]) -> Vec<u8> {
         let name = format!("req-{}.tsq", unique());

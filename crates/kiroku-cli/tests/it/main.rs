@@ -13,4 +13,5 @@ mod log;
 mod sessions;
 mod story;
 mod tamper;
+mod timestamps;
 mod web;

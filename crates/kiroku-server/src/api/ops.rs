@@ -14,13 +14,26 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         Ok(schema) => {
             // Altered or missing content is an alert, not an outage: kiroku keeps serving, loudly.
             let fixity = state.fixity.get();
-            let alert = state.fixity.alert();
-            let status = if alert { "degraded" } else { "ok" };
-            let mut body = json!({ "status": status, "version": env!("CARGO_PKG_VERSION"), "backend": backend.kind(), "schema_version": schema, "fixity": fixity });
-            if alert {
-                body["alerts"] = json!([
+            let stamping = state.stamping.get();
+            let mut alerts = Vec::new();
+            if state.fixity.alert() {
+                alerts.push(
                     "fixity: stored content no longer matches its hash; run `kiroku verify` and see the audit trail (fixity_check)"
-                ]);
+                        .to_string(),
+                );
+            }
+            // A TSA outage degrades stamping only: confirmations go on and the backlog waits.
+            if state.stamping.alert() {
+                alerts.push(format!(
+                    "timestamps: {} items wait for a timestamp; the TSA failed: {}",
+                    stamping.backlog,
+                    stamping.last_error.as_deref().unwrap_or_default()
+                ));
+            }
+            let status = if alerts.is_empty() { "ok" } else { "degraded" };
+            let mut body = json!({ "status": status, "version": env!("CARGO_PKG_VERSION"), "backend": backend.kind(), "schema_version": schema, "fixity": fixity, "timestamps": stamping });
+            if !alerts.is_empty() {
+                body["alerts"] = json!(alerts);
             }
             Json(body).into_response()
         }
@@ -39,6 +52,19 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
          # HELP kiroku_fixity_last_run_timestamp_seconds When the last fixity run finished.\n# TYPE kiroku_fixity_last_run_timestamp_seconds gauge\nkiroku_fixity_last_run_timestamp_seconds {}\n",
         fixity.mismatches,
         fixity.last_run.map_or(0, |t| t.as_micros() / 1_000_000)
+    ));
+    let stamping = state.stamping.get();
+    text.push_str(&format!(
+        "# HELP kiroku_timestamp_backlog Confirmed versions and signatures waiting for an RFC 3161 timestamp.\n# TYPE kiroku_timestamp_backlog gauge\nkiroku_timestamp_backlog {}\n\
+         # HELP kiroku_timestamp_oldest_pending_seconds Age of the oldest item waiting for a timestamp.\n# TYPE kiroku_timestamp_oldest_pending_seconds gauge\nkiroku_timestamp_oldest_pending_seconds {}\n\
+         # HELP kiroku_timestamp_failures_total Stamping rounds that failed (TSA down or token refused).\n# TYPE kiroku_timestamp_failures_total counter\nkiroku_timestamp_failures_total {}\n\
+         # HELP kiroku_timestamped_items_total Items stamped since start.\n# TYPE kiroku_timestamped_items_total counter\nkiroku_timestamped_items_total {}\n\
+         # HELP kiroku_timestamp_renewals_total Archive timestamps made since start.\n# TYPE kiroku_timestamp_renewals_total counter\nkiroku_timestamp_renewals_total {}\n",
+        stamping.backlog.max(0),
+        stamping.oldest_pending.map_or(0, |t| (kiroku_core::Timestamp::now().as_micros() - t.as_micros()).max(0) / 1_000_000),
+        stamping.failures_total,
+        stamping.stamped_total,
+        stamping.renewed_total
     ));
     let mut response = text.into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));

@@ -1,0 +1,153 @@
+//! RFC 3161 timestamps end to end, with a local TSA (`openssl ts -reply` behind HTTP): a TSA
+//! outage never blocks confirmation and loses nothing, the backlog is stamped in one batch when
+//! the TSA returns, `kiroku verify` checks every token and each version's own proof, and an
+//! archive timestamp keeps a token verifiable after its TSA certificate expires.
+
+use std::time::Duration;
+
+use kiroku_testkit::pki::{self, TestPki, TestTsa};
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+fn tsa_env(tsa: &TestTsa, pki: &TestPki, renew_before_days: &str) -> Vec<(String, String)> {
+    vec![
+        ("KIROKU_TIMESTAMP_URLS".into(), tsa.url.clone()),
+        ("KIROKU_TIMESTAMP_TRUST_ANCHORS".into(), pki.ca_cert.display().to_string()),
+        ("KIROKU_TIMESTAMP_INTERVAL_SECONDS".into(), "1".into()),
+        ("KIROKU_TIMESTAMP_RENEW_BEFORE_DAYS".into(), renew_before_days.into()),
+    ]
+}
+
+fn as_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// Polls /healthz until `done` holds for its `timestamps` object.
+async fn wait_for(server: &Server, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let client = server.client();
+    for _ in 0..200 {
+        let health = client.get("/healthz").await.body;
+        if done(&health["timestamps"]) {
+            return health;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}: {}", client.get("/healthz").await.body);
+}
+
+async fn confirmed_note(doctor: &Client, patient: &str, text: &str) -> String {
+    let doc = doctor.post(&format!("/api/v1/patients/{patient}/documents"), note(text)).await.expect(201, "create");
+    let id = doc["id"].as_str().expect("id").to_string();
+    doctor.post(&format!("/api/v1/documents/{id}/confirm"), json!({})).await.expect(200, "confirm while the TSA is down");
+    id
+}
+
+fn verify(data: &std::path::Path, env: &[(&str, &str)], at: Option<String>) -> (Option<i32>, String) {
+    let mut args = vec!["verify".to_string()];
+    if let Some(at) = at {
+        args.extend(["--at".to_string(), at]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = kiroku(data, &args, env);
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn days_from_now(days: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::days(days)).format(&time::format_description::well_known::Rfc3339).expect("format")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tsa_outage_blocks_nothing_and_the_backlog_is_stamped_when_it_returns() {
+    if !pki::openssl_available() {
+        return;
+    }
+    let dir = temp_dir();
+    let pki = TestPki::create(&dir.path().join("pki"), 30);
+    let tsa = TestTsa::start(&pki);
+    tsa.set_up(false);
+    let data = dir.path().join("data");
+    let env = tsa_env(&tsa, &pki, "0");
+    let server = Server::init_and_start(&data, &as_refs(&env));
+    let admin = admin(&server).await;
+    let doctor = user(&server, &admin, "dr.sato", "doctor").await;
+    create_patient(&doctor, "P1").await;
+    let mut ids = Vec::new();
+    for text in ["初診", "再診", "処方変更"] {
+        ids.push(confirmed_note(&doctor, "P1", text).await);
+    }
+
+    let health = wait_for(&server, "the backlog while the TSA is down", |t| t["backlog"] == 3 && !t["last_error"].is_null()).await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(health["alerts"][0].as_str().unwrap_or_default().contains("503"), "{health}");
+    let metrics = server.client().http.get(format!("{}/metrics", server.base)).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("kiroku_timestamp_backlog 3"), "{metrics}");
+
+    tsa.set_up(true);
+    let health = wait_for(&server, "the backlog to be stamped", |t| t["backlog"] == 0 && t["last_error"].is_null()).await;
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(tsa.served(), 1, "three versions share one token (a Merkle batch)");
+    let mut server = server;
+    server.stop();
+
+    let (code, out) = verify(&data, &as_refs(&env), None);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("1 timestamps (3 stamped items)"), "{out}");
+    // The TSA certificate is valid for 30 days: checked as of day 40 and without an archive
+    // stamp, every version's timestamp is reported, each by name.
+    let (code, out) = verify(&data, &as_refs(&env), Some(days_from_now(40)));
+    assert_eq!(code, Some(1), "{out}");
+    for id in &ids {
+        assert!(out.contains(&format!("document {id} version 1: timestamp")), "{out}");
+    }
+    assert!(out.contains("not valid at"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_timestamp_keeps_an_expired_tsa_token_verifiable() {
+    if !pki::openssl_available() {
+        return;
+    }
+    let dir = temp_dir();
+    let short = TestPki::create(&dir.path().join("pki"), 1);
+    let renewed = short.another_tsa(&dir.path().join("pki2"), 3650);
+    let (tsa_short, tsa_long) = (TestTsa::start(&short), TestTsa::start(&renewed));
+    let data = dir.path().join("data");
+
+    // Year 1: a version stamped by a TSA whose certificate expires tomorrow.
+    let env = tsa_env(&tsa_short, &short, "0");
+    let server = Server::init_and_start(&data, &as_refs(&env));
+    let admin = admin(&server).await;
+    let doctor = user(&server, &admin, "dr.sato", "doctor").await;
+    create_patient(&doctor, "P1").await;
+    let kept = confirmed_note(&doctor, "P1", "退院時サマリ").await;
+    wait_for(&server, "the first stamp", |t| t["backlog"] == 0 && t["stamped_total"] == 1).await;
+    let mut server = server;
+    server.stop();
+
+    // The archive job, with the renewed TSA, re-stamps the token before its certificate expires.
+    let env_long = tsa_env(&tsa_long, &short, "30");
+    let server = Server::start(&data, &as_refs(&env_long));
+    wait_for(&server, "the archive timestamp", |t| t["renewed_total"] == 1).await;
+    let mut server = server;
+    server.stop();
+
+    // Another version stamped by the short-lived TSA, and never renewed (sessions outlive restarts).
+    let server = Server::start(&data, &as_refs(&env));
+    let doctor = Client { base: server.base.clone(), ..doctor };
+    let unrenewed = confirmed_note(&doctor, "P1", "外来記録").await;
+    wait_for(&server, "the second stamp", |t| t["backlog"] == 0 && t["stamped_total"] == 1).await;
+    let mut server = server;
+    server.stop();
+
+    let (code, out) = verify(&data, &as_refs(&env), None);
+    assert_eq!(code, Some(0), "today everything verifies: {out}");
+    assert!(out.contains("3 timestamps (2 stamped items)"), "{out}");
+    // Two days on, the short-lived TSA certificate has expired: the renewed token still verifies
+    // through its archive timestamp, the other is reported.
+    let (code, out) = verify(&data, &as_refs(&env), Some(days_from_now(2)));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains(&format!("document {unrenewed} version 1: timestamp")), "{out}");
+    assert!(out.contains("no valid archive timestamp renews it"), "{out}");
+    assert!(!out.contains(&kept), "the archived version stays verifiable: {out}");
+}
