@@ -46,9 +46,6 @@ pub async fn check_entry(
         if size != entry.size || hex::encode(sha) != entry.sha256 {
             return Err(bad("decrypts to different content than was backed up".into()));
         }
-        if let Some(f) = file {
-            f.sync_all().map_err(|e| BackupError::io("cannot flush a restored file", e))?;
-        }
     }
     if path.starts_with(scratch) {
         std::fs::remove_file(&path).map_err(|e| BackupError::io("cannot remove a downloaded object", e))?;

@@ -96,11 +96,14 @@ pub async fn create(source: &Source<'_>, target: &dyn Target, options: &Options,
         new_bytes,
     };
     let bytes = m.to_bytes()?;
+    // Every object is durable before the manifest that names them, and the manifest before the answer.
+    target.flush().await?;
     if let Some(key) = source.log_key {
         let note = key.sign_note(&manifest::note_body(&generation, &bytes));
         target.put_bytes(&manifest::generation_key(&generation, "manifest.sig"), note.as_bytes(), options.retain_until).await?;
     }
     target.put_bytes(&manifest::generation_key(&generation, "manifest.json"), &bytes, options.retain_until).await?;
+    target.flush().await?;
     Ok(m)
 }
 

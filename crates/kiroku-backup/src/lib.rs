@@ -59,6 +59,7 @@ pub async fn init_target(target: &dyn Target, protection: Protection<'_>) -> Res
     };
     let bytes = serde_json::to_vec_pretty(&info).map_err(|e| BackupError::Format(e.to_string()))?;
     target.put_bytes(manifest::TARGET_FILE, &bytes, None).await?;
+    target.flush().await?;
     Ok(info)
 }
 

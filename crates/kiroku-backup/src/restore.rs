@@ -79,6 +79,7 @@ pub async fn restore(
         check_entry(target, entry, scratch.path(), Some(Opener::Identity(identity)), Some(&dest)).await?;
     }
     progress("files", total, total);
+    crate::target::sync_filesystem(into)?;
     Ok(RestoreReport {
         generation: m.generation.clone(),
         into: into.to_path_buf(),

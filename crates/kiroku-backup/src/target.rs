@@ -37,6 +37,10 @@ pub trait Target: Send + Sync {
     async fn delete(&self, key: &str) -> Result<Deleted>;
     /// Free space in bytes, when the target can tell.
     fn available(&self) -> Option<u64>;
+    /// Makes everything put so far durable. Object stores acknowledge a PUT only once it is stored.
+    async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Stores small bytes (manifests, descriptors).
     async fn put_bytes(&self, key: &str, bytes: &[u8], retain_until: Option<OffsetDateTime>) -> Result<()> {
@@ -89,8 +93,14 @@ impl DirTarget {
     }
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| BackupError::io(format!("cannot flush {}", dir.display()), e))
+/// Flushes the whole filesystem holding `path` (`sync -f`, syncfs(2)): every file and folder entry
+/// written there so far becomes durable at once.
+pub fn sync_filesystem(path: &Path) -> Result<()> {
+    let status = std::process::Command::new("sync").arg("-f").arg(path).status();
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        _ => Err(BackupError::Target(format!("cannot flush {} to disk (`sync -f` failed)", path.display()))),
+    }
 }
 
 #[async_trait]
@@ -117,13 +127,14 @@ impl Target for DirTarget {
                 .map_err(|e| BackupError::io(format!("cannot protect {}", file.display()), e))?;
         }
         if std::fs::rename(file, &dest).is_err() {
-            // Another filesystem (the staging folder was elsewhere): copy, then flush.
+            // Another filesystem (the staging folder was elsewhere).
             std::fs::copy(file, &dest).map_err(|e| BackupError::io(format!("cannot write {}", dest.display()), e))?;
-            std::fs::File::open(&dest)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| BackupError::io(format!("cannot flush {}", dest.display()), e))?;
         }
-        sync_dir(parent)
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<()> {
+        sync_filesystem(&self.root)
     }
 
     async fn local_copy(&self, key: &str, _scratch: &Path) -> Result<Option<PathBuf>> {
