@@ -1,10 +1,12 @@
 //! The `kiroku` binary.
 //!
-//! Exit codes: 0 success; 1 `verify` found problems; 2 the command could not run (bad input,
-//! configuration, database or file error), with a one-line reason on stderr.
+//! Exit codes: 0 success; 1 `verify` or `export verify` found problems, or an export finished
+//! without some attached files; 2 the command could not run (bad input, configuration, database or
+//! file error), with a one-line reason on stderr.
 
 mod backup;
 mod config;
+mod export;
 mod logcmd;
 mod logkey;
 mod open;
@@ -70,6 +72,9 @@ enum Cmd {
     Backup(backup::BackupCmd),
     /// Restore a backup into an empty folder, or rehearse it (--drill) and record the drill.
     Restore(backup::RestoreArgs),
+    /// The offline-readable export: patients' whole records as HTML pages any browser opens from disk.
+    #[command(subcommand)]
+    Export(export::ExportCmd),
     /// The tamper-evident log: public key, offline proof check.
     #[command(subcommand)]
     Log(logcmd::LogCmd),
@@ -96,6 +101,7 @@ fn main() -> ExitCode {
             }
             Cmd::User(cmd) => users::run(&data_dir, cli.database_url, cmd).await.map(|()| ExitCode::SUCCESS),
             Cmd::Verify { json, at } => verify::run(&data_dir, cli.database_url, json, at.as_deref()).await,
+            Cmd::Export(cmd) => export::run(&data_dir, cli.database_url, cmd).await,
             Cmd::Log(cmd) => logcmd::run(&data_dir, cmd),
             Cmd::Backup(cmd) => backup::run(&data_dir, cli.database_url, cmd).await,
             Cmd::Restore(args) => backup::restore(&data_dir, cli.database_url, args).await,

@@ -31,6 +31,7 @@ pub enum UserCmd {
     List,
 }
 
+/// The console operator, named in the audit trail by the OS user running `kiroku`.
 pub(crate) fn operator() -> Actor {
     let os_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
     Actor::local_operator(&os_user)

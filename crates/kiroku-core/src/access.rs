@@ -137,6 +137,10 @@ pub enum Denied {
     Permission { role: Role, permission: Permission },
     #[error("the role {role} may not see information of class {class}")]
     Class { role: Role, class: InfoClass },
+    /// Whole-record exports read every class of every patient; only the operator at the server's
+    /// console, who holds the data directory anyway, may run them (and they are audited).
+    #[error("only the operator at the server's console may export whole records (kiroku export)")]
+    ConsoleOnly,
 }
 
 /// Which role holds which grant.

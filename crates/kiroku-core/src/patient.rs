@@ -26,6 +26,16 @@ impl Sex {
         }
     }
 
+    /// The label on a Japanese patient card.
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Sex::Male => "男",
+            Sex::Female => "女",
+            Sex::Other => "その他",
+            Sex::Unknown => "不明",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         [Sex::Male, Sex::Female, Sex::Other, Sex::Unknown].into_iter().find(|v| v.as_str() == s)
     }

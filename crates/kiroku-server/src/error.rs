@@ -204,7 +204,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(d) => d.into(),
             // A restricted class answers like an unknown document: its existence is not revealed.
             StoreError::Denied(Denied::Class { .. }) => ApiError::not_found("document"),
-            StoreError::Denied(d @ Denied::Permission { .. }) => ApiError::forbidden(d.to_string()),
+            StoreError::Denied(d @ (Denied::Permission { .. } | Denied::ConsoleOnly)) => ApiError::forbidden(d.to_string()),
             StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::Conflict(msg) => ApiError::conflict(msg),
             StoreError::Lifecycle(l @ (LifecycleError::NotNamedClinician | LifecycleError::NotAuthor)) => {

@@ -119,6 +119,8 @@ pub trait Tx: Send {
     async fn insert_patient(&mut self, patient: &Patient) -> Result<bool>;
     async fn get_patient(&mut self, patient_id: &str) -> Result<Option<Patient>>;
     async fn search_patients(&mut self, query: &str, limit: i64) -> Result<Vec<Patient>>;
+    /// Up to `limit` patient IDs after `after` in ID order (keyset paging; `""` for the first page).
+    async fn patient_ids_after(&mut self, after: &str, limit: i64) -> Result<Vec<String>>;
 
     async fn insert_head(&mut self, head: &DocumentHead) -> Result<()>;
     async fn update_head(&mut self, head: &DocumentHead) -> Result<()>;
@@ -127,6 +129,14 @@ pub trait Tx: Send {
     async fn get_head_with_version(&mut self, id: &str, version: Option<i64>) -> Result<Option<(DocumentHead, Option<VersionRecord>)>>;
     async fn list_heads(&mut self, patient_id: &str) -> Result<Vec<DocumentHead>>;
     async fn list_pending_for(&mut self, username: &str) -> Result<Vec<DocumentHead>>;
+    /// Every document head of a patient, oldest first, without a limit (whole-record export).
+    async fn patient_heads(&mut self, patient_id: &str) -> Result<Vec<DocumentHead>>;
+    /// Every version of every document of a patient, by document and version.
+    async fn patient_versions(&mut self, patient_id: &str) -> Result<Vec<VersionRecord>>;
+    /// Every attestation of every document of a patient, by document, version and write.
+    async fn patient_attestations(&mut self, patient_id: &str) -> Result<Vec<Attestation>>;
+    /// Every attachment of every document of a patient, by document and write.
+    async fn patient_attachments(&mut self, patient_id: &str) -> Result<Vec<AttachmentRecord>>;
 
     async fn insert_version(&mut self, version: &VersionRecord) -> Result<()>;
     async fn get_version(&mut self, id: &str, version: i64) -> Result<Option<VersionRecord>>;

@@ -45,6 +45,12 @@ impl Actor {
             client_addr: Some("local".into()),
         }
     }
+
+    /// Whether this is the operator at the server's console: the reserved name no account can
+    /// have, with the session a `kiroku` command records.
+    pub fn is_local_operator(&self) -> bool {
+        self.username.as_str() == LOCAL_OPERATOR && self.session.as_deref().is_some_and(|s| s.starts_with("cli:"))
+    }
 }
 
 /// A new document as submitted.
@@ -326,6 +332,19 @@ pub enum Command {
         actor: Actor,
         language: String,
     },
+    /// A page of patient IDs in ID order after `after`, for exporting every patient one at a time
+    /// (console operator only; audited as `record_export`).
+    ExportPatientIds {
+        actor: Actor,
+        after: Option<PatientId>,
+        limit: i64,
+    },
+    /// A patient's whole record (every document, version, attestation and file record, of every
+    /// class) for the offline-readable export (console operator only; audited as `record_export`).
+    ExportPatient {
+        actor: Actor,
+        patient_id: PatientId,
+    },
     /// Moves an export's delivery cursor (the last audit id a collector took); bookkeeping, not
     /// audited: the events it counts are the audit trail itself.
     AdvanceExportCursor {
@@ -370,6 +389,8 @@ pub enum Reply {
     Sessions(Vec<SessionInfo>),
     MfaPolicies(Vec<(Role, kiroku_core::identity::MfaPolicy)>),
     Signature(Box<SignatureRecord>),
+    PatientIds(Vec<PatientId>),
+    PatientRecord(Box<PatientRecord>),
 }
 
 /// A version as the log proves it: the leaf's bytes, its index, the checkpoint and the audit path.
@@ -462,6 +483,8 @@ impl Command {
             Command::ReadAttachment { actor, id, .. } => doc(actor, A::AttachmentRead, id),
             Command::ApprovalQueue { actor } => s(actor, A::ApprovalQueue),
             Command::QueryAudit { actor, export, .. } => s(actor, if *export { A::AuditExport } else { A::AuditQuery }),
+            Command::ExportPatientIds { actor, .. } => s(actor, A::RecordExport),
+            Command::ExportPatient { actor, patient_id } => patient(actor, A::RecordExport, patient_id),
         })
     }
 
@@ -496,6 +519,8 @@ impl Command {
                 | Command::AuditReview { .. }
                 | Command::ReadMfaPolicies { .. }
                 | Command::ListSessions { .. }
+                | Command::ExportPatientIds { .. }
+                | Command::ExportPatient { .. }
         )
     }
 }

@@ -289,6 +289,8 @@ impl Ctx<'_> {
                 let recorded = self.log.append_event(self.seq, ev);
                 Ok(Reply::Audit(vec![recorded]))
             }
+            Command::ExportPatientIds { actor, after, limit } => self.export_patient_ids(actor, after.as_ref(), *limit).await,
+            Command::ExportPatient { actor, patient_id } => self.export_patient(actor, patient_id).await,
             Command::QueryAudit { actor, filter, limit, export } => {
                 self.allow(actor, P::AuditRead)?;
                 let events = self.tx.query_audit(filter, (*limit).clamp(1, 10_000)).await?;
@@ -351,6 +353,9 @@ impl Ctx<'_> {
         if self.tx.count_users().await? > 0 {
             return Err(StoreError::Conflict("the store is already initialised".into()));
         }
+        if is_reserved(&admin.username) {
+            return Err(StoreError::Conflict("this name is reserved for the command line".into()));
+        }
         for (role, grant) in PermissionMatrix::factory_default().grants() {
             self.tx.set_grant(role.as_str(), &grant.key(), true).await?;
         }
@@ -363,7 +368,7 @@ impl Ctx<'_> {
 
     async fn create_user(&mut self, actor: &Actor, user: &UserRecord) -> Result<Reply> {
         self.allow(actor, P::UserManage)?;
-        if [crate::command::LOCAL_OPERATOR, crate::command::SYSTEM].contains(&user.username.as_str()) {
+        if is_reserved(&user.username) {
             return Err(StoreError::Conflict("this name is reserved for the command line".into()));
         }
         text_field("display_name", &user.display_name, 100)?;
@@ -804,6 +809,75 @@ impl Ctx<'_> {
         let detail = format!("q={query} results={}", patients.len());
         self.audit(actor, A::PatientSearch, None, None, None, Some(detail), None).await?;
         Ok(Reply::Patients(patients))
+    }
+
+    // ----- whole-record export -----
+
+    /// Whole-record exports are outside the permission matrix: they read every class of every
+    /// patient, which no role should be granted. Only the console operator, who holds the data
+    /// directory (database and files) anyway, may run them; what the export adds is the record of it.
+    fn console_only(&self, actor: &Actor) -> Result<()> {
+        if actor.is_local_operator() { Ok(()) } else { Err(kiroku_core::access::Denied::ConsoleOnly.into()) }
+    }
+
+    async fn export_patient_ids(&mut self, actor: &Actor, after: Option<&kiroku_core::PatientId>, limit: i64) -> Result<Reply> {
+        self.console_only(actor)?;
+        let after = after.map_or("", |p| p.as_str());
+        let ids = self.tx.patient_ids_after(after, limit.clamp(1, 10_000)).await?;
+        let ids = ids
+            .into_iter()
+            .map(kiroku_core::PatientId::parse)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Corrupt(format!("patient_id: {e}")))?;
+        let detail = format!("patient_ids after={after} count={}", ids.len());
+        self.audit(actor, A::RecordExport, None, None, None, Some(detail), None).await?;
+        Ok(Reply::PatientIds(ids))
+    }
+
+    async fn export_patient(&mut self, actor: &Actor, patient_id: &kiroku_core::PatientId) -> Result<Reply> {
+        self.console_only(actor)?;
+        let patient = self.tx.get_patient(patient_id.as_str()).await?.ok_or(StoreError::NotFound("patient"))?;
+        let heads = self.tx.patient_heads(patient_id.as_str()).await?;
+        let mut versions = group_by_document(self.tx.patient_versions(patient_id.as_str()).await?, |v| &v.document_id);
+        let mut attestations = group_by_document(self.tx.patient_attestations(patient_id.as_str()).await?, |a| &a.document_id);
+        let mut attachments = group_by_document(self.tx.patient_attachments(patient_id.as_str()).await?, |a| &a.document_id);
+        let documents: Vec<DocumentRecord> = heads
+            .into_iter()
+            .map(|head| DocumentRecord {
+                versions: versions.remove(&head.id).unwrap_or_default(),
+                attestations: attestations.remove(&head.id).unwrap_or_default(),
+                attachments: attachments.remove(&head.id).unwrap_or_default(),
+                head,
+            })
+            .collect();
+        let count = |f: fn(&DocumentRecord) -> usize| documents.iter().map(f).sum::<usize>();
+        let detail = format!(
+            "documents={} versions={} attachments={}",
+            documents.len(),
+            count(|d| d.versions.len()),
+            count(|d| d.attachments.len())
+        );
+        let people = self.display_names(&documents).await?;
+        let tree_size = self.log.frontier.size() as i64;
+        self.audit(actor, A::RecordExport, Some(patient_id.to_string()), None, None, Some(detail), None).await?;
+        Ok(Reply::PatientRecord(Box::new(PatientRecord { patient, documents, people, tree_size })))
+    }
+
+    /// The display names of everyone a record names, so that a reader sees people, not logins.
+    async fn display_names(&mut self, documents: &[DocumentRecord]) -> Result<std::collections::BTreeMap<String, String>> {
+        let mut names = std::collections::BTreeSet::new();
+        for d in documents {
+            names.extend(d.versions.iter().flat_map(|v| std::iter::once(&v.entered_by).chain(v.on_behalf_of.as_ref())));
+            names.extend(d.attestations.iter().map(|a| &a.username));
+            names.extend(d.attachments.iter().map(|a| &a.added_by));
+        }
+        let mut people = std::collections::BTreeMap::new();
+        for name in names {
+            if let Some(user) = self.tx.get_user(name.as_str()).await? {
+                people.insert(user.username.to_string(), user.display_name);
+            }
+        }
+        Ok(people)
     }
 
     // ----- documents -----
@@ -1395,6 +1469,19 @@ fn compose(head: DocumentHead, version: VersionRecord, attestations: &[Attestati
         reason: version.reason,
         attachments,
     }))
+}
+
+fn is_reserved(username: &Username) -> bool {
+    [crate::command::LOCAL_OPERATOR, crate::command::SYSTEM].contains(&username.as_str())
+}
+
+/// Rows of several documents, grouped by their document, keeping their order.
+fn group_by_document<T>(rows: Vec<T>, id: impl Fn(&T) -> &DocumentId) -> std::collections::HashMap<DocumentId, Vec<T>> {
+    let mut groups: std::collections::HashMap<DocumentId, Vec<T>> = std::collections::HashMap::new();
+    for row in rows {
+        groups.entry(id(&row).clone()).or_default().push(row);
+    }
+    groups
 }
 
 /// Attaching files is part of writing; a proxy writes under the proxy permission.

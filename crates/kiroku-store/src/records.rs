@@ -267,6 +267,30 @@ pub struct DocumentView {
     pub attachments: Vec<AttachmentRecord>,
 }
 
+/// One document as a whole-record export reads it: its head and everything ever recorded about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentRecord {
+    pub head: DocumentHead,
+    /// Every version, oldest first.
+    pub versions: Vec<VersionRecord>,
+    /// Every confirmation and approval, in version order.
+    pub attestations: Vec<Attestation>,
+    /// Every attached file, in the order they were added.
+    pub attachments: Vec<AttachmentRecord>,
+}
+
+/// A patient's whole record as one transaction saw it, for the offline-readable export.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatientRecord {
+    pub patient: Patient,
+    /// Every document of the patient, oldest first, of every information class.
+    pub documents: Vec<DocumentRecord>,
+    /// Display names of everyone named in the record (authors, confirmers, approvers), by user name.
+    pub people: std::collections::BTreeMap<String, String>,
+    /// The log's size when the record was read: every row above is a leaf below this index.
+    pub tree_size: i64,
+}
+
 /// One line of a version history.
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionSummary {

@@ -730,6 +730,13 @@ macro_rules! sql_tx {
                     .iter().map(sql_rows::patient).collect()
             }
 
+            async fn patient_ids_after(&mut self, after: &str, limit: i64) -> $crate::error::Result<Vec<String>> {
+                ::sqlx::query("SELECT patient_id FROM patients WHERE patient_id > $1 ORDER BY patient_id LIMIT $2")
+                    .bind(after).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(|row| sql_rows::s(row, "patient_id")).collect()
+            }
+
             async fn insert_head(&mut self, h: &$crate::records::DocumentHead) -> $crate::error::Result<()> {
                 ::sqlx::query("INSERT INTO documents (id, patient_id, doc_type, title, info_class, status, version, entered_by, on_behalf_of, created_at, updated_at, confirmed_by, confirmed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
                     .bind(h.id.as_str()).bind(h.patient_id.as_str()).bind(&h.doc_type).bind(&h.title).bind(h.info_class.as_str())
@@ -783,6 +790,37 @@ macro_rules! sql_tx {
                 ::sqlx::query(sql).bind(username)
                     .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
                     .iter().map(sql_rows::head).collect()
+            }
+
+            async fn patient_heads(&mut self, patient_id: &str) -> $crate::error::Result<Vec<$crate::records::DocumentHead>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {HEAD_COLS} FROM documents WHERE patient_id = $1 ORDER BY created_at, id"));
+                ::sqlx::query(sql).bind(patient_id)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::head).collect()
+            }
+
+            async fn patient_versions(&mut self, patient_id: &str) -> $crate::error::Result<Vec<$crate::records::VersionRecord>> {
+                // Through the documents of the patient (indexed by patient), then each one's versions by key.
+                let cols = VERSION_COLS.split(", ").map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", ");
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {cols} FROM documents d JOIN document_versions v ON v.document_id = d.id WHERE d.patient_id = $1 ORDER BY v.document_id, v.version"));
+                ::sqlx::query(sql).bind(patient_id)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::version).collect()
+            }
+
+            async fn patient_attestations(&mut self, patient_id: &str) -> $crate::error::Result<Vec<$crate::records::Attestation>> {
+                ::sqlx::query("SELECT a.document_id, a.version, a.kind, a.username, a.at, a.seq FROM documents d JOIN attestations a ON a.document_id = d.id WHERE d.patient_id = $1 ORDER BY a.document_id, a.version, a.seq")
+                    .bind(patient_id)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::attestation).collect()
+            }
+
+            async fn patient_attachments(&mut self, patient_id: &str) -> $crate::error::Result<Vec<$crate::records::AttachmentRecord>> {
+                let cols = ATTACHMENT_COLS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ");
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {cols} FROM documents d JOIN attachments a ON a.document_id = d.id WHERE d.patient_id = $1 ORDER BY a.document_id, a.seq, a.id"));
+                ::sqlx::query(sql).bind(patient_id)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::attachment).collect()
             }
 
             async fn insert_version(&mut self, v: &$crate::records::VersionRecord) -> $crate::error::Result<()> {

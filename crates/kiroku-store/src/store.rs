@@ -227,6 +227,8 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::Sessions(_) => "sessions",
         Reply::MfaPolicies(_) => "mfa_policies",
         Reply::Signature(_) => "signature",
+        Reply::PatientIds(_) => "patient_ids",
+        Reply::PatientRecord(_) => "patient_record",
     }
 }
 
@@ -259,4 +261,6 @@ into! {
     into_sessions => Sessions(Vec<SessionInfo>),
     into_mfa_policies => MfaPolicies(Vec<(kiroku_core::Role, kiroku_core::identity::MfaPolicy)>),
     into_signature => Signature(Box<SignatureRecord>),
+    into_patient_ids => PatientIds(Vec<kiroku_core::PatientId>),
+    into_patient_record => PatientRecord(Box<PatientRecord>),
 }

@@ -23,7 +23,8 @@ macro_rules! conformance_tests {
             restricted_classes_are_hidden, matrix_changes_take_effect, audit_ids_are_gap_free_under_concurrency,
             search_treats_wildcards_literally, audit_query_filters_and_pages, disabled_accounts_lose_sessions,
             export_cursor_moves_forward_only,
-            log_proves_every_record, review_report_counts_the_period, second_factor_steps_are_used_once);
+            log_proves_every_record, review_report_counts_the_period, second_factor_steps_are_used_once,
+            whole_record_export_is_console_only_and_audited);
     };
     (@each $make:path; $($story:ident),+) => {
         $(
@@ -793,4 +794,79 @@ pub async fn second_factor_steps_are_used_once(store: Store) {
         .expect("sessions");
     assert!(sessions.iter().all(|s| s.id != "s1"), "ended sessions are not listed");
     assert!(w.store.execute(Command::ListSessions { actor: w.nurse.clone(), username: name("dr.sato") }).await.is_err());
+}
+
+/// The offline export reads a patient's whole record (every class, version, attestation and file
+/// record) in one command; only the console operator may, and each read leaves a `record_export`.
+pub async fn whole_record_export_is_console_only_and_audited(store: Store) {
+    let w = World::new(store).await;
+    let doc = w.create(&w.doctor, InfoClass::Psychiatry, None).await.expect("create");
+    w.store.execute(Command::Confirm { actor: w.doctor.clone(), id: doc.id.clone(), if_match: Some(1) }).await.expect("confirm");
+    let amend = Command::Amend {
+        actor: w.doctor2.clone(),
+        id: doc.id.clone(),
+        if_match: Some(1),
+        title: None,
+        body: json!({"text": "追記"}),
+        reason: "所見の追加".into(),
+    };
+    w.store.execute(amend).await.expect("amend");
+    let proxy = w.create(&w.clerk, InfoClass::Normal, Some(&w.doctor)).await.expect("proxy entry");
+    let other = PatientId::parse("P0002").expect("id");
+    let new = NewPatient {
+        patient_id: other.clone(),
+        name: "鈴木 花子".into(),
+        name_kana: "スズキ ハナコ".into(),
+        birth_date: "1985-01-02".into(),
+        sex: Sex::Female,
+    };
+    w.store.execute(Command::CreatePatient { actor: w.clerk.clone(), patient: new }).await.expect("second patient");
+
+    for refused in [&w.doctor, &w.admin, &w.auditor] {
+        let r = w.store.execute(Command::ExportPatient { actor: refused.clone(), patient_id: w.patient.clone() }).await;
+        assert!(matches!(r, Err(StoreError::Denied(Denied::ConsoleOnly))), "{}: {r:?}", refused.username);
+    }
+    // A session that does not come from the command line is not the console, whatever its name.
+    let pretender = Actor { session: Some("web-session".into()), ..Actor::local_operator("root") };
+    let r = w.store.execute(Command::ExportPatientIds { actor: pretender, after: None, limit: 10 }).await;
+    assert!(matches!(r, Err(StoreError::Denied(Denied::ConsoleOnly))), "{r:?}");
+
+    let console = Actor::local_operator("root");
+    let page = |after: Option<PatientId>| Command::ExportPatientIds { actor: console.clone(), after, limit: 1 };
+    let first = w.store.execute(page(None)).await.expect("page 1").into_patient_ids().expect("ids");
+    let second = w.store.execute(page(first.last().cloned())).await.expect("page 2").into_patient_ids().expect("ids");
+    let third = w.store.execute(page(second.last().cloned())).await.expect("page 3").into_patient_ids().expect("ids");
+    assert_eq!((first, second, third), (vec![w.patient.clone()], vec![other.clone()], vec![]));
+
+    let record = w
+        .store
+        .execute(Command::ExportPatient { actor: console.clone(), patient_id: w.patient.clone() })
+        .await
+        .expect("export")
+        .into_patient_record()
+        .expect("record");
+    assert_eq!(record.patient.name, "山田 太郎");
+    assert_eq!(record.documents.len(), 2, "every class, every state");
+    let amended = &record.documents[0];
+    assert_eq!(amended.head.id, doc.id);
+    assert_eq!(amended.versions.iter().map(|v| v.version).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(amended.versions[1].reason.as_deref(), Some("所見の追加"));
+    assert_eq!(
+        amended.attestations.iter().map(|a| (a.version, a.username.as_str())).collect::<Vec<_>>(),
+        vec![(1, "dr.sato"), (2, "dr.suzuki")]
+    );
+    assert_eq!(record.documents[1].head.id, proxy.id);
+    assert_eq!(record.documents[1].head.status, DocumentStatus::PendingApproval);
+    assert!(record.tree_size > 0);
+    let missing = w.store.execute(Command::ExportPatient { actor: console, patient_id: PatientId::parse("NOPE").expect("id") }).await;
+    assert!(matches!(missing, Err(StoreError::NotFound("patient"))), "{missing:?}");
+
+    let trail = w.audit(AuditFilter { action: Some(AuditAction::RecordExport), ..Default::default() }).await;
+    let outcomes: Vec<_> = trail.iter().rev().map(|e| (e.outcome, e.patient_id.as_deref(), e.user.as_deref())).collect();
+    assert_eq!(outcomes.iter().filter(|o| o.0 == Outcome::Denied).count(), 4, "{outcomes:?}");
+    let exported = trail.iter().find(|e| e.outcome == Outcome::Success && e.patient_id.as_deref() == Some("P0001")).expect("export event");
+    assert_eq!(exported.user.as_deref(), Some(crate::command::LOCAL_OPERATOR));
+    assert_eq!(exported.session.as_deref(), Some("cli:root"));
+    assert_eq!(exported.detail.as_deref(), Some("documents=2 versions=3 attachments=0"));
+    assert_clean(&w.store).await;
 }

@@ -10,6 +10,7 @@ mod crash;
 mod export;
 mod identity;
 mod log;
+mod offline_export;
 mod sessions;
 mod story;
 mod tamper;

@@ -18,7 +18,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// chromedriver and a Chromium session on a fresh profile; both end when this is dropped.
-struct Browser {
+pub(crate) struct Browser {
     driver: Option<Driver>,
     chromedriver: Child,
     _profile: tempfile::TempDir,
@@ -37,7 +37,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts chromedriver and a headless Chromium, or reports the missing peer (a failure under CI).
-async fn browser(base: &str) -> Option<Browser> {
+pub(crate) async fn browser(base: &str) -> Option<Browser> {
     if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
         kiroku_testkit::missing_peer("Chromium", "apt-get install chromium chromium-driver fonts-noto-cjk");
         return None;
@@ -80,11 +80,11 @@ async fn browser(base: &str) -> Option<Browser> {
 }
 
 impl Browser {
-    fn d(&self) -> &Driver {
+    pub(crate) fn d(&self) -> &Driver {
         self.driver.as_ref().expect("driver")
     }
 
-    async fn goto(&self, path: &str) {
+    pub(crate) async fn goto(&self, path: &str) {
         self.d().goto(&format!("{}{}", self.base, path)).await.expect("goto");
     }
 
@@ -100,7 +100,7 @@ impl Browser {
 
     /// Clicks a link or button and waits until the page it leads to has replaced this one: every
     /// click in these tests navigates, and WebDriver does not always wait for a form's answer.
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let old = self.d().find(Locator::Css("html")).await.expect("html");
         let Ok(e) = self.d().wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await else {
             let source = self.d().source().await.unwrap_or_default();
@@ -114,21 +114,21 @@ impl Browser {
         }
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         let e = self.d().wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
         e.text().await.expect("text")
     }
 
-    async fn main_text(&self) -> String {
+    pub(crate) async fn main_text(&self) -> String {
         self.text("main").await
     }
 
-    async fn path(&self) -> String {
+    pub(crate) async fn path(&self) -> String {
         self.d().current_url().await.expect("url").path().to_string()
     }
 
     /// Saves the page as docs/screenshots/NAME.png for the README.
-    async fn shot(&self, name: &str) {
+    pub(crate) async fn shot(&self, name: &str) {
         let png = self.d().screenshot().await.expect("screenshot");
         let dir = screenshots_dir();
         std::fs::create_dir_all(&dir).expect("screenshot dir");
@@ -187,7 +187,7 @@ impl Browser {
         path
     }
 
-    async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         if let Some(d) = self.driver.take() {
             let _ = d.close().await;
         }
