@@ -144,6 +144,33 @@ pub const OPERATIONS: &[Operation] = &[
         None,
         true,
     ),
+    op(
+        "get",
+        "/api/v1/documents/{id}/versions/{n}/signed-content",
+        "The exact bytes a signature of the version covers (RFC 8785 JSON)",
+        None,
+        200,
+        None,
+        true,
+    ),
+    op(
+        "get",
+        "/api/v1/documents/{id}/versions/{n}/signatures",
+        "The version's signatures, each verified, with the reason when not valid",
+        None,
+        200,
+        None,
+        true,
+    ),
+    op(
+        "post",
+        "/api/v1/documents/{id}/versions/{n}/signatures",
+        "Sign a confirmed version: a detached CMS signature, or a PKCS#8 key and certificate used once (document.sign)",
+        Some("SignRequest"),
+        201,
+        None,
+        true,
+    ),
     op("get", "/api/v1/audit/review", "Audit review report of a past period ?from=&to= (audit.read)", None, 200, None, true),
     op(
         "post",
@@ -207,6 +234,10 @@ fn schemas() -> Value {
 /// Schemas of the log and review endpoints, kept apart so that each `json!` stays small.
 fn more_schemas() -> Value {
     json!({
+        "SignRequest": { "type": "object", "additionalProperties": false, "properties": {
+            "signature": { "type": "string", "description": "base64 of a detached DER CMS signature over the signed content" },
+            "private_key_pem": { "type": "string", "description": "PKCS#8 PEM key, used for this signature only and never stored" },
+            "certificate_pem": { "type": "string", "description": "PEM certificate of the key, then its chain" } } },
         "Code": { "type": "object", "additionalProperties": false, "required": ["code"], "properties": { "code": { "type": "string", "description": "6-digit TOTP code or a recovery code" } } },
         "MfaPolicy": { "type": "object", "additionalProperties": false, "required": ["mode"], "properties": {
             "mode": { "type": "string", "enum": ["optional", "required", "required_from"] }, "required_from": { "type": ["string", "null"], "format": "date-time" } } },

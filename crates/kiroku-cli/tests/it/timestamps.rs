@@ -151,3 +151,93 @@ async fn archive_timestamp_keeps_an_expired_tsa_token_verifiable() {
     assert!(out.contains("no valid archive timestamp renews it"), "{out}");
     assert!(!out.contains(&kept), "the archived version stays verifiable: {out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmed_version_is_signed_with_the_users_key_verified_stamped_and_checked_by_openssl() {
+    if !pki::openssl_available() {
+        return;
+    }
+    let dir = temp_dir();
+    let pki = TestPki::create(&dir.path().join("pki"), 30);
+    let tsa = TestTsa::start(&pki);
+    let data = dir.path().join("data");
+    let mut env = tsa_env(&tsa, &pki, "0");
+    env.push(("KIROKU_SIGNING_TRUST_ANCHORS".into(), pki.ca_cert.display().to_string()));
+    let server = Server::init_and_start(&data, &as_refs(&env));
+    let admin = admin(&server).await;
+    let doctor = user(&server, &admin, "dr.sato", "doctor").await;
+    create_patient(&doctor, "P1").await;
+    let draft = doctor.post("/api/v1/patients/P1/documents", note("診断書")).await.expect(201, "create");
+    let id = draft["id"].as_str().expect("id").to_string();
+    let key = std::fs::read_to_string(&pki.signer_key).expect("key");
+    let cert = std::fs::read_to_string(&pki.signer_cert).expect("cert");
+    let sign = json!({ "private_key_pem": key, "certificate_pem": cert });
+    let path = format!("/api/v1/documents/{id}/versions/1/signatures");
+    let r = doctor.post(&path, sign.clone()).await;
+    assert_eq!(r.status, 409, "a draft cannot be signed: {}", r.body);
+    doctor.post(&format!("/api/v1/documents/{id}/confirm"), json!({})).await.expect(200, "confirm");
+
+    let signed = doctor.post(&path, sign).await.expect(201, "sign");
+    assert_eq!(signed["signed_by"], "dr.sato");
+    assert!(signed["signer"].as_str().unwrap_or_default().contains("Test Doctor"), "{signed}");
+    let listed = doctor.get(&path).await.expect(200, "list");
+    assert_eq!(listed["signatures"][0]["valid"], true, "{listed}");
+
+    // The signature file verifies with openssl over the exact signed bytes.
+    let content = doctor
+        .http
+        .get(format!("{}/api/v1/documents/{id}/versions/1/signed-content", server.base))
+        .bearer_auth(doctor.token.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("content")
+        .bytes()
+        .await
+        .expect("bytes");
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD.decode(signed["signature"].as_str().unwrap_or_default()).expect("base64");
+    std::fs::write(pki.dir.join("v1.json"), &content).expect("write");
+    std::fs::write(pki.dir.join("v1.p7s"), &der).expect("write");
+    let ca = pki.ca_cert.display().to_string();
+    let (ok, out) = pki::openssl_status(
+        &pki.dir,
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "v1.p7s",
+            "-content",
+            "v1.json",
+            "-CAfile",
+            &ca,
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+    );
+    assert!(ok, "openssl cms -verify: {out}");
+
+    // A key from a CA nobody configured is refused with the reason.
+    let stranger = TestPki::create_named(&dir.path().join("stranger"), "unknown CA", 30);
+    let r = doctor
+        .post(
+            &path,
+            json!({ "private_key_pem": std::fs::read_to_string(&stranger.signer_key).expect("key"),
+                    "certificate_pem": std::fs::read_to_string(&stranger.signer_cert).expect("cert") }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["detail"].as_str().unwrap_or_default().contains("untrusted"), "{}", r.body);
+
+    // The version and its signature are both stamped; verify checks all of it.
+    wait_for(&server, "version and signature stamped", |t| t["backlog"] == 0 && t["stamped_total"].as_u64() >= Some(2)).await;
+    let mut server = server;
+    server.stop();
+    let (code, out) = verify(&data, &as_refs(&env), None);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("1 signatures"), "{out}");
+}

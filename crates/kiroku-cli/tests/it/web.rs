@@ -756,3 +756,58 @@ async fn two_factor_pages_in_a_real_browser() {
     assert_eq!(other_terminal.get("/api/v1/patients?q=x").await.status, 401, "the other terminal's session ended");
     b.close().await;
 }
+
+/// Issue 6's pages: a doctor signs a confirmed version with their key on its signatures page and
+/// sees the verdict and the RFC 3161 timestamp; an administrator sees the timestamp backlog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signature_and_timestamp_pages_in_a_real_browser() {
+    if !kiroku_testkit::pki::openssl_available() {
+        return;
+    }
+    let dir = temp_dir();
+    let pki = kiroku_testkit::pki::TestPki::create(&dir.path().join("pki"), 30);
+    let tsa = kiroku_testkit::pki::TestTsa::start(&pki);
+    let ca = pki.ca_cert.display().to_string();
+    let env = [
+        ("KIROKU_TIMESTAMP_URLS", tsa.url.as_str()),
+        ("KIROKU_TIMESTAMP_TRUST_ANCHORS", ca.as_str()),
+        ("KIROKU_TIMESTAMP_INTERVAL_SECONDS", "1"),
+        ("KIROKU_SIGNING_TRUST_ANCHORS", ca.as_str()),
+    ];
+    let server = Server::init_and_start(&dir.path().join("data"), &env);
+    let admin_api = admin(&server).await;
+    let (doctor, password) = account(&server, &admin_api, "dr.mori", "森 医師", "doctor").await;
+    let (_adm, adm_pw) = account(&server, &admin_api, "sys.kato", "加藤 管理者", "admin").await;
+    create_patient(&doctor, "P-6").await;
+    let doc = doctor.post("/api/v1/patients/P-6/documents", note("紹介状の本文")).await.expect(201, "doc");
+    let id = doc["id"].as_str().expect("id").to_string();
+    doctor.post(&format!("/api/v1/documents/{id}/confirm"), json!({})).await.expect(200, "confirm");
+    let Some(b) = browser(&server.base).await else { return };
+
+    b.login("dr.mori", &password).await;
+    b.goto(&format!("/documents/{id}")).await;
+    b.click("#signatures").await;
+    assert!(b.text("#no-signatures").await.contains("電子署名がありません"));
+    b.fill("#private_key_pem", &std::fs::read_to_string(&pki.signer_key).expect("key")).await;
+    b.fill("#certificate_pem", &std::fs::read_to_string(&pki.signer_cert).expect("cert")).await;
+    b.click("#sign-submit").await;
+    let table = b.text("#signatures").await;
+    assert!(table.contains("有効") && table.contains("Test Doctor") && table.contains("dr.mori"), "{table}");
+    for _ in 0..100 {
+        if b.text("#stamp").await.contains("kiroku test TSA") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        b.goto(&format!("/documents/{id}/versions/1/signatures")).await;
+    }
+    assert!(b.text("#stamp").await.contains("kiroku test TSA"), "the version's timestamp is shown");
+    b.shot("signatures").await;
+    b.logout().await;
+
+    b.login("sys.kato", &adm_pw).await;
+    b.goto("/admin/timestamps").await;
+    assert_eq!(b.text("#ts-backlog").await, "0");
+    assert!(b.main_text().await.contains("タイムスタンプの状況"));
+    b.shot("timestamps").await;
+    b.close().await;
+}

@@ -9,6 +9,7 @@ mod log;
 mod ops;
 pub mod patients;
 mod review;
+pub mod signatures;
 pub mod users;
 
 use axum::Router;
@@ -65,6 +66,8 @@ pub fn router(state: AppState) -> Router {
         .route("/log/proof/inclusion", get(log::inclusion))
         .route("/log/proof/consistency", get(log::consistency))
         .route("/documents/{id}/versions/{n}/proof", get(log::version_proof))
+        .route("/documents/{id}/versions/{n}/signed-content", get(signatures::signed_content))
+        .route("/documents/{id}/versions/{n}/signatures", get(signatures::list).post(signatures::sign))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
     Router::new()
         .nest("/api/v1", api)

@@ -16,6 +16,7 @@ mod documents;
 pub mod i18n;
 pub mod page;
 mod patients;
+mod signatures;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -56,7 +57,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/documents/{id}/history", get(documents::history))
         .route("/documents/{id}/attachments", post(documents::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/documents/{id}/attachments/{attachment_id}", get(documents::download))
+        .route("/documents/{id}/versions/{n}/signatures", get(signatures::view).post(signatures::sign))
         .route("/approvals", get(documents::approvals))
+        .route("/admin/timestamps", get(signatures::timestamps))
         .route("/admin/users", get(admin::users).post(admin::create))
         .route("/admin/users/{username}", post(admin::user_action))
         .route("/admin/roles", get(admin::roles).post(admin::save_roles))

@@ -1,0 +1,177 @@
+//! Electronic signatures of confirmed versions (T1-4.9, T2-5.3): the bytes a signature covers, a
+//! signature made with the user's own key (a PKCS#8 key and certificate sent with the request,
+//! used once and never stored or logged) or made elsewhere (an HPKI card client, openssl) and
+//! sent as a detached CMS signature, and the list of a version's signatures with the verdict of
+//! each and the reason when it does not verify.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use kiroku_store::{Command, DocumentView, SignatureRecord};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::documents::document_id;
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::session::{ApiJson, ApiPath as Path, Authenticated};
+
+/// Reads a version through the audited read command.
+async fn read_version(state: &AppState, auth: &Authenticated, raw: &str, n: &str) -> ApiResult<DocumentView> {
+    let n: i64 = n.parse().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::not_found("version"))?;
+    let view = state
+        .store
+        .execute(Command::ReadDocument { actor: auth.actor.clone(), id: document_id(raw)?, version: Some(n) })
+        .await?
+        .into_document()?;
+    state.metrics.audited_reads.fetch_add(1, Relaxed);
+    Ok(*view)
+}
+
+/// The exact bytes a signature of `view` covers: the RFC 8785 JSON whose SHA-256 is the
+/// version's content hash.
+pub fn signed_bytes(view: &DocumentView) -> Vec<u8> {
+    let content = kiroku_core::document::VersionContent {
+        document_id: &view.id,
+        patient_id: &view.patient_id,
+        version: view.version,
+        kind: view.version_kind,
+        doc_type: &view.doc_type,
+        title: &view.title,
+        info_class: view.info_class,
+        body: &view.body,
+        entered_by: &view.author,
+        on_behalf_of: view.on_behalf_of.as_ref(),
+        entered_at: view.entered_at,
+        reason: view.reason.as_deref(),
+    };
+    kiroku_core::hash::canonical_json(&content).into_bytes()
+}
+
+/// `GET /documents/{id}/versions/{n}/signed-content`: the bytes to sign, for signing elsewhere.
+pub async fn signed_content(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((raw, n)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let view = read_version(&state, &auth, &raw, &n).await?;
+    let mut response = signed_bytes(&view).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignRequest {
+    /// A detached CMS signature (base64 DER) made elsewhere over the signed content.
+    signature: Option<String>,
+    /// Or the signer's PKCS#8 private key (PEM) and certificate chain (PEM), used for this
+    /// signature only.
+    private_key_pem: Option<String>,
+    certificate_pem: Option<String>,
+}
+
+impl SignRequest {
+    /// A request to sign with a software key, as the web form sends it.
+    pub fn with_key(private_key_pem: String, certificate_pem: String) -> Self {
+        SignRequest { signature: None, private_key_pem: Some(private_key_pem), certificate_pem: Some(certificate_pem) }
+    }
+}
+
+/// `POST /documents/{id}/versions/{n}/signatures`: signs a confirmed version.
+pub async fn sign(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((raw, n)): Path<(String, String)>,
+    ApiJson(req): ApiJson<SignRequest>,
+) -> ApiResult<Response> {
+    let view = read_version(&state, &auth, &raw, &n).await?;
+    let record = sign_version(&state, &auth, &view, req).await?;
+    state.metrics.writes.fetch_add(1, Relaxed);
+    Ok((StatusCode::CREATED, Json(signature_json(&record, None))).into_response())
+}
+
+/// Makes (or takes) the signature, verifies it against the configured anchors and stores it.
+pub async fn sign_version(state: &AppState, auth: &Authenticated, view: &DocumentView, req: SignRequest) -> ApiResult<SignatureRecord> {
+    if state.settings.signer_anchors.is_empty() {
+        return Err(ApiError::conflict("signing is not configured: set [signing] trust_anchors to the CA certificates of the signers"));
+    }
+    let content = signed_bytes(view);
+    let der = match (req.signature, req.private_key_pem, req.certificate_pem) {
+        (Some(b64), None, None) => {
+            STANDARD.decode(b64.trim()).map_err(|_| ApiError::validation("signature", "must be base64 of a DER CMS signature"))?
+        }
+        (None, Some(key), Some(certs)) => {
+            let signer = kiroku_sign::SoftwareSigner::from_files_content(key.as_bytes(), certs.as_bytes())
+                .map_err(|e| ApiError::validation("private_key_pem", e.to_string()))?;
+            kiroku_sign::sign_detached(&content, &signer, time::OffsetDateTime::now_utc())
+                .map_err(|e| ApiError::validation("private_key_pem", e.to_string()))?
+        }
+        _ => return Err(ApiError::validation("signature", "send either signature, or private_key_pem with certificate_pem")),
+    };
+    let report = kiroku_sign::verify_detached(&der, &content, &state.settings.signer_anchors, time::OffsetDateTime::now_utc())
+        .map_err(|e| ApiError::validation("signature", format!("{} ({})", e, e.code())))?;
+    let record = SignatureRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        document_id: view.id.clone(),
+        version: view.version,
+        username: auth.actor.username.clone(),
+        signature: STANDARD.encode(&der),
+        signer: report.signer.subject.clone(),
+        certificate_serial: report.signer.serial.clone(),
+        certificate_not_after: kiroku_store::stamps::from_offset(report.signer.not_after),
+        hc_roles: report.signer.hc_roles.clone(),
+        content_hash: view.content_hash.clone(),
+        signature_hash: kiroku_store::stamps::token_hash(&der),
+        signed_at: kiroku_core::Timestamp::now(),
+        seq: 0,
+    };
+    Ok(*state.store.execute(Command::AddSignature { actor: auth.actor.clone(), signature: record }).await?.into_signature()?)
+}
+
+/// A signature with its verification now: valid, or the reason it is not.
+pub fn signature_json(g: &SignatureRecord, verdict: Option<Result<(), String>>) -> Value {
+    let mut v = json!({
+        "id": g.id, "document_id": g.document_id, "version": g.version, "signed_by": g.username, "signer": g.signer,
+        "certificate_serial": g.certificate_serial, "certificate_not_after": g.certificate_not_after, "hc_roles": g.hc_roles,
+        "content_hash": g.content_hash, "signed_at": g.signed_at, "signature": g.signature,
+    });
+    if let Some(verdict) = verdict {
+        v["valid"] = json!(verdict.is_ok());
+        v["reason"] = json!(verdict.err());
+    }
+    v
+}
+
+/// Verifies every signature of `view` at the time its timestamp proves (else now).
+pub async fn verified_signatures(state: &AppState, view: &DocumentView) -> ApiResult<Vec<(SignatureRecord, Result<(), String>)>> {
+    let content = signed_bytes(view);
+    let all = state.store.signatures(view.id.as_str()).await?;
+    let chains = state.store.stamp_chains().await?;
+    let mut out = Vec::new();
+    for g in all.into_iter().filter(|g| g.version == view.version) {
+        let item = state.store.stamp_item("signature", &g.id, 0).await?;
+        let at = item
+            .and_then(|i| chains.get(&i.stamp_id).map(|s| kiroku_store::stamps::to_offset(s.gen_time)))
+            .unwrap_or_else(time::OffsetDateTime::now_utc);
+        let verdict = STANDARD
+            .decode(&g.signature)
+            .map_err(|e| e.to_string())
+            .and_then(|der| kiroku_sign::verify_detached(&der, &content, &state.settings.signer_anchors, at).map_err(|e| e.to_string()))
+            .map(|_| ());
+        out.push((g, verdict));
+    }
+    Ok(out)
+}
+
+/// `GET /documents/{id}/versions/{n}/signatures`: the version's signatures, each verified.
+pub async fn list(State(state): State<AppState>, auth: Authenticated, Path((raw, n)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    let view = read_version(&state, &auth, &raw, &n).await?;
+    let signatures: Vec<Value> =
+        verified_signatures(&state, &view).await?.iter().map(|(g, verdict)| signature_json(g, Some(verdict.clone()))).collect();
+    Ok(Json(json!({ "signatures": signatures })))
+}
