@@ -153,6 +153,8 @@ pub trait Tx: Send {
     async fn list_attachments(&mut self, document_id: &str) -> Result<Vec<AttachmentRecord>>;
     async fn get_attachment(&mut self, document_id: &str, id: &str) -> Result<Option<AttachmentRecord>>;
     async fn scan_attachments(&mut self, after: &str, limit: i64) -> Result<Vec<AttachmentRecord>>;
+    /// An attachment by its id alone (stamping and verification know no document first).
+    async fn attachment_by_id(&mut self, id: &str) -> Result<Option<AttachmentRecord>>;
 
     async fn insert_stamp(&mut self, stamp: &StampRecord) -> Result<()>;
     async fn insert_stamp_items(&mut self, items: &[StampItem]) -> Result<()>;

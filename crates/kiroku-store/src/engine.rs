@@ -1351,6 +1351,7 @@ impl Ctx<'_> {
             let current = match item.item_kind.as_str() {
                 "version" => self.tx.get_version(&item.ref_id, item.ref_version).await?.map(|v| v.content_hash),
                 "signature" => self.tx.get_signature(&item.ref_id).await?.map(|g| g.signature_hash),
+                "attachment" => self.attachment_hash(&item.ref_id).await?,
                 _ => None,
             };
             if current.as_deref() != Some(item.digest.as_str()) {
@@ -1387,6 +1388,10 @@ impl Ctx<'_> {
             event(self.now, Some(&Actor::system()), action, Outcome::Success, None, None, None, Some(detail), Some(stamp.imprint.clone()));
         self.log.append_event(self.seq, ev);
         Ok(Reply::Done)
+    }
+
+    async fn attachment_hash(&mut self, id: &str) -> Result<Option<String>> {
+        Ok(self.tx.attachment_by_id(id).await?.map(|a| a.blob_hash))
     }
 
     /// A signature joins a confirmed version only, by the person whose key made it.

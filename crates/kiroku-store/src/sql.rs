@@ -312,6 +312,8 @@ macro_rules! sql_tx {
         const PENDING_VERSIONS: &str = "FROM attestations a JOIN document_versions v ON v.document_id = a.document_id AND v.version = a.version \
             WHERE NOT EXISTS (SELECT 1 FROM stamp_items s WHERE s.item_kind = 'version' AND s.ref_id = a.document_id AND s.ref_version = a.version)";
         const PENDING_SIGNATURES: &str = "FROM signatures g WHERE NOT EXISTS (SELECT 1 FROM stamp_items s WHERE s.item_kind = 'signature' AND s.ref_id = g.id AND s.ref_version = 0)";
+        /// Files (a scanned page, a report) are stamped each on its own, from the moment they are added.
+        const PENDING_ATTACHMENTS: &str = "FROM attachments f WHERE NOT EXISTS (SELECT 1 FROM stamp_items s WHERE s.item_kind = 'attachment' AND s.ref_id = f.id AND s.ref_version = 0)";
 
         #[$crate::async_trait::async_trait]
         impl $crate::Tx for $name {
@@ -967,6 +969,12 @@ macro_rules! sql_tx {
                 for r in &signatures {
                     pending.push(sql_rows::pending(r, "signature")?);
                 }
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT f.id AS ref_id, CAST(0 AS BIGINT) AS ref_version, f.blob_hash AS digest, f.added_at AS since {PENDING_ATTACHMENTS} ORDER BY f.added_at LIMIT $1"));
+                let files = ::sqlx::query(sql).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                for r in &files {
+                    pending.push(sql_rows::pending(r, "attachment")?);
+                }
                 pending.sort_by_key(|p| p.since);
                 pending.truncate(usize::try_from(limit).unwrap_or(0));
                 Ok(pending)
@@ -976,11 +984,15 @@ macro_rules! sql_tx {
                 let sql = ::sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n, MIN(since) AS oldest FROM (SELECT MIN(a.at) AS since {PENDING_VERSIONS} GROUP BY a.document_id, a.version) p"));
                 let row = ::sqlx::query(sql).fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
                 let (mut n, mut oldest) = (sql_rows::i(&row, "n")?, sql_rows::oi(&row, "oldest")?);
-                let sql = ::sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n, MIN(g.signed_at) AS oldest {PENDING_SIGNATURES}"));
-                let row = ::sqlx::query(sql).fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
-                n += sql_rows::i(&row, "n")?;
-                if let Some(o) = sql_rows::oi(&row, "oldest")? {
-                    oldest = Some(oldest.map_or(o, |x| x.min(o)));
+                for sql in [
+                    format!("SELECT COUNT(*) AS n, MIN(g.signed_at) AS oldest {PENDING_SIGNATURES}"),
+                    format!("SELECT COUNT(*) AS n, MIN(f.added_at) AS oldest {PENDING_ATTACHMENTS}"),
+                ] {
+                    let row = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                    n += sql_rows::i(&row, "n")?;
+                    if let Some(o) = sql_rows::oi(&row, "oldest")? {
+                        oldest = Some(oldest.map_or(o, |x| x.min(o)));
+                    }
                 }
                 Ok((n, oldest))
             }
@@ -994,6 +1006,13 @@ macro_rules! sql_tx {
                     .bind(&x.signature_hash).bind(x.signed_at.as_micros()).bind(x.seq)
                     .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
+            }
+
+            async fn attachment_by_id(&mut self, id: &str) -> $crate::error::Result<Option<$crate::records::AttachmentRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {ATTACHMENT_COLS} FROM attachments WHERE id = $1"));
+                ::sqlx::query(sql).bind(id)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::attachment).transpose()
             }
 
             async fn get_signature(&mut self, id: &str) -> $crate::error::Result<Option<$crate::records::SignatureRecord>> {

@@ -366,6 +366,14 @@ async fn verify_evidence(
                     });
                 }
             }
+            if item.item_kind == "attachment" {
+                let current = tx.attachment_by_id(&item.ref_id).await?.map(|a| a.blob_hash);
+                if current.as_deref() != Some(item.digest.as_str()) {
+                    report
+                        .findings
+                        .push(Finding::StampItemMismatch { object: object.clone(), reason: "the stamped hash is not the file's".into() });
+                }
+            }
             if let Err(reason) = stamps::check_item_path(&item, &stamp.imprint) {
                 report.findings.push(Finding::StampItemMismatch { object: object.clone(), reason });
                 continue;
@@ -409,6 +417,7 @@ async fn verify_evidence(
 fn describe_item(item: &crate::records::StampItem) -> String {
     match item.item_kind.as_str() {
         "version" => format!("document {} version {}", item.ref_id, item.ref_version),
+        "attachment" => format!("attachment {}", item.ref_id),
         other => format!("{other} {}", item.ref_id),
     }
 }

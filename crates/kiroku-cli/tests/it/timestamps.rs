@@ -175,6 +175,17 @@ async fn a_confirmed_version_is_signed_with_the_users_key_verified_stamped_and_c
     let path = format!("/api/v1/documents/{id}/versions/1/signatures");
     let r = doctor.post(&path, sign.clone()).await;
     assert_eq!(r.status, 409, "a draft cannot be signed: {}", r.body);
+    // A scanned page attached to the draft is stamped on its own, from the moment it is added.
+    let upload = doctor
+        .http
+        .post(format!("{}/api/v1/documents/{id}/attachments?name=scan.pdf", server.base))
+        .bearer_auth(doctor.token.clone().unwrap_or_default())
+        .header("content-type", "application/pdf")
+        .body(b"%PDF-1.7 scanned page".to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(upload.status(), 201);
     doctor.post(&format!("/api/v1/documents/{id}/confirm"), json!({})).await.expect(200, "confirm");
 
     let signed = doctor.post(&path, sign).await.expect(201, "sign");
@@ -234,10 +245,10 @@ async fn a_confirmed_version_is_signed_with_the_users_key_verified_stamped_and_c
     assert!(r.body["detail"].as_str().unwrap_or_default().contains("untrusted"), "{}", r.body);
 
     // The version and its signature are both stamped; verify checks all of it.
-    wait_for(&server, "version and signature stamped", |t| t["backlog"] == 0 && t["stamped_total"].as_u64() >= Some(2)).await;
+    wait_for(&server, "file, version and signature stamped", |t| t["backlog"] == 0 && t["stamped_total"].as_u64() >= Some(3)).await;
     let mut server = server;
     server.stop();
     let (code, out) = verify(&data, &as_refs(&env), None);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("1 signatures"), "{out}");
+    assert!(out.contains("(3 stamped items), 1 signatures"), "{out}");
 }
