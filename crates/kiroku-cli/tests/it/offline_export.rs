@@ -294,6 +294,18 @@ async fn export_writes_a_folder_a_browser_reads_without_a_server() {
     let (code, _, stderr) = verify(&dir.path().join("nowhere"));
     assert_eq!((code, stderr.lines().count()), (2, 1), "{stderr}");
 
+    // A file gone from the file store: the export still finishes, names it on the page, and says so
+    // with exit 1.
+    let hash = sha256(PDF);
+    std::fs::remove_file(data.join("blobs").join(&hash[0..2]).join(&hash[2..4]).join(&hash)).expect("remove the stored file");
+    let gap = dir.path().join("gap");
+    let (code, _, stderr) = run(&data, &["export", "patient", "P0001", "--out", gap.to_str().expect("utf-8")], &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("attached file not exported") && stderr.contains("検査結果.pdf"), "{stderr}");
+    assert!(read(&patient_page(&gap, "P0001")).contains("ファイルが保存場所に見つからないため、出力していません。"));
+    assert!(read(&gap.join("index.html")).contains("出力できなかった添付ファイルがあります"));
+    assert_eq!(run(&data, &["export", "verify", gap.to_str().expect("utf-8")], &[]).0, 0, "the folder itself is whole");
+
     // The browser, from disk: the index, the link to the patient, a confirmed text and its history.
     let Some(browser) = crate::web::browser("file://").await else { return };
     browser.goto(&one.join("index.html").to_string_lossy()).await;
