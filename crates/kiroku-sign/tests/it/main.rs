@@ -203,3 +203,63 @@ fn openssl_cms_signature_verifies_in_kiroku() {
     let garbage = kiroku_sign::verify_detached(b"garbage", b"x", &anchors(&pki), now());
     assert_eq!(garbage.expect_err("refused").code(), "malformed");
 }
+
+/// DER TLV with a short or long length.
+fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    match value.len() {
+        n if n < 0x80 => out.push(n as u8),
+        n if n < 0x100 => out.extend([0x81, n as u8]),
+        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(value);
+    out
+}
+
+#[test]
+fn the_hpki_role_of_a_signer_is_shown() {
+    let Some((_dir, pki)) = setup(30) else { return };
+    // subjectDirectoryAttributes with an ISO 17090 hcRole attribute, as HPKI certificates carry:
+    // SEQUENCE { SEQUENCE { OID 1.0.17090.0.1, SET { SET { SEQUENCE { [1] SEQUENCE { SEQUENCE {
+    //   PrintableString "JP", SET { UTF8String "Medical Doctor" } } } } } } } }
+    let regional = tlv(0x30, &[tlv(0x13, b"JP"), tlv(0x31, &tlv(0x0c, b"Medical Doctor"))].concat());
+    let actor = tlv(0x30, &tlv(0xa1, &tlv(0x30, &regional)));
+    let oid = tlv(0x06, &[0x28, 0x81, 0x85, 0x42, 0x00, 0x01]);
+    let attribute = tlv(0x30, &[oid, tlv(0x31, &tlv(0x31, &actor))].concat());
+    let extension = tlv(0x30, &attribute);
+    std::fs::write(pki.dir.join("hpki.ext"), format!("keyUsage=critical,nonRepudiation\n2.5.29.9=DER:{}\n", hex::encode(&extension)))
+        .expect("ext");
+    openssl(
+        &pki.dir,
+        &["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "hpki.key", "-out", "hpki.csr", "-subj", "/CN=HPKI Doctor"],
+    );
+    openssl(
+        &pki.dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "hpki.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "9",
+            "-days",
+            "30",
+            "-extfile",
+            "hpki.ext",
+            "-out",
+            "hpki.pem",
+        ],
+    );
+    let signer = SoftwareSigner::from_files_content(
+        &std::fs::read(pki.dir.join("hpki.key")).expect("key"),
+        &std::fs::read(pki.dir.join("hpki.pem")).expect("cert"),
+    )
+    .expect("signer");
+    let signature = kiroku_sign::sign_detached(b"prescription", &signer, now()).expect("signed");
+    let report = kiroku_sign::verify_detached(&signature, b"prescription", &anchors(&pki), now()).expect("verifies");
+    assert!(report.signer.hc_roles.contains(&"Medical Doctor".to_string()), "{:?}", report.signer.hc_roles);
+}
