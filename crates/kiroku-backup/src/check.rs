@@ -156,6 +156,16 @@ pub async fn check(target: &dyn Target, generation: &str, options: &CheckOptions
     })
 }
 
+/// Checks generation `generation`'s manifest against the log key's signature; the error says why not.
+pub async fn require_signature(target: &dyn Target, generation: &str, verifier: &kiroku_log::LogVerifier) -> Result<()> {
+    let (_, bytes) = manifest_of(target, generation).await?;
+    let mut findings = Vec::new();
+    match check_signature(target, generation, &bytes, Some(verifier), &mut findings).await? {
+        Signature::Valid => Ok(()),
+        _ => Err(BackupError::Crypto(findings.join("; "))),
+    }
+}
+
 async fn check_signature(
     target: &dyn Target,
     generation: &str,

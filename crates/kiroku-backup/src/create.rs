@@ -5,7 +5,7 @@
 //! stored before the row that names it commits, so every file the copy names is on the list), and
 //! the manifest goes last: a generation without one is incomplete and is never restored.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,6 +31,8 @@ pub struct Source<'a> {
     /// The data directory's `keys/` folder and the passphrase that protects its copy; `None`
     /// leaves the keys out (they are then kept by other means, as the operations manual says).
     pub keys: Option<(PathBuf, String)>,
+    /// A private folder for the plaintext database snapshot (the data directory).
+    pub work_dir: PathBuf,
     /// Signs the manifest; without it the manifest is unsigned and checks say so.
     pub log_key: Option<&'a kiroku_log::LogKey>,
 }
@@ -57,7 +59,12 @@ pub async fn create(source: &Source<'_>, target: &dyn Target, options: &Options,
     let mut files = Vec::new();
 
     progress("database", 0, 1);
-    let snapshot = staging.path().join("database.db");
+    // The plaintext snapshot stays beside the live database (same protection), never on the target.
+    let work = tempfile::Builder::new()
+        .prefix(".backup-")
+        .tempdir_in(&source.work_dir)
+        .map_err(|e| BackupError::io(format!("cannot create a work folder in {}", source.work_dir.display()), e))?;
+    let snapshot = work.path().join("database.db");
     source.backend.snapshot_into(&snapshot).await?;
     let entry = seal_and_put(target, &recipient, staging.path(), "database", &snapshot, &generation, options).await?;
     std::fs::remove_file(&snapshot).map_err(|e| BackupError::io("cannot remove the snapshot", e))?;
@@ -116,10 +123,13 @@ async fn back_up_blobs(
     options: &Options,
     progress: &Progress<'_>,
 ) -> Result<(Vec<Entry>, u64)> {
+    // What the target really holds: a previous manifest's word is taken only for objects still listed.
+    let stored: HashSet<String> = target.list("blobs/").await?.into_iter().collect();
     let known: HashMap<String, Entry> = match latest_complete(target).await? {
-        Some(previous) => previous.blobs.into_iter().map(|e| (e.name.clone(), e)).collect(),
+        Some(previous) => previous.blobs.into_iter().filter(|e| stored.contains(&e.key)).map(|e| (e.name.clone(), e)).collect(),
         None => HashMap::new(),
     };
+    let scratch = tempfile::tempdir().map_err(|e| BackupError::io("cannot create a temporary folder", e))?;
     let hashes = blobs.list().map_err(|e| BackupError::Target(format!("cannot list the file store: {e}")))?;
     let total = hashes.len() as u64;
     let mut entries = Vec::with_capacity(hashes.len());
@@ -132,6 +142,11 @@ async fn back_up_blobs(
         }
         let path = blobs.path_of(&hash).map_err(|e| BackupError::Target(format!("file {hash}: {e}")))?;
         let key = manifest::blob_key(&hash);
+        if stored.contains(&key) {
+            // Left by a run that never finished: adopt it as it is (objects are never overwritten).
+            entries.push(adopt(target, &key, &hash, &path, scratch.path()).await?);
+            continue;
+        }
         let sealed = staging.join("blob.age");
         let digests = seal_path(&path, &sealed, recipient)?;
         if hex::encode(digests.sha256) != hash {
@@ -144,6 +159,17 @@ async fn back_up_blobs(
     }
     progress("files", total, total);
     Ok((entries, added))
+}
+
+/// The entry of an object already on the target, from its stored digest and the live file's size.
+async fn adopt(target: &dyn Target, key: &str, hash: &str, live: &Path, scratch: &Path) -> Result<Entry> {
+    let local = target.local_copy(key, scratch).await?.ok_or_else(|| BackupError::Target(format!("{key} vanished from the target")))?;
+    let (stored_size, stored_sha256) = crypt::stored_digest(&local)?;
+    if local.starts_with(scratch) {
+        std::fs::remove_file(&local).map_err(|e| BackupError::io("cannot remove a downloaded object", e))?;
+    }
+    let size = std::fs::metadata(live).map_err(|e| BackupError::io(format!("cannot read {}", live.display()), e))?.len();
+    Ok(Entry { name: hash.into(), key: key.into(), size, sha256: hash.into(), stored_size, stored_sha256: hex::encode(stored_sha256) })
 }
 
 fn seal_path(src: &Path, dest: &Path, recipient: &Recipient) -> Result<Digests> {

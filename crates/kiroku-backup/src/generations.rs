@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::error::Result;
+use crate::error::{BackupError, Result};
 use crate::manifest::{self, Manifest};
 use crate::target::{Deleted, Target};
 
@@ -99,6 +99,8 @@ pub struct PruneReport {
     /// Objects the target refused to delete (write-once until their retention ends).
     pub locked: Vec<String>,
     pub removed_files: u64,
+    /// Unreferenced files were left alone because a backup may be running.
+    pub files_skipped: bool,
 }
 
 /// Removes the generations the policy does not keep, incomplete ones older than a day, and files
@@ -106,6 +108,14 @@ pub struct PruneReport {
 /// incomplete rather than as a damaged backup.
 pub async fn prune(target: &dyn Target, policy: Retention, now: OffsetDateTime) -> Result<PruneReport> {
     let all = list(target).await?;
+    // A manifest that cannot be read might be a newer kiroku's: never judge its files unreferenced.
+    if let Some(g) = all.iter().find(|g| g.problem.is_some()) {
+        return Err(BackupError::Format(format!(
+            "generation {} has a manifest this kiroku cannot read ({}); nothing was pruned",
+            g.id,
+            g.problem.as_deref().unwrap_or_default()
+        )));
+    }
     let complete: Vec<(String, OffsetDateTime)> =
         all.iter().filter_map(|g| g.manifest.as_ref().and_then(|m| m.created_at().ok().map(|at| (g.id.clone(), at)))).collect();
     let kept = keep(&complete, policy);
@@ -132,6 +142,13 @@ pub async fn prune(target: &dyn Target, policy: Retention, now: OffsetDateTime) 
         if all_gone {
             report.removed.push(g.id.clone());
         }
+    }
+    // A backup may be running (its generation has no manifest yet, but its files are being stored):
+    // files are only cleaned up when no recent generation is unfinished, and never without a kept one.
+    let running = all.iter().any(|g| g.manifest.is_none() && generation_time(&g.id).is_none_or(|t| t >= stale_after));
+    if running || kept.is_empty() {
+        report.files_skipped = true;
+        return Ok(report);
     }
     let referenced: BTreeSet<String> = all
         .iter()

@@ -37,8 +37,50 @@ pub async fn restore(
     progress: &Progress<'_>,
 ) -> Result<RestoreReport> {
     load_target_info(target).await?;
-    prepare_empty(into)?;
     let (m, _) = manifest_of(target, generation).await?;
+    check_entries(&m)?;
+    prepare_empty(into)?;
+    let result = restore_objects(target, &m, identity, keys_passphrase, into, progress).await;
+    if result.is_err() {
+        // The folder was empty before: leave it so, and a retry can start over.
+        let _ = std::fs::remove_dir_all(into);
+    }
+    let (files, keys_restored) = result?;
+    Ok(RestoreReport {
+        generation: m.generation.clone(),
+        into: into.to_path_buf(),
+        files,
+        bytes: m.files.iter().chain(&m.blobs).map(|e| e.size).sum(),
+        keys_restored,
+        manifest: m,
+    })
+}
+
+/// A manifest names what it should: one database, files whose names are their SHA-256 under the
+/// key that name gives, nothing else.
+fn check_entries(m: &Manifest) -> Result<()> {
+    let databases = m.files.iter().filter(|e| e.name == "database").count();
+    if databases != 1 {
+        return Err(BackupError::Format(format!("generation {} names {databases} databases; a backup has exactly one", m.generation)));
+    }
+    for e in &m.blobs {
+        let is_hash = e.name.len() == 64 && e.name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !is_hash || e.sha256 != e.name || e.key != crate::manifest::blob_key(&e.name) {
+            return Err(BackupError::Format(format!("generation {}: the entry {} is not a file of the blob store", m.generation, e.key)));
+        }
+    }
+    Ok(())
+}
+
+async fn restore_objects(
+    target: &dyn Target,
+    m: &Manifest,
+    identity: &Identity,
+    keys_passphrase: Option<&str>,
+    into: &Path,
+    progress: &Progress<'_>,
+) -> Result<(u64, bool)> {
+    let generation = &m.generation;
     if m.backend != "sqlite" {
         return Err(BackupError::Format(format!(
             "generation {generation} is of a {} database; only SQLite backups restore here",
@@ -80,14 +122,7 @@ pub async fn restore(
     }
     progress("files", total, total);
     crate::target::sync_filesystem(into)?;
-    Ok(RestoreReport {
-        generation: m.generation.clone(),
-        into: into.to_path_buf(),
-        files: total,
-        bytes: m.files.iter().chain(&m.blobs).map(|e| e.size).sum(),
-        keys_restored,
-        manifest: m,
-    })
+    Ok((total, keys_restored))
 }
 
 fn prepare_empty(into: &Path) -> Result<()> {

@@ -90,6 +90,8 @@ impl S3Target {
     pub fn new(config: S3Config) -> Result<S3Target> {
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
+            // A stalled transfer fails instead of hanging a scheduled backup forever.
+            .read_timeout(std::time::Duration::from_secs(120))
             .build()
             .map_err(|e| BackupError::Target(format!("cannot set up the S3 client: {e}")))?;
         Ok(S3Target { config, http })
@@ -269,6 +271,10 @@ impl Target for S3Target {
         let resp = self.send(req, reqwest::Body::from(Vec::new())).await?;
         if resp.status() == reqwest::StatusCode::FORBIDDEN {
             let body = resp.text().await.unwrap_or_default();
+            // Object Lock answers AccessDenied; a bad signature or an expired key is an error, not a lock.
+            if xml_value(&body, "Code").as_deref() != Some("AccessDenied") {
+                return Err(BackupError::Target(format!("S3 refused to delete {key}: {}", xml_value(&body, "Code").unwrap_or_default())));
+            }
             let why = xml_value(&body, "Message").unwrap_or_else(|| "write-once retention has not ended".into());
             return Ok(Deleted::Locked(why));
         }
@@ -285,7 +291,13 @@ fn sign(config: &S3Config, req: &Request<'_>, now: OffsetDateTime) -> (String, V
     let amz_date =
         format!("{:04}{:02}{:02}T{:02}{:02}{:02}Z", now.year(), u8::from(now.month()), now.day(), now.hour(), now.minute(), now.second());
     let date = &amz_date[..8];
-    let host = config.endpoint.split("://").nth(1).unwrap_or(&config.endpoint).to_string();
+    // The Host header as the HTTP client sends it: no path, no default port.
+    let (scheme, rest) = config.endpoint.split_once("://").unwrap_or(("https", &config.endpoint));
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = match (scheme, authority.rsplit_once(':')) {
+        ("https", Some((h, "443"))) | ("http", Some((h, "80"))) => h.to_string(),
+        _ => authority.to_string(),
+    };
     // Path-style: /bucket/key. (An empty bucket name gives the virtual-hosted form of AWS's examples.)
     let mut path = if config.bucket.is_empty() { String::new() } else { format!("/{}", uri_encode(&config.bucket, false)) };
     if !req.key.is_empty() {

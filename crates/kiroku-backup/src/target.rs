@@ -126,6 +126,10 @@ impl Target for DirTarget {
             std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o400))
                 .map_err(|e| BackupError::io(format!("cannot protect {}", file.display()), e))?;
         }
+        if dest.exists() {
+            // Write-once: an existing object is part of some generation's manifest.
+            return Err(BackupError::Target(format!("{key} already exists on the target; objects are never overwritten")));
+        }
         if std::fs::rename(file, &dest).is_err() {
             // Another filesystem (the staging folder was elsewhere).
             std::fs::copy(file, &dest).map_err(|e| BackupError::io(format!("cannot write {}", dest.display()), e))?;

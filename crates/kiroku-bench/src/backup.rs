@@ -69,8 +69,15 @@ pub async fn run(base: Option<&Path>, docs: usize, blob_mib: usize, tasks: usize
     let identity = kiroku_backup::crypt::new_identity();
     let recipient = identity.to_public().to_string();
     kiroku_backup::init_target(&target, Protection::Recipient(&recipient)).await?;
-    let source =
-        kiroku_backup::create::Source { store: &store, backend: &backend, blobs: &blobs, config_file: None, keys: None, log_key: None };
+    let source = kiroku_backup::create::Source {
+        store: &store,
+        backend: &backend,
+        blobs: &blobs,
+        config_file: None,
+        keys: None,
+        work_dir: data.clone(),
+        log_key: None,
+    };
     let options = kiroku_backup::create::Options { retain_until: None };
     let quiet = |_: &'static str, _: u64, _: u64| {};
 

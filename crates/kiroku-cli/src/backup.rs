@@ -120,6 +120,13 @@ pub struct RestoreArgs {
     /// remove the copy.
     #[arg(long)]
     drill: bool,
+    /// The log's public key (as `kiroku log key` prints it) that must have signed the manifest.
+    /// Default: the data directory's log key, else the keys restored with --keys-passphrase-file.
+    #[arg(long)]
+    log_key: Option<String>,
+    /// Restore even when the manifest's signature cannot be checked (no log key at hand).
+    #[arg(long)]
+    allow_unsigned: bool,
     #[arg(long)]
     json: bool,
 }
@@ -262,11 +269,19 @@ async fn create(
         blobs: &opened.blobs,
         config_file: Some(data_dir.join("kiroku.toml")),
         keys,
+        work_dir: data_dir.to_path_buf(),
         log_key: log_key.as_ref(),
     };
     let days = opened.config.backup.retention_days;
     let options = kiroku_backup::create::Options {
-        retain_until: (days > 0).then(|| time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(days))),
+        retain_until: match days {
+            0 => None,
+            d => Some(
+                time::OffsetDateTime::now_utc()
+                    .checked_add(time::Duration::days(i64::from(d)))
+                    .context("backup.retention_days is too large")?,
+            ),
+        },
     };
     let bar = bar();
     let result = kiroku_backup::create::create(&source, target.as_ref(), &options, &progress_of(&bar)).await;
@@ -320,6 +335,9 @@ fn print_prune(report: &generations::PruneReport) {
     );
     for l in &report.locked {
         println!("LOCKED {l}");
+    }
+    if report.files_skipped {
+        println!("files were not cleaned up: a backup may be running (an unfinished generation is less than a day old)");
     }
 }
 
@@ -434,15 +452,42 @@ pub async fn restore(data_dir: &Path, database_url: Option<String>, args: Restor
             scratch.path().join("data")
         }
     };
+    let verifier = match &args.log_key {
+        Some(text) => Some(kiroku_log::LogVerifier::parse(text).map_err(|e| anyhow::anyhow!("--log-key: {e}"))?),
+        None => crate::logkey::load_verifier(data_dir)?,
+    };
     let started = Instant::now();
     let bar = bar();
-    let restored =
-        kiroku_backup::restore::restore(target.as_ref(), &generation, &identity, keys_passphrase.as_deref(), &into, &progress_of(&bar))
-            .await;
+    let restored = async {
+        // A target's recipient is public: only the log key's signature tells a real generation from
+        // one planted there.
+        if let Some(v) = &verifier {
+            kiroku_backup::check::require_signature(target.as_ref(), &generation, v).await?;
+        }
+        let report =
+            kiroku_backup::restore::restore(target.as_ref(), &generation, &identity, keys_passphrase.as_deref(), &into, &progress_of(&bar))
+                .await?;
+        if verifier.is_none() {
+            let signed = match crate::logkey::load_verifier(&into)? {
+                // Keys restored with the operator's own keys passphrase are the real ones.
+                Some(v) => kiroku_backup::check::require_signature(target.as_ref(), &generation, &v).await.map_err(anyhow::Error::from),
+                None if args.allow_unsigned => Ok(()),
+                None => Err(anyhow::anyhow!(
+                    "the manifest's signature cannot be checked: give --log-key, restore the keys (--keys-passphrase-file), or --allow-unsigned"
+                )),
+            };
+            if let Err(e) = signed {
+                let _ = std::fs::remove_dir_all(&into);
+                return Err(e);
+            }
+        }
+        Ok::<_, anyhow::Error>(report)
+    }
+    .await;
     bar.finish_and_clear();
     let outcome = match restored {
         Ok(report) => check_restored(&into, data_dir, &report).await,
-        Err(e) => Err(anyhow::Error::from(e)),
+        Err(e) => Err(e),
     };
     let seconds = started.elapsed().as_secs_f64();
     if args.drill {
@@ -458,7 +503,7 @@ pub async fn restore(data_dir: &Path, database_url: Option<String>, args: Restor
     }
     let result = outcome?;
     if !args.drill {
-        record_restore(&into, &target.location(), &generation).await?;
+        record_restore(&into, &target.location(), &generation, &result).await?;
     }
     if args.json {
         println!(
@@ -533,14 +578,15 @@ async fn check_restored(into: &Path, live_dir: &Path, report: &kiroku_backup::re
 }
 
 /// The restored store records where it came from, as its own first event after the restore.
-async fn record_restore(into: &Path, target: &str, generation: &str) -> Result<()> {
+async fn record_restore(into: &Path, target: &str, generation: &str, result: &Restored) -> Result<()> {
     let backend: Arc<dyn kiroku_store::Backend> = Arc::new(
         kiroku_store_sqlite::SqliteBackend::open(&into.join(kiroku_backup::restore::DATABASE_FILE))
             .await
             .context("cannot open the restored database")?,
     );
     let store = Store::start(backend);
-    record(&store, AuditAction::Restore, true, json!({ "target": target, "generation": generation })).await
+    let detail = json!({ "target": target, "generation": generation, "ok": result.clean, "findings": result.findings.len() });
+    record(&store, AuditAction::Restore, result.clean, detail).await
 }
 
 fn keygen(out: &Path) -> Result<()> {

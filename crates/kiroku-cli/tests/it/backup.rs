@@ -236,6 +236,31 @@ async fn damaged_backups_are_refused_with_the_reason() {
     let (code, out, _) = verify(&t, &pass);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("does not match its signature"), "{out}");
+    let into = dir.path().join("from-edited");
+    let (code, _, err) = run(
+        &data,
+        &["restore", "--target", t.to_str().expect("utf-8"), "--passphrase-file", &pass, "--into", into.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, 2, "a manifest the log key did not sign is not restored: {err}");
+    assert!(err.contains("does not match its signature") && !into.exists(), "{err}");
+
+    // Without any log key at hand (another machine, keys not restored) a restore needs an explicit choice.
+    let elsewhere = dir.path().join("elsewhere");
+    let into = dir.path().join("unsigned");
+    let args = ["restore", "--target", &target_s, "--passphrase-file", &pass, "--into", into.to_str().expect("utf-8")];
+    let (code, _, err) = run(&elsewhere, &args);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--allow-unsigned") && !into.exists(), "{err}");
+    let (code, out, err) = run(&elsewhere, &[&args[..], &["--allow-unsigned"]].concat());
+    assert_eq!(code, 0, "{out} {err}");
+
+    // A manifest this kiroku cannot read stops pruning rather than orphaning its files.
+    let t = case("unreadable-manifest");
+    std::fs::write(only_generation(&t).join("manifest.json"), b"{ not json").expect("write");
+    let (code, _, err) = run(&data, &["backup", "prune", "--target", t.to_str().expect("utf-8")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot read") && err.contains("nothing was pruned"), "{err}");
+    assert!(!walk(&t.join("blobs")).is_empty(), "the files are still there");
 
     // Not a target at all; restore into a folder that is not empty.
     let (code, _, err) = run(&data, &["backup", "list", "--target", dir.path().to_str().expect("utf-8")]);
