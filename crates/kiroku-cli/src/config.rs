@@ -206,6 +206,10 @@ pub struct AuthConfig {
     pub idle_timeout_seconds: i64,
     /// A new login ends the account's other sessions.
     pub single_session: bool,
+    /// Minutes a break-glass account stays usable after the login that opened it.
+    pub break_glass_minutes: i64,
+    /// Seconds instead of minutes when greater than 0; for drills and tests.
+    pub break_glass_seconds: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -317,6 +321,8 @@ impl Default for AuthConfig {
             password_history: 5,
             idle_timeout_seconds: 0,
             single_session: false,
+            break_glass_minutes: 240,
+            break_glass_seconds: 0,
         }
     }
 }
@@ -354,6 +360,7 @@ impl Config {
             ("auth.lockout_failures", a.lockout_failures),
             ("auth.lockout_minutes", a.lockout_minutes),
             ("auth.password_history", a.password_history),
+            ("auth.break_glass_minutes", a.break_glass_minutes),
         ];
         for (key, v) in positive {
             if v <= 0 {
@@ -414,6 +421,7 @@ impl Config {
             syslog: self.syslog.settings(&self.syslog.hostname()),
             audit_source: self.syslog.hostname(),
             single_session: a.single_session,
+            break_glass_secs: if a.break_glass_seconds > 0 { a.break_glass_seconds } else { a.break_glass_minutes * 60 },
             // Checked by validate() at load; a bad list cannot reach here.
             network: self.network.rules().unwrap_or_default(),
             ..kiroku_server::Settings::default()

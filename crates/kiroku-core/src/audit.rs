@@ -68,6 +68,8 @@ actions! {
     TimestampAdd = "timestamp_add" / "タイムスタンプ付与",
     TimestampRenew = "timestamp_renew" / "アーカイブタイムスタンプ付与",
     SignatureAdd = "signature_add" / "電子署名",
+    BreakGlassUse = "break_glass_use" / "緊急時アカウントの使用",
+    BreakGlassReseal = "break_glass_reseal" / "緊急時アカウントの再封印",
 }
 
 /// How an attempt ended.

@@ -80,6 +80,8 @@ pub fn codes_of(action: AuditAction) -> EventCodes {
         // Second factors and sessions are a user's security attributes; a refusal by source
         // network is a security alert of its own (DICOM 110127 Emergency Override is not it).
         A::SecondFactorEnrol | A::SecondFactorRemove | A::SessionRevoke => security(SECURITY_ALERT, Some(USER_SECURITY_ATTRIBUTES), "E"),
+        A::BreakGlassUse => security(SECURITY_ALERT, Some(dcm("110127", "Emergency Override Started")), "E"),
+        A::BreakGlassReseal => security(SECURITY_ALERT, Some(dcm("110138", "Emergency Override Stopped")), "E"),
         A::MfaPolicyChange => security(SECURITY_ALERT, Some(dcm("110136", "Security Roles Changed")), "E"),
         A::SessionList => security(SECURITY_ALERT, None, "R"),
         A::AccessRefused => security(SECURITY_ALERT, Some(dcm("110126", "Node Authentication")), "E"),

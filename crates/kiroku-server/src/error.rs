@@ -13,6 +13,7 @@
 //! | second factor of the login still due    | 401    | /problems/second-factor-required |
 //! | wrong or replayed code                  | 401    | /problems/second-factor-failed |
 //! | role requires 2FA, none enrolled        | 403    | /problems/second-factor-enrolment-required |
+//! | break-glass without reason, or expired  | 403    | /problems/break-glass-refused |
 //! | source network not allowed              | 403    | /problems/network-refused    |
 //! | unknown, or restricted information class| 404    | /problems/not-found          |
 //! | state conflict                          | 409    | /problems/conflict           |
@@ -116,6 +117,24 @@ impl ApiError {
             "二要素認証のコードを入力してください",
             "send the authenticator code or a recovery code with POST /api/v1/auth/second-factor",
         )
+    }
+
+    pub fn break_glass_refused(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        let ja = if detail.contains("re-seal") {
+            "この緊急時アカウントは使用済みで期限が切れています。システム管理者による再封印（新しいパスワード）が必要です。"
+        } else {
+            "緊急時アカウントは緊急時にのみ使用できます。「緊急時の利用理由」を入力してください。"
+        };
+        let mut e = Self::new(
+            StatusCode::FORBIDDEN,
+            "break-glass-refused",
+            "break-glass account refused",
+            "緊急時アカウントは使用できません",
+            detail,
+        );
+        e.extra = Some(Box::new(json!({ "detail_ja": ja })));
+        e
     }
 
     pub fn second_factor_failed() -> Self {

@@ -47,6 +47,25 @@ pub const OPERATIONS: &[Operation] = &[
     op("get", "/api/v1/auth/sessions", "One's own live sessions", None, 200, None, true),
     op("post", "/api/v1/sessions/{id}/revoke", "End a session (one's own, or anyone's with user.manage)", None, 200, None, true),
     op("get", "/api/v1/users/{username}/sessions", "An account's live sessions (own, or user.manage)", None, 200, None, true),
+    op("get", "/api/v1/break-glass", "Break-glass accounts and their seals (user.manage)", None, 200, None, true),
+    op(
+        "post",
+        "/api/v1/break-glass",
+        "Create a sealed break-glass account; its password is answered once (user.manage)",
+        Some("NewBreakGlass"),
+        201,
+        None,
+        true,
+    ),
+    op(
+        "post",
+        "/api/v1/break-glass/{username}/reseal",
+        "Close out a break-glass account with a new sealed password (user.manage)",
+        None,
+        200,
+        None,
+        true,
+    ),
     op("get", "/api/v1/mfa-policies", "Second-factor policy of every role (user.manage)", None, 200, None, true),
     op("put", "/api/v1/mfa-policies/{role}", "Set a role's second-factor policy (user.manage)", Some("MfaPolicy"), 200, None, true),
     op("get", "/api/v1/users", "List accounts (user.manage)", None, 200, None, true),
@@ -191,7 +210,8 @@ fn schemas() -> Value {
     json!({
         "Problem": { "type": "object", "required": ["type", "title", "status"], "properties": {
             "type": s("string"), "title": s("string"), "title_ja": s("string"), "status": s("integer"), "detail": s("string"), "field": s("string") } },
-        "LoginRequest": { "type": "object", "additionalProperties": false, "required": ["username", "password"], "properties": { "username": s("string"), "password": s("string") } },
+        "LoginRequest": { "type": "object", "additionalProperties": false, "required": ["username", "password"], "properties": { "username": s("string"), "password": s("string"),
+            "break_glass_reason": { "type": "string", "description": "required to use a break-glass (緊急時) account" } } },
         "LoginResponse": { "type": "object", "required": ["token", "must_change_password"], "properties": {
             "token": s("string"), "token_type": s("string"), "must_change_password": s("boolean"), "expires_at": { "type": "string", "format": "date-time" },
             "idle_timeout_seconds": s("integer"), "user": { "$ref": "#/components/schemas/User" } } },
@@ -238,6 +258,8 @@ fn more_schemas() -> Value {
             "signature": { "type": "string", "description": "base64 of a detached DER CMS signature over the signed content" },
             "private_key_pem": { "type": "string", "description": "PKCS#8 PEM key, used for this signature only and never stored" },
             "certificate_pem": { "type": "string", "description": "PEM certificate of the key, then its chain" } } },
+        "NewBreakGlass": { "type": "object", "additionalProperties": false, "required": ["username", "display_name", "role"], "properties": {
+            "username": { "type": "string" }, "display_name": { "type": "string" }, "role": { "$ref": "#/components/schemas/Role" } } },
         "Code": { "type": "object", "additionalProperties": false, "required": ["code"], "properties": { "code": { "type": "string", "description": "6-digit TOTP code or a recovery code" } } },
         "MfaPolicy": { "type": "object", "additionalProperties": false, "required": ["mode"], "properties": {
             "mode": { "type": "string", "enum": ["optional", "required", "required_from"] }, "required_from": { "type": ["string", "null"], "format": "date-time" } } },

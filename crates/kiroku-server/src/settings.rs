@@ -30,6 +30,8 @@ pub struct Settings {
     pub single_session: bool,
     /// Trusted proxies and the source networks of roles and account kinds.
     pub network: crate::network::NetworkRules,
+    /// Seconds a break-glass account stays open after the login that opened it.
+    pub break_glass_secs: i64,
     /// The issuer name authenticator apps show beside the account.
     pub totp_issuer: String,
     /// RFC 3161 stamping of confirmed versions and signatures; `None`: off.
@@ -57,6 +59,7 @@ impl Default for Settings {
             totp_issuer: "kiroku".into(),
             timestamp: None,
             signer_anchors: kiroku_sign::TrustAnchors::default(),
+            break_glass_secs: 4 * 3600,
         }
     }
 }

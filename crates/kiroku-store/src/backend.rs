@@ -114,6 +114,10 @@ pub trait Tx: Send {
     async fn unused_recovery_codes(&mut self, username: &str) -> Result<i64>;
     /// (role, mode, required_from) of every role with a stored policy.
     async fn list_mfa_policies(&mut self) -> Result<Vec<(String, String, Option<i64>)>>;
+    async fn insert_break_glass(&mut self, record: &BreakGlassRecord) -> Result<()>;
+    async fn update_break_glass(&mut self, record: &BreakGlassRecord) -> Result<()>;
+    async fn get_break_glass(&mut self, username: &str) -> Result<Option<BreakGlassRecord>>;
+    async fn list_break_glass(&mut self) -> Result<Vec<BreakGlassRecord>>;
     async fn set_mfa_policy(&mut self, role: &str, mode: &str, required_from: Option<i64>, at: i64, by: &str) -> Result<()>;
 
     async fn insert_patient(&mut self, patient: &Patient) -> Result<bool>;

@@ -64,6 +64,14 @@ pub struct NewDocument {
     pub on_behalf_of: Option<Username>,
 }
 
+/// A login to a break-glass account: the declared reason (may be empty: then it is refused) and the
+/// seconds its use lasts before the account must be re-sealed.
+#[derive(Debug, Clone)]
+pub struct BreakGlassUse {
+    pub reason: String,
+    pub seconds: i64,
+}
+
 /// Limits that decide lockout; they come from configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutPolicy {
@@ -106,6 +114,23 @@ pub enum Command {
     LoginSucceeded {
         session: SessionRecord,
         end_other_sessions: bool,
+        /// The reason declared for using a break-glass account, and how long its use may last.
+        break_glass: Option<BreakGlassUse>,
+    },
+    /// Creates a sealed break-glass (緊急時) account (user.manage); its password is printed once and
+    /// kept sealed.
+    CreateBreakGlass {
+        actor: Actor,
+        user: UserRecord,
+    },
+    /// Closes out a used break-glass account with a new sealed password (user.manage).
+    ResealBreakGlass {
+        actor: Actor,
+        username: Username,
+        new_hash: String,
+    },
+    ListBreakGlass {
+        actor: Actor,
     },
     /// Starts enrolling a TOTP authenticator (unconfirmed until its first code).
     BeginTotp {
@@ -391,6 +416,10 @@ pub enum Reply {
     Signature(Box<SignatureRecord>),
     PatientIds(Vec<PatientId>),
     PatientRecord(Box<PatientRecord>),
+    /// A login refused for a reason the user should read (a break-glass account without a reason,
+    /// or one that must be re-sealed); already recorded.
+    LoginRefused(String),
+    BreakGlass(Vec<BreakGlassRecord>),
 }
 
 /// A version as the log proves it: the leaf's bytes, its index, the checkpoint and the audit path.
@@ -458,6 +487,9 @@ impl Command {
             Command::ChangePassword { actor, .. } => s(actor, A::PasswordChange),
             Command::BeginTotp { actor, .. } | Command::ConfirmTotp { actor, .. } => s(actor, A::SecondFactorEnrol),
             Command::RemoveSecondFactor { actor, .. } => s(actor, A::SecondFactorRemove),
+            Command::CreateBreakGlass { actor, .. } => s(actor, A::UserCreate),
+            Command::ResealBreakGlass { actor, .. } => s(actor, A::BreakGlassReseal),
+            Command::ListBreakGlass { actor } => s(actor, A::UserList),
             Command::ReadMfaPolicies { actor } => s(actor, A::RoleRead),
             Command::SetMfaPolicy { actor, .. } => s(actor, A::MfaPolicyChange),
             Command::ListSessions { actor, .. } => s(actor, A::SessionList),
@@ -521,6 +553,7 @@ impl Command {
                 | Command::ListSessions { .. }
                 | Command::ExportPatientIds { .. }
                 | Command::ExportPatient { .. }
+                | Command::ListBreakGlass { .. }
         )
     }
 }

@@ -161,7 +161,17 @@ impl Ctx<'_> {
                 self.audit(actor, A::UserList, None, None, None, Some(format!("count={}", users.len())), None).await?;
                 Ok(Reply::Users(users))
             }
-            Command::LoginSucceeded { session, end_other_sessions } => self.login_succeeded(session, *end_other_sessions).await,
+            Command::LoginSucceeded { session, end_other_sessions, break_glass } => {
+                self.login_succeeded(session, *end_other_sessions, break_glass.as_ref()).await
+            }
+            Command::CreateBreakGlass { actor, user } => self.create_break_glass(actor, user).await,
+            Command::ResealBreakGlass { actor, username, new_hash } => self.reseal_break_glass(actor, username, new_hash).await,
+            Command::ListBreakGlass { actor } => {
+                self.allow(actor, P::UserManage)?;
+                let all = self.tx.list_break_glass().await?;
+                self.audit(actor, A::UserList, None, None, None, Some(format!("break_glass count={}", all.len())), None).await?;
+                Ok(Reply::BreakGlass(all))
+            }
             Command::BeginTotp { actor, factor } => self.begin_totp(actor, factor).await,
             Command::ConfirmTotp { actor, factor_id, step, recovery_hashes, end_other_sessions } => {
                 self.confirm_totp(actor, factor_id, *step, recovery_hashes, *end_other_sessions).await
@@ -448,7 +458,12 @@ impl Ctx<'_> {
         Ok(Reply::User(user))
     }
 
-    async fn login_succeeded(&mut self, session: &SessionRecord, end_other_sessions: bool) -> Result<Reply> {
+    async fn login_succeeded(
+        &mut self,
+        session: &SessionRecord,
+        end_other_sessions: bool,
+        break_glass: Option<&crate::command::BreakGlassUse>,
+    ) -> Result<Reply> {
         let mut user = self.user(&session.username).await?;
         let actor = Actor {
             username: user.username.clone(),
@@ -463,10 +478,21 @@ impl Ctx<'_> {
             self.audit_as(&actor, A::LoginFailed, Outcome::Denied, detail).await?;
             return Ok(Reply::LoginFailed { locked: user.is_locked(self.now) });
         }
-        let has_factor = self.tx.list_second_factors(user.username.as_str()).await?.iter().any(|f| f.confirmed_at.is_some());
-        let policy = self.mfa_policy(user.role).await?;
-        let stage = SessionStage::after_password(has_factor, &policy, self.now);
-        let session = SessionRecord { stage, second_factor: None, ..session.clone() };
+        let mut session = session.clone();
+        let stage = if user.kind == kiroku_core::identity::AccountKind::BreakGlass {
+            // A sealed credential with a declared reason, alerted and expiring, is the emergency
+            // fallback the guideline asks for: no second factor is asked of it.
+            match self.open_break_glass(&actor, break_glass).await? {
+                Ok(until) => session.expires_at = session.expires_at.min(until),
+                Err(refusal) => return Ok(Reply::LoginRefused(refusal)),
+            }
+            SessionStage::Full
+        } else {
+            let has_factor = self.tx.list_second_factors(user.username.as_str()).await?.iter().any(|f| f.confirmed_at.is_some());
+            let policy = self.mfa_policy(user.role).await?;
+            SessionStage::after_password(has_factor, &policy, self.now)
+        };
+        let session = SessionRecord { stage, second_factor: None, ..session };
         user.failed_logins = 0;
         user.locked_until = None;
         if stage == SessionStage::Full {
@@ -481,6 +507,74 @@ impl Ctx<'_> {
         };
         self.audit(&actor, A::Login, None, None, None, detail, None).await?;
         Ok(Reply::LoggedIn(Box::new(user), stage))
+    }
+
+    /// Opens a break-glass account for a login: answers until when, or why not (already recorded).
+    async fn open_break_glass(&mut self, actor: &Actor, use_: Option<&crate::command::BreakGlassUse>) -> Result<Result<Timestamp, String>> {
+        let Some(mut seal) = self.tx.get_break_glass(actor.username.as_str()).await? else {
+            return Err(StoreError::Corrupt(format!("break-glass account {} has no seal", actor.username)));
+        };
+        let reason: String = use_.map(|u| u.reason.trim()).unwrap_or("").chars().filter(|c| !c.is_control()).take(500).collect();
+        if seal.needs_reseal(self.now) {
+            self.audit_as(actor, A::LoginFailed, Outcome::Denied, "break_glass:reseal_required").await?;
+            return Ok(Err(
+                "this break-glass account was used and has expired; an administrator must re-seal it with a new password".into()
+            ));
+        }
+        if reason.is_empty() {
+            self.audit_as(actor, A::LoginFailed, Outcome::Denied, "break_glass:reason_required").await?;
+            return Ok(Err("a break-glass account is used only in an emergency: declare the reason".into()));
+        }
+        let again = seal.is_active(self.now);
+        if !again {
+            let seconds = use_.map_or(0, |u| u.seconds).max(1);
+            seal.state = "open".into();
+            seal.opened_at = Some(self.now);
+            seal.expires_at = Some(self.now.plus_seconds(seconds));
+        }
+        seal.reason = Some(reason.clone());
+        self.tx.update_break_glass(&seal).await?;
+        let until = seal.expires_at.unwrap_or(self.now);
+        let detail = format!("{}until={} reason={reason}", if again { "again " } else { "" }, until.to_rfc3339());
+        self.audit(actor, A::BreakGlassUse, None, None, None, Some(detail), None).await?;
+        Ok(Ok(until))
+    }
+
+    async fn create_break_glass(&mut self, actor: &Actor, user: &UserRecord) -> Result<Reply> {
+        if user.kind != kiroku_core::identity::AccountKind::BreakGlass || user.must_change_password {
+            return Err(DomainError::invalid("kind", "a break-glass account with a sealed password").into());
+        }
+        let Reply::User(created) = self.create_user(actor, user).await? else {
+            return Err(StoreError::Corrupt("create_user answered something else".into()));
+        };
+        self.tx.insert_break_glass(&BreakGlassRecord::sealed(user.username.clone(), actor.username.as_str(), self.now)).await?;
+        self.audit(actor, A::BreakGlassReseal, None, None, None, Some(format!("user={} sealed", user.username)), None).await?;
+        Ok(Reply::User(created))
+    }
+
+    async fn reseal_break_glass(&mut self, actor: &Actor, username: &Username, new_hash: &str) -> Result<Reply> {
+        self.allow(actor, P::UserManage)?;
+        let mut seal = self.tx.get_break_glass(username.as_str()).await?.ok_or(StoreError::NotFound("break-glass account"))?;
+        let mut user = self.user(username).await?;
+        let was = if seal.is_active(self.now) {
+            "open"
+        } else if seal.needs_reseal(self.now) {
+            "expired"
+        } else {
+            "sealed"
+        };
+        user.password_hash = new_hash.to_string();
+        user.failed_logins = 0;
+        user.locked_until = None;
+        user.password_changed_at = self.now;
+        self.tx.update_user(&user).await?;
+        self.tx.insert_password_history(username.as_str(), new_hash, self.now.as_micros()).await?;
+        // Whoever was using it is out at once.
+        self.tx.revoke_user_sessions(username.as_str(), self.now.as_micros()).await?;
+        seal = BreakGlassRecord { reason: None, ..BreakGlassRecord::sealed(username.clone(), actor.username.as_str(), self.now) };
+        self.tx.update_break_glass(&seal).await?;
+        self.audit(actor, A::BreakGlassReseal, None, None, None, Some(format!("user={username} was={was}")), None).await?;
+        Ok(Reply::User(user))
     }
 
     /// Ends the account's other sessions when the installation wants one session per person;

@@ -458,3 +458,41 @@ pub struct SignatureRecord {
     pub signed_at: Timestamp,
     pub seq: i64,
 }
+
+/// A break-glass (緊急時) account's seal: sealed in advance, open for a limited time after a login
+/// with a declared reason, then unusable until re-sealed with a new password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BreakGlassRecord {
+    pub username: Username,
+    /// `sealed` or `open`.
+    pub state: String,
+    pub sealed_at: Timestamp,
+    pub sealed_by: String,
+    pub opened_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
+    pub reason: Option<String>,
+}
+
+impl BreakGlassRecord {
+    pub fn sealed(username: Username, by: &str, now: Timestamp) -> Self {
+        BreakGlassRecord {
+            username,
+            state: "sealed".into(),
+            sealed_at: now,
+            sealed_by: by.into(),
+            opened_at: None,
+            expires_at: None,
+            reason: None,
+        }
+    }
+
+    /// Opened and not yet expired: its use is shown on every page.
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        self.state == "open" && self.expires_at.is_some_and(|t| t > now)
+    }
+
+    /// Opened and expired: unusable until re-sealed.
+    pub fn needs_reseal(&self, now: Timestamp) -> bool {
+        self.state == "open" && !self.is_active(now)
+    }
+}

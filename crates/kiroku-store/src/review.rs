@@ -1,5 +1,6 @@
 //! The periodic audit review report for the audit officer (監査責任者): who did what in a period,
-//! access after hours, access to restricted classes, failed logins, lockouts and refusals. The
+//! access after hours, access to restricted classes, failed logins, lockouts, refusals and the use of
+//! break-glass accounts. The
 //! officer's sign-off of a report is itself an audit event, and so a leaf of the log.
 
 use std::collections::{BTreeMap, HashMap};
@@ -95,7 +96,8 @@ pub struct ReviewReport {
     pub failed_logins: Section,
     pub lockouts: Section,
     pub denied: Section,
-    /// Break-glass (緊急時) account uses; kiroku has no break-glass accounts yet, so always empty.
+    /// Break-glass (緊急時) accounts opened (with the declared reason) and re-sealed, and refused
+    /// attempts to use one.
     pub break_glass: Section,
     /// Whether access without a treatment relationship can be reported; kiroku does not record
     /// treatment relationships yet.
@@ -186,6 +188,10 @@ impl ReviewBuilder {
         }
         if let Some(class) = e.document_id.as_ref().and_then(|d| self.restricted.get(d)) {
             r.restricted_access.add(e, Some(class.clone()));
+        }
+        let break_glass_refusal = e.action == AuditAction::LoginFailed && e.detail.as_deref().is_some_and(|d| d.starts_with("break_glass"));
+        if matches!(e.action, AuditAction::BreakGlassUse | AuditAction::BreakGlassReseal) || break_glass_refusal {
+            r.break_glass.add(e, e.detail.clone());
         }
         match (e.action, e.outcome) {
             (AuditAction::LoginFailed, _) => r.failed_logins.add(e, e.detail.clone()),

@@ -111,6 +111,18 @@ macro_rules! sql_tx {
                 })
             }
 
+            pub fn break_glass(row: &DbRow) -> Result<BreakGlassRecord> {
+                Ok(BreakGlassRecord {
+                    username: name(row, "username")?,
+                    state: s(row, "state")?,
+                    sealed_at: t(row, "sealed_at")?,
+                    sealed_by: s(row, "sealed_by")?,
+                    opened_at: ot(row, "opened_at")?,
+                    expires_at: ot(row, "expires_at")?,
+                    reason: os(row, "reason")?,
+                })
+            }
+
             pub fn second_factor(row: &DbRow) -> Result<SecondFactorRecord> {
                 Ok(SecondFactorRecord {
                     id: s(row, "id")?,
@@ -699,6 +711,35 @@ macro_rules! sql_tx {
                 ::sqlx::query("SELECT role, mode, required_from FROM mfa_policies ORDER BY role")
                     .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
                     .iter().map(|r| Ok((sql_rows::s(r, "role")?, sql_rows::s(r, "mode")?, sql_rows::oi(r, "required_from")?))).collect()
+            }
+
+            async fn insert_break_glass(&mut self, b: &$crate::records::BreakGlassRecord) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO break_glass_accounts (username, state, sealed_at, sealed_by, opened_at, expires_at, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(b.username.as_str()).bind(&b.state).bind(b.sealed_at.as_micros()).bind(&b.sealed_by)
+                    .bind(b.opened_at.map(|t| t.as_micros())).bind(b.expires_at.map(|t| t.as_micros())).bind(b.reason.clone())
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn update_break_glass(&mut self, b: &$crate::records::BreakGlassRecord) -> $crate::error::Result<()> {
+                ::sqlx::query("UPDATE break_glass_accounts SET state = $2, sealed_at = $3, sealed_by = $4, opened_at = $5, expires_at = $6, reason = $7 WHERE username = $1")
+                    .bind(b.username.as_str()).bind(&b.state).bind(b.sealed_at.as_micros()).bind(&b.sealed_by)
+                    .bind(b.opened_at.map(|t| t.as_micros())).bind(b.expires_at.map(|t| t.as_micros())).bind(b.reason.clone())
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn get_break_glass(&mut self, username: &str) -> $crate::error::Result<Option<$crate::records::BreakGlassRecord>> {
+                ::sqlx::query("SELECT username, state, sealed_at, sealed_by, opened_at, expires_at, reason FROM break_glass_accounts WHERE username = $1")
+                    .bind(username)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::break_glass).transpose()
+            }
+
+            async fn list_break_glass(&mut self) -> $crate::error::Result<Vec<$crate::records::BreakGlassRecord>> {
+                ::sqlx::query("SELECT username, state, sealed_at, sealed_by, opened_at, expires_at, reason FROM break_glass_accounts ORDER BY username")
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::break_glass).collect()
             }
 
             async fn set_mfa_policy(&mut self, role: &str, mode: &str, required_from: Option<i64>, at: i64, by: &str) -> $crate::error::Result<()> {

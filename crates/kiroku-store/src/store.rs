@@ -54,6 +54,15 @@ impl Store {
         Ok(factors)
     }
 
+    /// Break-glass accounts in use now, for the banner every page shows while one is.
+    pub async fn active_break_glass(&self) -> Result<Vec<BreakGlassRecord>> {
+        let mut tx = self.backend.begin_read().await?;
+        let all = tx.list_break_glass().await?;
+        tx.rollback().await?;
+        let now = kiroku_core::Timestamp::now();
+        Ok(all.into_iter().filter(|b| b.is_active(now)).collect())
+    }
+
     /// The user's chosen UI language, if they chose one.
     pub async fn language(&self, username: &str) -> Result<Option<String>> {
         let mut tx = self.backend.begin_read().await?;
@@ -229,6 +238,8 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::Signature(_) => "signature",
         Reply::PatientIds(_) => "patient_ids",
         Reply::PatientRecord(_) => "patient_record",
+        Reply::LoginRefused(_) => "login_refused",
+        Reply::BreakGlass(_) => "break_glass",
     }
 }
 
@@ -259,6 +270,7 @@ into! {
     into_version_proof => VersionProof(Box<crate::command::VersionProof>),
     into_review => Review(Box<crate::review::ReviewReport>),
     into_sessions => Sessions(Vec<SessionInfo>),
+    into_break_glass => BreakGlass(Vec<BreakGlassRecord>),
     into_mfa_policies => MfaPolicies(Vec<(kiroku_core::Role, kiroku_core::identity::MfaPolicy)>),
     into_signature => Signature(Box<SignatureRecord>),
     into_patient_ids => PatientIds(Vec<kiroku_core::PatientId>),

@@ -564,7 +564,7 @@ pub async fn disabled_accounts_lose_sessions(store: Store) {
         stage: kiroku_core::identity::SessionStage::Full,
         second_factor: None,
     };
-    w.store.execute(Command::LoginSucceeded { session, end_other_sessions: false }).await.expect("login");
+    w.store.execute(Command::LoginSucceeded { session, end_other_sessions: false, break_glass: None }).await.expect("login");
     assert_eq!(w.store.language("ns.tanaka").await.expect("read"), None);
     w.store.execute(Command::SetLanguage { actor: w.nurse.clone(), language: "en".into() }).await.expect("language");
     w.store.execute(Command::SetLanguage { actor: w.nurse.clone(), language: "ja".into() }).await.expect("language again");
@@ -718,8 +718,11 @@ fn session_of(id: &str, username: &str) -> SessionRecord {
 
 /// Logs `username` in with session `id`; answers the stage it reached and the session's actor.
 async fn login_stage(w: &World, id: &str, username: &str, role: Role) -> (kiroku_core::identity::SessionStage, Actor) {
-    let reply =
-        w.store.execute(Command::LoginSucceeded { session: session_of(id, username), end_other_sessions: false }).await.expect("login");
+    let reply = w
+        .store
+        .execute(Command::LoginSucceeded { session: session_of(id, username), end_other_sessions: false, break_glass: None })
+        .await
+        .expect("login");
     let Reply::LoggedIn(_, stage) = reply else { panic!("login answered {reply:?}") };
     (stage, Actor { session: Some(id.into()), ..actor(username, role) })
 }

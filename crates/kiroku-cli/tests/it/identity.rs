@@ -239,3 +239,73 @@ async fn source_networks_refuse_other_addresses_and_believe_only_trusted_proxies
     );
     auditor.token = None;
 }
+
+/// A page's HTML with a session cookie made from an API token (the web accepts the same tokens).
+async fn page_html(server: &Server, token: &str, path: &str) -> String {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let r = http.get(format!("{}{path}", server.base)).header("cookie", format!("kiroku_session={token}")).send().await.expect("get");
+    r.text().await.expect("html")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_needs_a_reason_alerts_everyone_expires_and_must_be_resealed() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[("KIROKU_AUTH_BREAK_GLASS_SECONDS", "4")]);
+    let admin = admin(&server).await;
+    let (nurse, _) = account(&server, &admin, "ns.hara", "原", "nurse").await;
+    let started = kiroku_core::Timestamp::now();
+
+    let created =
+        admin.post("/api/v1/break-glass", json!({ "username": "er.doctor1", "display_name": "緊急用 医師1", "role": "doctor" })).await;
+    let created = created.expect(201, "create break-glass");
+    let sealed = created["sealed_password"].as_str().expect("password").to_string();
+    assert_eq!(created["user"]["kind"], "break_glass");
+    let listed = admin.get("/api/v1/break-glass").await.expect(200, "list");
+    assert_eq!(listed["accounts"][0]["state"], "sealed");
+
+    // Without a declared reason the sealed account is refused, and the attempt recorded.
+    let mut er = server.client();
+    let r = er.login("er.doctor1", &sealed).await;
+    assert_eq!((r.status.as_u16(), r.problem_type()), (403, "/problems/break-glass-refused"));
+    assert!(!page_html(&server, nurse.token.as_deref().expect("token"), "/patients").await.contains("break-glass-alert"));
+
+    // With a reason it opens, reaches data, and every page shows the alert to everyone.
+    let body = json!({ "username": "er.doctor1", "password": sealed, "break_glass_reason": "電子カルテ障害時の救急対応" });
+    let r = er.post("/api/v1/auth/login", body.clone()).await.expect(200, "break-glass login");
+    er.token = r["token"].as_str().map(str::to_string);
+    er.get("/api/v1/patients?q=x").await.expect(200, "break-glass reaches data");
+    let html = page_html(&server, nurse.token.as_deref().expect("token"), "/patients").await;
+    assert!(html.contains("id=\"break-glass-alert\"") && html.contains("er.doctor1"), "banner on the nurse's page");
+    assert_eq!(admin.get("/api/v1/break-glass").await.expect(200, "list")["accounts"][0]["state"], "open");
+
+    // It expires by itself: the session ends and the sealed password no longer opens it.
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    assert_eq!(er.get("/api/v1/patients?q=x").await.status, 401, "expired with the account");
+    let r = server.client().post("/api/v1/auth/login", body.clone()).await;
+    assert_eq!((r.status.as_u16(), r.problem_type()), (403, "/problems/break-glass-refused"), "must be re-sealed first");
+    assert!(!page_html(&server, nurse.token.as_deref().expect("token"), "/patients").await.contains("break-glass-alert"));
+    assert_eq!(admin.get("/api/v1/break-glass").await.expect(200, "list")["accounts"][0]["state"], "expired");
+
+    // Closed out: re-sealed with a new password; the old one is dead.
+    let resealed = admin.post("/api/v1/break-glass/er.doctor1/reseal", json!({})).await.expect(200, "reseal");
+    let new_password = resealed["sealed_password"].as_str().expect("password").to_string();
+    assert_ne!(new_password, sealed);
+    assert_eq!(server.client().post("/api/v1/auth/login", body).await.status, 401, "the old sealed password");
+    assert_eq!(admin.get("/api/v1/break-glass").await.expect(200, "list")["accounts"][0]["state"], "sealed");
+
+    // The audit review report of the period lists the use, the refusals and the re-seal.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let mut auditor = user(&server, &admin, "audit.sano", "auditor").await;
+    let uses = audit_details(&auditor, "action=break_glass_use").await;
+    assert!(uses.len() == 1 && uses[0].contains("reason=電子カルテ障害時の救急対応"), "{uses:?}");
+    let from = started.plus_seconds(-60).to_rfc3339();
+    let to = kiroku_core::Timestamp::now().plus_seconds(-1).to_rfc3339();
+    let report = auditor.get(&format!("/api/v1/audit/review?from={from}&to={to}")).await.expect(200, "review");
+    let section = &report["break_glass"];
+    let notes: Vec<&str> = section["events"].as_array().expect("events").iter().filter_map(|e| e["note"].as_str()).collect();
+    assert!(section["count"].as_u64().is_some_and(|n| n >= 5), "{section}");
+    for expected in ["break_glass:reason_required", "until=", "break_glass:reseal_required", "user=er.doctor1 was=expired"] {
+        assert!(notes.iter().any(|n| n.contains(expected)), "{expected} in {notes:?}");
+    }
+    auditor.token = None;
+}

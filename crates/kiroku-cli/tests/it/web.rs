@@ -809,5 +809,52 @@ async fn signature_and_timestamp_pages_in_a_real_browser() {
     assert_eq!(b.text("#ts-backlog").await, "0");
     assert!(b.main_text().await.contains("タイムスタンプの状況"));
     b.shot("timestamps").await;
+
+/// Break-glass in the browser, in Japanese: the administrator creates a sealed account (password
+/// shown once), a clinician opens it on the login page with a declared reason, every page shows the
+/// alert, and the administrator re-seals it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_pages_in_a_real_browser() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    let admin_api = admin(&server).await;
+    let (mut adm, adm_pw) = account(&server, &admin_api, "sys.kono", "河野 管理者", "admin").await;
+    adm.post("/api/v1/auth/logout", json!({})).await.expect(200, "logout");
+    adm.token = None;
+    let Some(b) = browser(&server.base).await else { return };
+
+    b.login("sys.kono", &adm_pw).await;
+    b.click("#nav-break-glass").await;
+    b.fill("#bg-username", "er.nurse1").await;
+    b.fill("#bg-display", "緊急用 看護師1").await;
+    b.select("#bg-role", "nurse").await;
+    b.click("#bg-create").await;
+    let sealed = b.text("#bg-password").await;
+    assert!(b.text("#bg-state-er\\.nurse1").await.contains("封印中"));
+    b.shot("break-glass-admin").await;
+    b.logout().await;
+
+    // The login page asks for the reason; without one the account is refused.
+    b.login("er.nurse1", &sealed).await;
+    assert!(b.text("#login-error").await.contains("緊急時アカウント"), "{}", b.main_text().await);
+    b.goto("/login").await;
+    b.fill("#username", "er.nurse1").await;
+    b.fill("#password", &sealed).await;
+    // Opening the details element does not navigate, so it is clicked directly.
+    b.d().find(Locator::Css("details.break-glass summary")).await.expect("summary").click().await.expect("open details");
+    b.fill("#break_glass_reason", "停電時の病棟対応").await;
+    b.click("#login-submit").await;
+    assert_eq!(b.path().await, "/patients");
+    assert!(b.text("#break-glass-alert").await.contains("er.nurse1"));
+    b.shot("break-glass-banner").await;
+    b.logout().await;
+
+    b.login("sys.kono", &adm_pw).await;
+    assert!(b.text("#break-glass-alert").await.contains("緊急時アカウント"), "the administrator sees it too");
+    b.click("#nav-break-glass").await;
+    assert!(b.text("#bg-state-er\\.nurse1").await.contains("使用中"));
+    b.click("#bg-reseal-er\\.nurse1").await;
+    assert_ne!(b.text("#bg-password").await, sealed);
+    assert!(b.text("#bg-state-er\\.nurse1").await.contains("封印中"));
     b.close().await;
 }

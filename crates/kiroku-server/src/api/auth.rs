@@ -6,6 +6,7 @@ use axum::http::HeaderMap;
 use kiroku_auth::{PolicyContext, password, token};
 use kiroku_core::Timestamp;
 use kiroku_core::identity::SessionStage;
+use kiroku_store::command::BreakGlassUse;
 use kiroku_store::{Actor, Command, Reply, SessionRecord, UserRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,6 +22,8 @@ use crate::session::{AnySession, ApiJson, Authenticated, PendingSession, client_
 pub struct LoginRequest {
     username: String,
     password: String,
+    #[serde(default)]
+    break_glass_reason: Option<String>,
 }
 
 /// A successful password step: the bearer token (also the web session cookie's value), the
@@ -38,7 +41,7 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<Value>> {
-    let done = login_user(&state, req.username, req.password, Some(client_ip(addr, &headers, &state))).await?;
+    let done = login_user(&state, req.username, req.password, Some(client_ip(addr, &headers, &state)), req.break_glass_reason).await?;
     Ok(Json(json!({
         "token": done.token,
         "token_type": "Bearer",
@@ -54,7 +57,13 @@ pub async fn login(
 
 /// Checks a user name and password and opens a session; used by the API and the login page alike,
 /// so that lockout and the audit trail behave the same whichever way staff log in.
-pub async fn login_user(state: &AppState, username: String, pw: String, client_addr: Option<String>) -> ApiResult<LoggedIn> {
+pub async fn login_user(
+    state: &AppState,
+    username: String,
+    pw: String,
+    client_addr: Option<String>,
+    break_glass_reason: Option<String>,
+) -> ApiResult<LoggedIn> {
     if username.len() > 64 || pw.len() > 256 {
         return Err(ApiError::validation("username", "too long"));
     }
@@ -85,12 +94,15 @@ pub async fn login_user(state: &AppState, username: String, pw: String, client_a
         second_factor: None,
     };
     let expires_at = session.expires_at;
-    let command = Command::LoginSucceeded { session, end_other_sessions: state.settings.single_session };
+    let break_glass = (user.kind == kiroku_core::identity::AccountKind::BreakGlass)
+        .then(|| BreakGlassUse { reason: break_glass_reason.unwrap_or_default(), seconds: state.settings.break_glass_secs });
+    let command = Command::LoginSucceeded { session, end_other_sessions: state.settings.single_session, break_glass };
     match state.store.execute(command).await? {
         Reply::LoggedIn(user, stage) => {
             state.metrics.logins.fetch_add(1, Relaxed);
             Ok(LoggedIn { token: bearer, user: *user, expires_at, stage })
         }
+        Reply::LoginRefused(why) => Err(ApiError::break_glass_refused(why)),
         _ => {
             state.metrics.login_failures.fetch_add(1, Relaxed);
             Err(ApiError::login_failed())

@@ -3,6 +3,7 @@
 pub mod audit;
 mod audit_export;
 pub mod auth;
+pub mod break_glass;
 pub mod documents;
 pub mod identity;
 mod log;
@@ -38,6 +39,8 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/sessions", get(identity::my_sessions))
         .route("/sessions/{id}/revoke", post(identity::revoke_session))
         .route("/users/{username}/sessions", get(identity::user_sessions))
+        .route("/break-glass", get(break_glass::list).post(break_glass::create))
+        .route("/break-glass/{username}/reseal", post(break_glass::reseal))
         .route("/mfa-policies", get(identity::policies))
         .route("/mfa-policies/{role}", axum::routing::put(identity::set_policy))
         .route("/users", get(users::list).post(users::create))

@@ -84,7 +84,7 @@ fn initial_password(state: &AppState, given: Option<String>, username: &Username
     }
 }
 
-async fn hash_blocking(pw: String) -> ApiResult<String> {
+pub async fn hash_blocking(pw: String) -> ApiResult<String> {
     tokio::task::spawn_blocking(move || password::hash(&pw)).await.map_err(|_| ApiError::internal())?.map_err(|_| ApiError::internal())
 }
 

@@ -54,7 +54,7 @@ pub async fn login_form(State(state): State<AppState>, headers: HeaderMap, Query
 
 fn login_page(state: &AppState, lang: Lang, error: String, notice: String, username: String) -> Result<Response, WebError> {
     let token = kiroku_auth::token::random_token(24);
-    let c = Chrome { lang, user: None, csrf: token.clone(), path: "/login".into(), alert: false };
+    let c = Chrome { lang, user: None, csrf: token.clone(), path: "/login".into(), alert: false, break_glass: String::new() };
     let mut response = render(&LoginPage { c, error, notice, username })?;
     if let Ok(v) = HeaderValue::from_str(&set_cookie(state, LOGIN_CSRF_COOKIE, &token, None)) {
         response.headers_mut().append(header::SET_COOKIE, v);
@@ -68,6 +68,8 @@ pub struct LoginForm {
     username: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    break_glass_reason: String,
 }
 
 /// Checks the login form's CSRF token against its cookie, then logs in exactly as the API does.
@@ -82,7 +84,8 @@ pub async fn login(
     check_csrf(&body, expected)?;
     let form: LoginForm = serde_urlencoded::from_bytes(&body).map_err(|_| WebError::Csrf)?;
     let client = crate::session::client_ip(addr, &headers, &state);
-    match login_user(&state, form.username.clone(), form.password, Some(client)).await {
+    let reason = Some(form.break_glass_reason).filter(|r| !r.trim().is_empty());
+    match login_user(&state, form.username.clone(), form.password, Some(client), reason).await {
         Ok(done) => {
             let next = match done.stage {
                 SessionStage::SecondFactor => "/login/second-factor",

@@ -11,6 +11,7 @@ mod account;
 mod admin;
 mod audit;
 mod auth;
+mod break_glass;
 mod diff;
 mod documents;
 pub mod i18n;
@@ -43,6 +44,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/account/sessions/{id}/revoke", post(account::revoke_session))
         .route("/account/second-factors/{id}/remove", post(account::remove_factor))
         .route("/admin/mfa", get(account::mfa).post(account::save_mfa))
+        .route("/admin/break-glass", get(break_glass::view).post(break_glass::create))
+        .route("/admin/break-glass/{username}/reseal", post(break_glass::reseal))
         .route("/lang/{code}", get(auth::set_lang))
         .route("/patients", get(patients::search).post(patients::register))
         .route("/patients/{patient_id}", get(patients::chart))

@@ -86,6 +86,8 @@ pub struct Chrome {
     pub path: String,
     /// The fixity alert banner: stored content was found altered or missing.
     pub alert: bool,
+    /// Break-glass accounts in use now ("name until HH:MM"), shown as a banner on every page.
+    pub break_glass: String,
 }
 
 impl Chrome {
@@ -119,6 +121,20 @@ impl Chrome {
             "admin" => role == Some(Role::Admin),
             "auditor" => role == Some(Role::Auditor),
             _ => false,
+        }
+    }
+}
+
+/// The break-glass accounts in use now, for the banner; empty when none (or when it cannot be read,
+/// which the store's own error log reports).
+pub async fn break_glass_banner(state: &AppState) -> String {
+    match state.store.active_break_glass().await {
+        Ok(open) => {
+            open.iter().map(|b| format!("{} (〜{})", b.username, b.expires_at.map(jst).unwrap_or_default())).collect::<Vec<_>>().join(", ")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read break-glass accounts for the banner");
+            String::new()
         }
     }
 }
@@ -168,8 +184,15 @@ impl WebSession {
             return Err(WebError::Redirect("/password".into()));
         }
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-        let chrome =
-            Chrome { lang: Lang::of_request(&parts.headers), user: Some(user), csrf: csrf_token(token), path, alert: state.fixity.alert() };
+        let break_glass = break_glass_banner(state).await;
+        let chrome = Chrome {
+            lang: Lang::of_request(&parts.headers),
+            user: Some(user),
+            csrf: csrf_token(token),
+            path,
+            alert: state.fixity.alert(),
+            break_glass,
+        };
         Ok(WebSession { auth, chrome })
     }
 }
@@ -361,7 +384,8 @@ pub async fn render_error_pages(State(state): State<AppState>, mut request: Requ
     let user = slot.0.lock().ok().and_then(|s| s.clone());
     let csrf = if user.is_some() { csrf } else { String::new() };
     let alert = user.is_some() && state.fixity.alert();
-    let c = Chrome { lang, user, csrf, path, alert };
+    let break_glass = if user.is_some() { break_glass_banner(&state).await } else { String::new() };
+    let c = Chrome { lang, user, csrf, path, alert, break_glass };
     let (title, detail, hint) = describe(lang, status, &page);
     let t = ErrorTemplate { c, status: status.as_u16(), title, detail, hint };
     match t.render() {
