@@ -809,6 +809,8 @@ async fn signature_and_timestamp_pages_in_a_real_browser() {
     assert_eq!(b.text("#ts-backlog").await, "0");
     assert!(b.main_text().await.contains("タイムスタンプの状況"));
     b.shot("timestamps").await;
+    b.close().await;
+}
 
 /// Break-glass in the browser, in Japanese: the administrator creates a sealed account (password
 /// shown once), a clinician opens it on the login page with a declared reason, every page shows the
