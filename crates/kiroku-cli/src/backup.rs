@@ -452,38 +452,10 @@ pub async fn restore(data_dir: &Path, database_url: Option<String>, args: Restor
             scratch.path().join("data")
         }
     };
-    let verifier = match &args.log_key {
-        Some(text) => Some(kiroku_log::LogVerifier::parse(text).map_err(|e| anyhow::anyhow!("--log-key: {e}"))?),
-        None => crate::logkey::load_verifier(data_dir)?,
-    };
     let started = Instant::now();
     let bar = bar();
-    let restored = async {
-        // A target's recipient is public: only the log key's signature tells a real generation from
-        // one planted there.
-        if let Some(v) = &verifier {
-            kiroku_backup::check::require_signature(target.as_ref(), &generation, v).await?;
-        }
-        let report =
-            kiroku_backup::restore::restore(target.as_ref(), &generation, &identity, keys_passphrase.as_deref(), &into, &progress_of(&bar))
-                .await?;
-        if verifier.is_none() {
-            let signed = match crate::logkey::load_verifier(&into)? {
-                // Keys restored with the operator's own keys passphrase are the real ones.
-                Some(v) => kiroku_backup::check::require_signature(target.as_ref(), &generation, &v).await.map_err(anyhow::Error::from),
-                None if args.allow_unsigned => Ok(()),
-                None => Err(anyhow::anyhow!(
-                    "the manifest's signature cannot be checked: give --log-key, restore the keys (--keys-passphrase-file), or --allow-unsigned"
-                )),
-            };
-            if let Err(e) = signed {
-                let _ = std::fs::remove_dir_all(&into);
-                return Err(e);
-            }
-        }
-        Ok::<_, anyhow::Error>(report)
-    }
-    .await;
+    let trust = Trust { log_key: args.log_key.as_deref(), live_dir: data_dir, allow_unsigned: args.allow_unsigned };
+    let restored = restore_signed(target.as_ref(), &generation, &identity, keys_passphrase.as_deref(), &into, &trust, &bar).await;
     bar.finish_and_clear();
     let outcome = match restored {
         Ok(report) => check_restored(&into, data_dir, &report).await,
@@ -530,6 +502,102 @@ pub async fn restore(data_dir: &Path, database_url: Option<String>, args: Restor
         );
     }
     Ok(if result.clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Which log key must have signed what is restored.
+pub struct Trust<'a> {
+    /// `--log-key`: the public key as `kiroku log key` prints it.
+    pub log_key: Option<&'a str>,
+    /// The live data directory, whose log key is used when no key is given.
+    pub live_dir: &'a Path,
+    pub allow_unsigned: bool,
+}
+
+/// Restores `generation` into the empty folder `into` if its manifest carries the log key's
+/// signature: the given key, the live data directory's, or else the keys it restored (opened with
+/// the operator's own keys passphrase, so they are the real ones). A target's recipient is public:
+/// only the signature tells a real generation from one planted there.
+async fn restore_signed(
+    target: &dyn Target,
+    generation: &str,
+    identity: &kiroku_backup::crypt::Identity,
+    keys_passphrase: Option<&str>,
+    into: &Path,
+    trust: &Trust<'_>,
+    bar: &ProgressBar,
+) -> Result<kiroku_backup::restore::RestoreReport> {
+    let verifier = match trust.log_key {
+        Some(text) => Some(kiroku_log::LogVerifier::parse(text).map_err(|e| anyhow::anyhow!("--log-key: {e}"))?),
+        None => crate::logkey::load_verifier(trust.live_dir)?,
+    };
+    if let Some(v) = &verifier {
+        kiroku_backup::check::require_signature(target, generation, v).await?;
+    }
+    let report = kiroku_backup::restore::restore(target, generation, identity, keys_passphrase, into, &progress_of(bar)).await?;
+    if verifier.is_none() {
+        let signed = match crate::logkey::load_verifier(into)? {
+            Some(v) => kiroku_backup::check::require_signature(target, generation, &v).await.map_err(anyhow::Error::from),
+            None if trust.allow_unsigned => Ok(()),
+            None => Err(anyhow::anyhow!(
+                "the manifest's signature cannot be checked: give --log-key, restore the keys (--keys-passphrase-file), or --allow-unsigned"
+            )),
+        };
+        if let Err(e) = signed {
+            let _ = std::fs::remove_dir_all(into);
+            return Err(e);
+        }
+    }
+    Ok(report)
+}
+
+/// Where an export reads from when the server cannot: a backup restored into `work_dir`, which is
+/// kept (it holds the export's audit events).
+#[derive(clap::Args)]
+pub struct FromBackup {
+    /// Export from a backup instead of the data directory: the target (a folder or s3://…).
+    #[arg(long = "from-backup")]
+    pub target: Option<String>,
+    /// The generation (default: the newest complete one).
+    #[arg(long, requires = "target")]
+    pub generation: Option<String>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// The keys' passphrase, to restore the keys too (their log key then checks the manifest).
+    #[arg(long, requires = "target")]
+    pub keys_passphrase_file: Option<PathBuf>,
+    /// An empty folder the backup is restored into and exported from; it is kept, with the export's
+    /// audit events.
+    #[arg(long, requires = "target")]
+    pub work_dir: Option<PathBuf>,
+    /// The log's public key that must have signed the backup (as `kiroku log key` prints it).
+    #[arg(long, requires = "target")]
+    pub log_key: Option<String>,
+    /// Export even when the backup's signature cannot be checked.
+    #[arg(long, requires = "target")]
+    pub allow_unsigned: bool,
+}
+
+/// Restores the backup `from` names into its work folder and opens it like a data directory.
+pub async fn open_backup(from: &FromBackup, live_dir: &Path) -> Result<crate::open::Opened> {
+    let spec = from.target.clone().context("--from-backup names no target")?;
+    let work_dir = from.work_dir.clone().context("--from-backup needs --work-dir, an empty folder to restore into")?;
+    let target = target_of(&TargetArg { target: Some(spec) }, None)?;
+    let identity = unlock(target.as_ref(), &from.keys).await?;
+    let generation = generation_or_latest(target.as_ref(), from.generation.clone()).await?;
+    let keys_passphrase = from.keys_passphrase_file.as_deref().map(|p| read_secret(p, "keys passphrase")).transpose()?;
+    let trust = Trust { log_key: from.log_key.as_deref(), live_dir, allow_unsigned: from.allow_unsigned };
+    let bar = bar();
+    let report = restore_signed(target.as_ref(), &generation, &identity, keys_passphrase.as_deref(), &work_dir, &trust, &bar).await;
+    bar.finish_and_clear();
+    let report = report?;
+    eprintln!("kiroku: restored generation {} into {} to export from it", report.generation, work_dir.display());
+    let backend: Arc<dyn kiroku_store::Backend> = Arc::new(
+        kiroku_store_sqlite::SqliteBackend::open(&work_dir.join(kiroku_backup::restore::DATABASE_FILE))
+            .await
+            .context("cannot open the restored database")?,
+    );
+    let blobs = kiroku_blob::BlobStore::open(work_dir.join("blobs")).context("cannot open the restored files")?;
+    Ok(crate::open::Opened { config: crate::config::Config::default(), backend, blobs })
 }
 
 #[derive(serde::Serialize)]

@@ -31,6 +31,8 @@ pub enum ExportCmd {
         /// Replace a previous kiroku export in --out.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        from: crate::backup::FromBackup,
     },
     /// Export every patient's whole record, one patient at a time.
     All {
@@ -40,6 +42,8 @@ pub enum ExportCmd {
         /// Replace a previous kiroku export in --out.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        from: crate::backup::FromBackup,
     },
     /// Check an export folder against its manifest; exit 1 naming every changed, missing or added file.
     Verify {
@@ -51,19 +55,28 @@ pub enum ExportCmd {
 }
 
 pub async fn run(data_dir: &Path, database_url: Option<String>, cmd: ExportCmd) -> Result<ExitCode> {
-    let (selection, out, force) = match cmd {
+    let (selection, out, force, from) = match cmd {
         ExportCmd::Verify { dir, json } => return verify(&dir, json),
-        ExportCmd::Patient { patient_id, out, force } => {
+        ExportCmd::Patient { patient_id, out, force, from } => {
             let id = PatientId::parse(patient_id.trim()).map_err(|e| anyhow::anyhow!("{e}"))?;
-            (Selection::Patient(id), out, force)
+            (Selection::Patient(id), out, force, from)
         }
-        ExportCmd::All { out, force } => (Selection::All, out, force),
+        ExportCmd::All { out, force, from } => (Selection::All, out, force, from),
     };
-    if !data_dir.is_dir() {
-        bail!("there is no data directory at {}", data_dir.display());
-    }
-    let opened = open(data_dir, database_url).await?;
-    let source = describe_source(data_dir, &opened);
+    let (opened, source) = if from.target.is_some() {
+        // During an outage: the records as the backup holds them, without the server or its database.
+        let opened = crate::backup::open_backup(&from, data_dir).await?;
+        let source =
+            format!("バックアップ {}（世代 {}）", from.target.as_deref().unwrap_or_default(), from.generation.as_deref().unwrap_or("最新"));
+        (opened, source)
+    } else {
+        if !data_dir.is_dir() {
+            bail!("there is no data directory at {}", data_dir.display());
+        }
+        let opened = open(data_dir, database_url).await?;
+        let source = describe_source(data_dir, &opened);
+        (opened, source)
+    };
     let started = Instant::now();
     let summary = export_from(&opened, source, selection, &out, force).await?;
     let seconds = started.elapsed().as_secs_f64();

@@ -144,6 +144,32 @@ async fn backup_during_writes_restores_everything_acknowledged() {
     assert_eq!(back.bytes().await.expect("bytes").as_ref(), pdf.as_slice(), "the attachment is restored byte for byte");
     drop(copy);
 
+    // The offline-readable export straight from the backup, as during an outage without the server.
+    let out = dir.path().join("offline");
+    let work = dir.path().join("export-work");
+    let (code, stdout, err) = run(
+        &data,
+        &[
+            "export",
+            "all",
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--from-backup",
+            &target_s,
+            "--passphrase-file",
+            &pass,
+            "--keys-passphrase-file",
+            &keys_pass,
+            "--work-dir",
+            work.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(code, 0, "export from the backup: {stdout} {err}");
+    let pages: Vec<String> = walk(&out.join("patients")).iter().map(|p| std::fs::read_to_string(p).expect("a page")).collect();
+    assert!(pages.iter().any(|p| p.contains("バックアップ前の記録")), "the confirmed document is on its patient's page");
+    let (code, stdout, _) = run(&data, &["export", "verify", out.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{stdout}");
+
     // A restore drill leaves its evidence in the live audit trail.
     let (code, out, err) = run(&data, &["restore", "--drill", "--target", &target_s, "--passphrase-file", &pass]);
     assert_eq!(code, 0, "drill: {out} {err}");
