@@ -129,6 +129,25 @@ impl BlobStore {
         fs::read(&path).map_err(io_at(&path))
     }
 
+    /// Checks that a file can be written, synced and removed here (the health monitor's probe).
+    pub fn probe_writable(&self) -> Result<(), BlobError> {
+        let path = self.root.join("tmp").join(format!(".probe-{}", std::process::id()));
+        let written = File::create(&path).and_then(|mut f| f.write_all(b"kiroku").and_then(|()| f.sync_all()));
+        let removed = fs::remove_file(&path);
+        written.and(removed).map_err(io_at(&path))
+    }
+
+    /// Bytes and number of the blobs present.
+    pub fn usage(&self) -> Result<(u64, u64), BlobError> {
+        let hashes = self.list()?;
+        let mut bytes = 0;
+        for hash in &hashes {
+            let path = self.path_of(hash)?;
+            bytes += fs::metadata(&path).map_err(io_at(&path))?.len();
+        }
+        Ok((bytes, hashes.len() as u64))
+    }
+
     /// The hashes of every blob present, found by walking the two levels of directories.
     pub fn list(&self) -> Result<Vec<String>, BlobError> {
         let mut out = Vec::new();

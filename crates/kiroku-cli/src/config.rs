@@ -26,6 +26,51 @@ pub struct Config {
     pub network: NetworkConfig,
     pub timestamp: TimestampConfig,
     pub signing: SigningConfig,
+    pub emergency: EmergencyConfig,
+    pub response_time: ResponseTimeConfig,
+}
+
+/// The health monitor behind automatic emergency read-only mode.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmergencyConfig {
+    pub check_interval_seconds: u64,
+    pub min_free_mib: u64,
+    pub contact: String,
+}
+
+impl Default for EmergencyConfig {
+    fn default() -> Self {
+        EmergencyConfig { check_interval_seconds: 5, min_free_mib: 512, contact: String::new() }
+    }
+}
+
+/// Response-time targets per purpose, in milliseconds, and the window the status page summarises.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResponseTimeConfig {
+    pub chart_ms: u64,
+    pub document_ms: u64,
+    pub search_ms: u64,
+    pub login_ms: u64,
+    pub print_ms: u64,
+    pub write_ms: u64,
+    pub window_minutes: u64,
+}
+
+impl Default for ResponseTimeConfig {
+    fn default() -> Self {
+        let t = kiroku_server::timing::Targets::default();
+        ResponseTimeConfig {
+            chart_ms: t.chart_ms,
+            document_ms: t.document_ms,
+            search_ms: t.search_ms,
+            login_ms: t.login_ms,
+            print_ms: t.print_ms,
+            write_ms: t.write_ms,
+            window_minutes: t.window_secs / 60,
+        }
+    }
 }
 
 /// Source networks (comma-separated addresses or CIDR networks; empty: anywhere) and the proxies
@@ -305,6 +350,8 @@ impl Default for Config {
             network: NetworkConfig::default(),
             timestamp: TimestampConfig::default(),
             signing: SigningConfig::default(),
+            emergency: EmergencyConfig::default(),
+            response_time: ResponseTimeConfig::default(),
         }
     }
 }
@@ -386,6 +433,23 @@ impl Config {
         self.syslog.validate()?;
         self.network.rules()?;
         self.timestamp.validate()?;
+        let r = &self.response_time;
+        for (key, v) in [
+            ("chart_ms", r.chart_ms),
+            ("document_ms", r.document_ms),
+            ("search_ms", r.search_ms),
+            ("login_ms", r.login_ms),
+            ("print_ms", r.print_ms),
+            ("write_ms", r.write_ms),
+            ("window_minutes", r.window_minutes),
+        ] {
+            if v == 0 {
+                bail!("response_time.{key} must be greater than 0");
+            }
+        }
+        if self.emergency.contact.chars().count() > 200 {
+            bail!("emergency.contact must be at most 200 characters");
+        }
         if !["text", "json"].contains(&self.log_format.as_str()) {
             bail!("log_format must be \"text\" or \"json\"");
         }
@@ -424,6 +488,18 @@ impl Config {
             break_glass_secs: if a.break_glass_seconds > 0 { a.break_glass_seconds } else { a.break_glass_minutes * 60 },
             // Checked by validate() at load; a bad list cannot reach here.
             network: self.network.rules().unwrap_or_default(),
+            health_check_interval_secs: self.emergency.check_interval_seconds,
+            min_free_bytes: self.emergency.min_free_mib.saturating_mul(1024 * 1024),
+            emergency_contact: self.emergency.contact.clone(),
+            response_targets: kiroku_server::timing::Targets {
+                chart_ms: self.response_time.chart_ms,
+                document_ms: self.response_time.document_ms,
+                search_ms: self.response_time.search_ms,
+                login_ms: self.response_time.login_ms,
+                print_ms: self.response_time.print_ms,
+                write_ms: self.response_time.write_ms,
+                window_secs: self.response_time.window_minutes * 60,
+            },
             ..kiroku_server::Settings::default()
         }
     }

@@ -42,6 +42,8 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, listen: Option<S
     }
     // Browsers send Secure cookies only over https; on loopback kiroku is reached over plain http.
     settings.secure_cookies = !local.ip().is_loopback();
+    // The health monitor watches the filesystem that holds the database and the files.
+    settings.data_dir = Some(data_dir.to_path_buf());
     let state = kiroku_server::AppState::new(store, blobs, settings).with_log_key(crate::logkey::load_or_create(data_dir)?);
     println!("kiroku: listening on http://{local} ({} backend, ready in {} ms)", backend.kind(), started.elapsed().as_millis());
     tracing::info!(%local, backend = backend.kind(), "listening");

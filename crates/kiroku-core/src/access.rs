@@ -92,6 +92,8 @@ named_enum!(
         UserManage = "user.manage" / "利用者の管理",
         RoleManage = "role.manage" / "権限の管理",
         AuditRead = "audit.read" / "監査証跡の参照",
+        OpsRead = "ops.read" / "運用状況・情報の所在の参照",
+        OpsManage = "ops.manage" / "縮退運用の切替・情報の所在の登録",
     }
 );
 
@@ -169,8 +171,8 @@ impl PermissionMatrix {
         give(Role::Nurse, &[PatientRead, DocumentRead, DocumentWrite, DocumentConfirm, DocumentSign], &[Normal]);
         give(Role::Pharmacist, &[PatientRead, DocumentRead, DocumentWrite, DocumentConfirm, DocumentSign], &[Normal]);
         give(Role::Clerk, &[PatientRead, PatientWrite, DocumentRead, DocumentProxyEnter], &[Normal]);
-        give(Role::Admin, &[UserManage, RoleManage], &[]);
-        give(Role::Auditor, &[AuditRead], &[]);
+        give(Role::Admin, &[UserManage, RoleManage, OpsRead, OpsManage], &[]);
+        give(Role::Auditor, &[AuditRead, OpsRead], &[]);
         PermissionMatrix::from_grants(grants)
     }
 

@@ -70,6 +70,10 @@ actions! {
     SignatureAdd = "signature_add" / "電子署名",
     BreakGlassUse = "break_glass_use" / "緊急時アカウントの使用",
     BreakGlassReseal = "break_glass_reseal" / "緊急時アカウントの再封印",
+    EmergencyModeEnter = "emergency_mode_enter" / "縮退運用の開始",
+    EmergencyModeLeave = "emergency_mode_leave" / "縮退運用の終了",
+    LocationRegisterRead = "location_register_read" / "情報の所在一覧の参照",
+    LocationRegisterChange = "location_register_change" / "情報の所在の登録・変更",
 }
 
 /// How an attempt ended.

@@ -109,6 +109,12 @@ pub fn codes_of(action: AuditAction) -> EventCodes {
         // Timestamps are kiroku's own activity over hashes; a signature changes what a version carries.
         A::TimestampAdd | A::TimestampRenew => security(dcm("110100", "Application Activity"), None, "E"),
         A::SignatureAdd => on_record(update, "U"),
+        // Read-only mode changes what the application does, for everyone: an application activity.
+        A::EmergencyModeEnter | A::EmergencyModeLeave => security(dcm("110100", "Application Activity"), None, "E"),
+        // The register names where records are kept, not records: reading and editing it is
+        // application configuration, like the permission matrix.
+        A::LocationRegisterRead => EventCodes { dicom_event: QUERY, ..on_record(read, "R") },
+        A::LocationRegisterChange => security(dcm("110100", "Application Activity"), None, "U"),
     }
 }
 

@@ -18,6 +18,7 @@
 //! | unknown, or restricted information class| 404    | /problems/not-found          |
 //! | state conflict                          | 409    | /problems/conflict           |
 //! | stale If-Match                          | 409    | /problems/stale-version      |
+//! | emergency read-only mode, a change      | 503    | /problems/emergency-read-only |
 //! | anything internal                       | 500    | /problems/internal           |
 //!
 //! Internal causes are logged with a request id and never sent.
@@ -199,6 +200,30 @@ impl ApiError {
         )
     }
 
+    /// A change refused because kiroku is in emergency read-only mode (縮退運用): says since when,
+    /// why, what still works and whom to ask, in both languages.
+    pub fn read_only(mode: &kiroku_store::operations::EmergencyState) -> Self {
+        let since = mode.since.to_rfc3339();
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "emergency-read-only",
+            "emergency read-only mode",
+            "縮退運用中のため、記録の登録・変更はできません",
+            format!(
+                "kiroku is in emergency read-only mode since {since} ({}): records can be read, searched, printed and exported,                  but nothing can be registered or changed. Ask the system administrator; record on paper until the mode ends.",
+                mode.reason
+            ),
+        );
+        let ja = format!(
+            "{} から縮退運用（読み取り専用）に切り替わっています（理由: {}）。記録の参照・検索・印刷・出力はできますが、登録・変更はできません。\
+             システム管理者に連絡し、解除されるまでは紙に記録してください。",
+            crate::web::page::jst(mode.since),
+            mode.reason
+        );
+        e.extra = Some(Box::new(json!({ "detail_ja": ja, "since": since, "reason": mode.reason, "entered_by": mode.entered_by })));
+        e
+    }
+
     pub fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -243,6 +268,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Unauthenticated => ApiError::unauthenticated("the session is not valid"),
             StoreError::WriterGone | StoreError::Unsupported(_) => ApiError::unavailable(),
+            StoreError::ReadOnly(mode) => ApiError::read_only(&mode),
             StoreError::Database(cause) | StoreError::Corrupt(cause) => {
                 tracing::error!(%cause, "store failure");
                 ApiError::internal()

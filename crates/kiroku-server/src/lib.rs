@@ -8,12 +8,14 @@ pub mod checkpoints;
 pub mod error;
 pub mod fixity;
 pub mod metrics;
+pub mod monitor;
 pub mod network;
 pub mod openapi;
 pub mod session;
 pub mod settings;
 pub mod stamping;
 pub mod syslog;
+pub mod timing;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -40,6 +42,8 @@ pub struct AppState {
     pub fixity: Arc<fixity::FixityState>,
     /// The stamping job's backlog and last result.
     pub stamping: Arc<stamping::StampingState>,
+    /// Response times per purpose, measured from real requests.
+    pub response_times: Arc<timing::ResponseTimes>,
 }
 
 impl AppState {
@@ -52,6 +56,7 @@ impl AppState {
             log_key: None,
             fixity: Arc::default(),
             stamping: Arc::default(),
+            response_times: Arc::default(),
         }
     }
 
@@ -81,6 +86,10 @@ pub async fn serve(
         .map(syslog::Forwarder::new)
         .transpose()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    // A mode stored before a restart (or by another process) holds from the first request on.
+    if let Err(e) = state.store.refresh_emergency().await {
+        tracing::error!(error = %e, "cannot read the emergency mode at start");
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let checkpointer = state.log_key.clone().map(|key| {
         let origin = key.origin().to_string();
@@ -92,6 +101,10 @@ pub async fn serve(
     });
     let forwarder = forwarder.map(|f| tokio::spawn(syslog::run(state.clone(), Arc::new(f), stop.subscribe())));
     let stamper = state.settings.timestamp.clone().map(|t| tokio::spawn(stamping::run(state.clone(), t, stop.subscribe())));
+    let monitor = (state.settings.health_check_interval_secs > 0).then(|| {
+        let interval = std::time::Duration::from_secs(state.settings.health_check_interval_secs);
+        tokio::spawn(monitor::run(state.clone(), interval, stop.subscribe()))
+    });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     // Requests are done: sign the final tree head before the process ends.
@@ -103,6 +116,9 @@ pub async fn serve(
         let _ = task.await;
     }
     if let Some(task) = stamper {
+        let _ = task.await;
+    }
+    if let Some(task) = monitor {
         let _ = task.await;
     }
     if let Some(task) = checkpointer {

@@ -26,6 +26,23 @@ const fn op(
     Operation { method, path, summary, request, status, response, needs_login }
 }
 
+/// The changing operations (not GET) that stay open in emergency read-only mode: every step of
+/// logging in (second factor, enrolling one, changing one's own password) and out, ending a session
+/// (staff must reach the records; after a break-in sessions must be endable), and the mode itself.
+/// Every other changing operation answers 503; a test checks every one of them. The store decides
+/// the same ([`kiroku_store::Command::allowed_in_emergency`]).
+pub const OPEN_IN_EMERGENCY: &[(&str, &str)] = &[
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/logout"),
+    ("post", "/api/v1/auth/password"),
+    ("post", "/api/v1/auth/second-factor"),
+    ("post", "/api/v1/auth/totp"),
+    ("post", "/api/v1/auth/totp/confirm"),
+    ("post", "/api/v1/sessions/{id}/revoke"),
+    ("post", "/api/v1/emergency/enter"),
+    ("post", "/api/v1/emergency/leave"),
+];
+
 pub const OPERATIONS: &[Operation] = &[
     op("post", "/api/v1/auth/login", "Log in; returns a bearer token", Some("LoginRequest"), 200, Some("LoginResponse"), false),
     op("post", "/api/v1/auth/logout", "End the current session", None, 200, None, true),
@@ -200,6 +217,39 @@ pub const OPERATIONS: &[Operation] = &[
         None,
         true,
     ),
+    op("get", "/api/v1/emergency", "Emergency read-only mode: whether active, since when, why", None, 200, None, true),
+    op(
+        "post",
+        "/api/v1/emergency/enter",
+        "Enter emergency read-only mode with a reason (ops.manage); changes answer 503 until it is left",
+        Some("Reason"),
+        200,
+        None,
+        true,
+    ),
+    op("post", "/api/v1/emergency/leave", "Leave emergency read-only mode with a reason (ops.manage)", Some("Reason"), 200, None, true),
+    op("get", "/api/v1/locations", "The location register: where information lives (ops.read; audited)", None, 200, None, true),
+    op("post", "/api/v1/locations", "Add a place kiroku cannot see to the register (ops.manage)", Some("LocationFields"), 201, None, true),
+    op(
+        "put",
+        "/api/v1/locations/{id}",
+        "Change a register entry: a new revision, the old ones kept (ops.manage)",
+        Some("LocationFields"),
+        200,
+        None,
+        true,
+    ),
+    op("delete", "/api/v1/locations/{id}", "Remove an entry from the register (a retiring revision; ops.manage)", None, 200, None, true),
+    op("get", "/api/v1/locations/{id}/history", "Every revision of a register entry (ops.read)", None, 200, None, true),
+    op(
+        "get",
+        "/api/v1/status/response-times",
+        "Response times per purpose: target, requests, p50/p95/p99, share within target (ops.read)",
+        None,
+        200,
+        None,
+        true,
+    ),
     op("get", "/healthz", "Health", None, 200, None, false),
     op("get", "/metrics", "Prometheus metrics", None, 200, None, false),
     op("get", "/api/openapi.json", "This document", None, 200, None, false),
@@ -253,6 +303,7 @@ fn schemas() -> Value {
 
 /// Schemas of the log and review endpoints, kept apart so that each `json!` stays small.
 fn more_schemas() -> Value {
+    let text = json!({ "type": "string" });
     json!({
         "SignRequest": { "type": "object", "additionalProperties": false, "properties": {
             "signature": { "type": "string", "description": "base64 of a detached DER CMS signature over the signed content" },
@@ -263,6 +314,10 @@ fn more_schemas() -> Value {
         "Code": { "type": "object", "additionalProperties": false, "required": ["code"], "properties": { "code": { "type": "string", "description": "6-digit TOTP code or a recovery code" } } },
         "MfaPolicy": { "type": "object", "additionalProperties": false, "required": ["mode"], "properties": {
             "mode": { "type": "string", "enum": ["optional", "required", "required_from"] }, "required_from": { "type": ["string", "null"], "format": "date-time" } } },
+        "Reason": { "type": "object", "additionalProperties": false, "required": ["reason"], "properties": { "reason": text } },
+        "LocationFields": { "type": "object", "additionalProperties": false, "required": ["kind", "name", "place"], "properties": {
+            "kind": { "type": "string", "enum": ["paper_archive", "removable_media", "remote_site", "backup_target", "export_media", "other"] },
+            "name": text, "place": text, "capacity": text, "retention": text, "backup": text, "response_time": text, "risks": text } },
         "SignOff": { "type": "object", "additionalProperties": false, "required": ["from", "to", "report_hash"], "properties": {
             "from": { "type": "string" }, "to": { "type": "string" }, "report_hash": { "type": "string" }, "comment": { "type": "string" } } }
     })

@@ -38,6 +38,17 @@ pub struct Settings {
     pub timestamp: Option<std::sync::Arc<crate::stamping::TimestampSettings>>,
     /// CA certificates that signers' certificates must lead to (HPKI or the facility's own CA).
     pub signer_anchors: kiroku_sign::TrustAnchors,
+    /// The data directory, whose filesystem the health monitor watches; `None`: the file store's.
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Seconds between the health monitor's checks (database, free space, file store); 0: off.
+    pub health_check_interval_secs: u64,
+    /// kiroku enters emergency read-only mode when the data directory's filesystem has less free
+    /// space than this, so that what is left still takes the audit events of reads.
+    pub min_free_bytes: u64,
+    /// Who staff should contact while kiroku is read-only (shown on the banner).
+    pub emergency_contact: String,
+    /// Response-time targets per purpose (見読性, T2-2.3).
+    pub response_targets: crate::timing::Targets,
 }
 
 impl Default for Settings {
@@ -60,6 +71,11 @@ impl Default for Settings {
             timestamp: None,
             signer_anchors: kiroku_sign::TrustAnchors::default(),
             break_glass_secs: 4 * 3600,
+            data_dir: None,
+            health_check_interval_secs: 5,
+            min_free_bytes: 512 * 1024 * 1024,
+            emergency_contact: String::new(),
+            response_targets: crate::timing::Targets::default(),
         }
     }
 }

@@ -22,6 +22,7 @@ fn migrator() -> Migrator {
         m(2, "merkle log", include_str!("../migrations/0002_merkle_log.sql")),
         m(3, "user preferences", include_str!("../migrations/0003_user_preferences.sql")),
         m(4, "export cursors", include_str!("../migrations/0004_export_cursors.sql")),
+        m(5, "operations", include_str!("../migrations/0005_operations.sql")),
         m(6, "identity", include_str!("../migrations/0006_identity.sql")),
         m(7, "signatures and timestamps", include_str!("../migrations/0007_signatures_timestamps.sql")),
         m(9, "break-glass accounts", include_str!("../migrations/0009_break_glass.sql")),
@@ -31,6 +32,7 @@ fn migrator() -> Migrator {
 pub struct PostgresBackend {
     write: PgPool,
     read: PgPool,
+    location: String,
 }
 
 impl PostgresBackend {
@@ -38,6 +40,8 @@ impl PostgresBackend {
     /// created if missing and used as the search path (tests use a fresh one each).
     pub async fn open(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
         let mut options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Database(format!("invalid database URL: {e}")))?;
+        // Host, port and database only: the URL's user and password never leave this function.
+        let location = format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or("postgres"));
         options = options.options([("synchronous_commit", "on")]);
         if let Some(schema) = schema {
             if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -59,7 +63,7 @@ impl PostgresBackend {
             .map_err(StoreError::database)?;
         migrator().run(&write).await.map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
         let read = PgPoolOptions::new().max_connections(8).connect_with(options).await.map_err(StoreError::database)?;
-        Ok(PostgresBackend { write, read })
+        Ok(PostgresBackend { write, read, location })
     }
 
     pub async fn close(&self) {
@@ -82,6 +86,18 @@ impl Backend for PostgresBackend {
 
     fn kind(&self) -> &'static str {
         "postgres"
+    }
+
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
+    async fn size_bytes(&self) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query("SELECT CAST(pg_database_size(current_database()) AS BIGINT) AS n")
+            .fetch_one(&self.read)
+            .await
+            .map_err(StoreError::database)?;
+        Ok(u64::try_from(row.try_get::<i64, _>("n").map_err(StoreError::database)?).ok())
     }
 
     async fn session(&self, token_hash: &str) -> Result<Option<kiroku_store::SessionWithUser>, StoreError> {

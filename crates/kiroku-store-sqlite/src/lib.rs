@@ -24,6 +24,7 @@ fn migrator() -> Migrator {
         m(2, "merkle log", include_str!("../migrations/0002_merkle_log.sql")),
         m(3, "user preferences", include_str!("../migrations/0003_user_preferences.sql")),
         m(4, "export cursors", include_str!("../migrations/0004_export_cursors.sql")),
+        m(5, "operations", include_str!("../migrations/0005_operations.sql")),
         m(6, "identity", include_str!("../migrations/0006_identity.sql")),
         m(7, "signatures and timestamps", include_str!("../migrations/0007_signatures_timestamps.sql")),
         m(9, "break-glass accounts", include_str!("../migrations/0009_break_glass.sql")),
@@ -33,6 +34,7 @@ fn migrator() -> Migrator {
 pub struct SqliteBackend {
     write: SqlitePool,
     read: SqlitePool,
+    path: std::path::PathBuf,
 }
 
 impl SqliteBackend {
@@ -56,7 +58,7 @@ impl SqliteBackend {
             .map_err(StoreError::database)?;
         migrator().run(&write).await.map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
         let read = SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await.map_err(StoreError::database)?;
-        Ok(SqliteBackend { write, read })
+        Ok(SqliteBackend { write, read, path: path.to_path_buf() })
     }
 
     /// Closes the pools, checkpointing the WAL into the main file.
@@ -78,6 +80,16 @@ impl Backend for SqliteBackend {
 
     fn kind(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn location(&self) -> String {
+        std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone()).display().to_string()
+    }
+
+    async fn size_bytes(&self) -> Result<Option<u64>, StoreError> {
+        // The database file and its write-ahead log; the WAL holds commits not yet checkpointed.
+        let files = [self.path.clone(), self.path.with_extension("db-wal")];
+        Ok(Some(files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum()))
     }
 
     async fn session(&self, token_hash: &str) -> Result<Option<kiroku_store::SessionWithUser>, StoreError> {

@@ -23,6 +23,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn schema_version(&self) -> Result<i64>;
     /// The newest schema version this build knows.
     fn latest_schema(&self) -> i64;
+    /// Where the database is, for the location register: a file path or host/port/database, never
+    /// credentials.
+    fn location(&self) -> String;
+    /// The database's size in bytes, where the backend can tell.
+    async fn size_bytes(&self) -> Result<Option<u64>>;
     /// A session by its token hash with its account, read outside the writer in one statement.
     async fn session(&self, token_hash: &str) -> Result<Option<SessionWithUser>>;
     /// Writes a consistent copy of the whole database, as of one moment, into the new file `dest`
@@ -46,6 +51,14 @@ pub trait Tx: Send {
     async fn lock_head(&mut self) -> Result<LogHead>;
     /// The log's tree size, without taking the lock.
     async fn tree_size(&mut self) -> Result<i64>;
+    /// Emergency read-only mode as stored, read without taking the lock (the server's monitor).
+    async fn emergency_state(&mut self) -> Result<Option<crate::operations::EmergencyState>>;
+    /// Stores emergency read-only mode (`None`: normal operation) on the log head row.
+    async fn set_emergency(&mut self, state: Option<&crate::operations::EmergencyState>) -> Result<()>;
+    /// Appends a revision of an administrator's location register entry.
+    async fn insert_location_entry(&mut self, entry: &crate::operations::LocationEntry) -> Result<()>;
+    /// Every revision of the location register, by id then revision; `id` narrows it to one entry.
+    async fn location_entries(&mut self, id: Option<&str>) -> Result<Vec<crate::operations::LocationEntry>>;
     /// Stores the counters at the end of a batch.
     async fn save_head(&mut self, last_seq: i64, last_event: i64, tree_size: i64) -> Result<()>;
     /// Inserts audit events (with their ids) in one statement per thousand.

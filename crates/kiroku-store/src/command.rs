@@ -388,6 +388,35 @@ pub enum Command {
         actor: Actor,
         signature: SignatureRecord,
     },
+    /// Enters emergency read-only mode; `by` is `None` when kiroku enters it by itself (its health
+    /// monitor found the database, the disk or the file store unhealthy).
+    EnterEmergency {
+        by: Option<Actor>,
+        reason: String,
+    },
+    /// Leaves emergency read-only mode (ops.manage), with the reason recorded.
+    LeaveEmergency {
+        actor: Actor,
+        reason: String,
+    },
+    /// The stored half of the location register (ops.read): administrators' entries and the last
+    /// successful backup per target.
+    ReadLocations {
+        actor: Actor,
+    },
+    /// Every revision of one register entry (ops.read).
+    LocationHistory {
+        actor: Actor,
+        id: String,
+    },
+    /// Adds an entry (`id` None) or a new revision of one (ops.manage); `retired` removes it from
+    /// the register while its history stays.
+    SaveLocation {
+        actor: Actor,
+        id: Option<String>,
+        fields: crate::operations::LocationFields,
+        retired: bool,
+    },
 }
 
 /// What a command answers.
@@ -420,6 +449,10 @@ pub enum Reply {
     /// or one that must be re-sealed); already recorded.
     LoginRefused(String),
     BreakGlass(Vec<BreakGlassRecord>),
+    /// The emergency mode after the command: `None` when left.
+    Emergency(Option<Box<crate::operations::EmergencyState>>),
+    Locations(Box<crate::operations::LocationRegister>),
+    LocationEntries(Vec<crate::operations::LocationEntry>),
 }
 
 /// A version as the log proves it: the leaf's bytes, its index, the checkpoint and the audit path.
@@ -474,6 +507,11 @@ impl Command {
             Command::AddSignature { actor, signature } => {
                 Subject { version: Some(signature.version), ..doc(actor, A::SignatureAdd, &signature.document_id) }
             }
+            Command::EnterEmergency { by: Some(actor), .. } => s(actor, A::EmergencyModeEnter),
+            Command::EnterEmergency { by: None, .. } => return None,
+            Command::LeaveEmergency { actor, .. } => s(actor, A::EmergencyModeLeave),
+            Command::ReadLocations { actor } | Command::LocationHistory { actor, .. } => s(actor, A::LocationRegisterRead),
+            Command::SaveLocation { actor, .. } => s(actor, A::LocationRegisterChange),
             Command::ReadVersionProof { actor, id, version } => Subject { version: Some(*version), ..doc(actor, A::VersionRead, id) },
             Command::AuditReview { actor, .. } => s(actor, A::AuditReview),
             Command::SignOffReview { actor, .. } => s(actor, A::AuditReviewSignoff),
@@ -530,6 +568,7 @@ impl Command {
                 | Command::ReadVersionProof { .. }
                 | Command::StoreCheckpoint { .. }
                 | Command::AdvanceExportCursor { .. }
+                | Command::ReadLocations { .. }
         )
     }
 
@@ -554,6 +593,42 @@ impl Command {
                 | Command::ExportPatientIds { .. }
                 | Command::ExportPatient { .. }
                 | Command::ListBreakGlass { .. }
+                | Command::ReadLocations { .. }
+                | Command::LocationHistory { .. }
         )
+    }
+
+    /// Whether the command may run in emergency read-only mode. Read-only means no clinical or
+    /// account changes: reads (which still write their audit events), logging in and out with every
+    /// step of a login (second factor, enrolling one where the role requires it, changing one's own
+    /// password: staff must reach the records, and after a suspected break-in passwords must be
+    /// changeable and sessions endable), kiroku's own bookkeeping (checkpoints, fixity, delivery
+    /// cursors), the records of backups, restores and exports (they copy, and a copy is what an
+    /// outage needs most) and the mode itself stay; everything else is refused.
+    pub fn allowed_in_emergency(&self) -> bool {
+        self.is_read()
+            || matches!(
+                self,
+                Command::LoginSucceeded { .. }
+                    | Command::SecondFactorVerified { .. }
+                    | Command::SecondFactorFailed { .. }
+                    | Command::BeginTotp { .. }
+                    | Command::ConfirmTotp { .. }
+                    | Command::RevokeSession { .. }
+                    | Command::RefuseAccess { .. }
+                    | Command::LoginFailed { .. }
+                    | Command::Logout { .. }
+                    | Command::ChangePassword { .. }
+                    | Command::ExpireSession { .. }
+                    | Command::TouchSession { .. }
+                    | Command::StoreCheckpoint { .. }
+                    | Command::RecordFixity { .. }
+                    | Command::RecordOperation { .. }
+                    | Command::RecordStamp { .. }
+                    | Command::AdvanceExportCursor { .. }
+                    | Command::SetLanguage { .. }
+                    | Command::EnterEmergency { .. }
+                    | Command::LeaveEmergency { .. }
+            )
     }
 }

@@ -12,6 +12,7 @@ use crate::backend::Tx;
 use crate::command::{Actor, Command, Reply, Subject};
 use crate::error::{Result, StoreError};
 use crate::ledger::{self, Leaf, LogState};
+use crate::operations::{EmergencyState, LocationEntry, LocationFields, LocationRegister, check_reason};
 use crate::records::*;
 use kiroku_core::identity::SessionStage;
 
@@ -28,12 +29,15 @@ pub struct EngineState {
     matrix_version: Option<i64>,
     /// The log during a batch; `None` until loaded, or after a failed batch.
     pub log: Option<LogState>,
+    /// Emergency read-only mode as the locked log head says (and as commands of this batch changed it).
+    pub emergency: Option<EmergencyState>,
 }
 
 impl EngineState {
     /// Starts a batch: locks the log head and brings the cached matrix and log up to date.
     pub async fn begin_batch(&mut self, tx: &mut dyn Tx) -> Result<()> {
         let head = tx.lock_head().await?;
+        self.emergency = head.emergency.clone();
         if self.matrix_version != Some(head.matrix_version) {
             self.matrix = load_matrix(tx).await?;
             self.matrix_version = Some(head.matrix_version);
@@ -53,6 +57,13 @@ impl EngineState {
         Ok(())
     }
 
+    /// The refusal of `command` in emergency read-only mode, if the mode is active and the command
+    /// is a change. The one place the mode is enforced inside a batch.
+    pub fn refusal(&self, command: &Command) -> Option<StoreError> {
+        let mode = self.emergency.as_ref()?;
+        (!command.allowed_in_emergency()).then(|| StoreError::ReadOnly(Box::new(mode.clone())))
+    }
+
     pub fn log_mut(&mut self) -> Result<&mut LogState> {
         self.log.as_mut().ok_or_else(|| StoreError::Corrupt("log state not loaded".into()))
     }
@@ -62,9 +73,9 @@ impl EngineState {
         *self = EngineState::default();
     }
 
-    fn parts(&mut self) -> Result<(&PermissionMatrix, &mut LogState)> {
+    fn parts(&mut self) -> Result<(&PermissionMatrix, &mut LogState, &mut Option<EmergencyState>)> {
         let log = self.log.as_mut().ok_or_else(|| StoreError::Corrupt("log state not loaded".into()))?;
-        Ok((&self.matrix, log))
+        Ok((&self.matrix, log, &mut self.emergency))
     }
 }
 
@@ -75,13 +86,14 @@ struct Ctx<'a> {
     now: Timestamp,
     matrix: &'a PermissionMatrix,
     log: &'a mut LogState,
+    emergency: &'a mut Option<EmergencyState>,
 }
 
 /// Runs `cmd` in `tx` as write number `seq`, inside a batch begun by [`EngineState::begin_batch`].
 /// On a refusal the caller restores the log to its mark and records the attempt with [`audit_failure`].
 pub async fn execute(tx: &mut dyn Tx, state: &mut EngineState, seq: i64, now: Timestamp, cmd: &Command) -> Result<Reply> {
-    let (matrix, log) = state.parts()?;
-    let mut ctx = Ctx { tx, seq, now, matrix, log };
+    let (matrix, log, emergency) = state.parts()?;
+    let mut ctx = Ctx { tx, seq, now, matrix, log, emergency };
     ctx.run(cmd).await
 }
 
@@ -113,6 +125,7 @@ fn failure_code(err: &StoreError) -> String {
         StoreError::Stale { current } => format!("stale:current={current}"),
         StoreError::Unauthenticated => "unauthenticated".into(),
         StoreError::Unsupported(_) => "unsupported".into(),
+        StoreError::ReadOnly(_) => "read_only".into(),
         StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::WriterGone => "internal".into(),
     }
 }
@@ -301,6 +314,19 @@ impl Ctx<'_> {
             }
             Command::ExportPatientIds { actor, after, limit } => self.export_patient_ids(actor, after.as_ref(), *limit).await,
             Command::ExportPatient { actor, patient_id } => self.export_patient(actor, patient_id).await,
+            Command::EnterEmergency { by, reason } => self.enter_emergency(by.as_ref(), reason).await,
+            Command::LeaveEmergency { actor, reason } => self.leave_emergency(actor, reason).await,
+            Command::ReadLocations { actor } => self.read_locations(actor).await,
+            Command::LocationHistory { actor, id } => {
+                self.allow(actor, P::OpsRead)?;
+                let revisions = self.tx.location_entries(Some(id)).await?;
+                if revisions.is_empty() {
+                    return Err(StoreError::NotFound("location"));
+                }
+                self.audit(actor, A::LocationRegisterRead, None, None, None, Some(format!("history={id}")), None).await?;
+                Ok(Reply::LocationEntries(revisions))
+            }
+            Command::SaveLocation { actor, id, fields, retired } => self.save_location(actor, id.as_deref(), fields, *retired).await,
             Command::QueryAudit { actor, filter, limit, export } => {
                 self.allow(actor, P::AuditRead)?;
                 let events = self.tx.query_audit(filter, (*limit).clamp(1, 10_000)).await?;
@@ -1333,6 +1359,80 @@ impl Ctx<'_> {
         Ok(Reply::Attachment(att))
     }
 
+    // ----- operations -----
+
+    async fn enter_emergency(&mut self, by: Option<&Actor>, reason: &str) -> Result<Reply> {
+        let system = Actor::system();
+        let actor = match by {
+            Some(actor) => {
+                self.allow(actor, P::OpsManage)?;
+                actor
+            }
+            None => &system,
+        };
+        let reason = check_reason(reason)?.to_string();
+        if let Some(active) = self.emergency.as_ref() {
+            return Err(StoreError::Conflict(format!("emergency read-only mode is already active since {}", active.since.to_rfc3339())));
+        }
+        let state = EmergencyState { since: self.now, reason: reason.clone(), entered_by: actor.username.to_string() };
+        self.tx.set_emergency(Some(&state)).await?;
+        *self.emergency = Some(state.clone());
+        let detail = format!("reason={reason}{}", if by.is_none() { " automatic=true" } else { "" });
+        self.audit(actor, A::EmergencyModeEnter, None, None, None, Some(detail), None).await?;
+        Ok(Reply::Emergency(Some(Box::new(state))))
+    }
+
+    async fn leave_emergency(&mut self, actor: &Actor, reason: &str) -> Result<Reply> {
+        self.allow(actor, P::OpsManage)?;
+        let reason = check_reason(reason)?.to_string();
+        let Some(active) = self.emergency.clone() else {
+            return Err(StoreError::Conflict("emergency read-only mode is not active".into()));
+        };
+        self.tx.set_emergency(None).await?;
+        *self.emergency = None;
+        let detail = format!("reason={reason} since={} entered_by={}", active.since.to_rfc3339(), active.entered_by);
+        self.audit(actor, A::EmergencyModeLeave, None, None, None, Some(detail), None).await?;
+        Ok(Reply::Emergency(None))
+    }
+
+    async fn read_locations(&mut self, actor: &Actor) -> Result<Reply> {
+        self.allow(actor, P::OpsRead)?;
+        let entries = current_locations(self.tx.location_entries(None).await?);
+        let filter = AuditFilter { action: Some(A::Backup), outcome: Some(Outcome::Success), ..AuditFilter::default() };
+        let backups = crate::operations::last_backups(&self.tx.query_audit(&filter, 1000).await?);
+        self.audit(actor, A::LocationRegisterRead, None, None, None, Some(format!("entries={}", entries.len())), None).await?;
+        Ok(Reply::Locations(Box::new(LocationRegister { entries, backups })))
+    }
+
+    async fn save_location(&mut self, actor: &Actor, id: Option<&str>, fields: &LocationFields, retired: bool) -> Result<Reply> {
+        self.allow(actor, P::OpsManage)?;
+        fields.validate()?;
+        let (id, revision) = match id {
+            None => (uuid::Uuid::now_v7().to_string(), 1),
+            Some(id) => {
+                let revisions = self.tx.location_entries(Some(id)).await?;
+                let last = revisions.last().ok_or(StoreError::NotFound("location"))?;
+                if last.retired {
+                    return Err(StoreError::Conflict("this entry was removed from the register; add a new one".into()));
+                }
+                (id.to_string(), last.revision + 1)
+            }
+        };
+        let entry = LocationEntry {
+            id,
+            revision,
+            fields: fields.clone(),
+            retired,
+            edited_by: actor.username.clone(),
+            edited_at: self.now,
+            seq: self.seq,
+        };
+        self.tx.insert_location_entry(&entry).await?;
+        let detail = format!("location={} revision={revision}{}", entry.id, if retired { " retired=true" } else { "" });
+        self.audit(actor, A::LocationRegisterChange, None, None, None, Some(detail), Some(entry.content_hash())).await?;
+        Ok(Reply::LocationEntries(vec![entry]))
+    }
+
     async fn store_checkpoint(&mut self, cp: &CheckpointRow) -> Result<Reply> {
         if cp.size < 1 || cp.size > self.log.frontier.size() as i64 {
             return Err(StoreError::Conflict(format!("no tree of size {}", cp.size)));
@@ -1541,6 +1641,19 @@ impl Ctx<'_> {
         attachments.retain(|a| a.version <= version.version);
         Ok(compose(head, version, &attestations, attachments))
     }
+}
+
+/// The newest revision of each entry, without the retired ones.
+fn current_locations(revisions: Vec<LocationEntry>) -> Vec<LocationEntry> {
+    let mut current: Vec<LocationEntry> = Vec::new();
+    for entry in revisions {
+        match current.last_mut() {
+            Some(last) if last.id == entry.id => *last = entry,
+            _ => current.push(entry),
+        }
+    }
+    current.retain(|e| !e.retired);
+    current
 }
 
 /// A document answer from its head, the version shown, and the document's attestations and files.

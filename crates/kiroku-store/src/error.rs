@@ -31,6 +31,9 @@ pub enum StoreError {
     /// The backend cannot do this (e.g. a snapshot file of a PostgreSQL database).
     #[error("not supported by this database: {0}")]
     Unsupported(&'static str),
+    /// Emergency read-only mode is active: no clinical or account changes until it is left.
+    #[error("emergency read-only mode since {}: {}", .0.since.to_rfc3339(), .0.reason)]
+    ReadOnly(Box<crate::operations::EmergencyState>),
 }
 
 impl StoreError {

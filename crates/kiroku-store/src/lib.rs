@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod fixity;
 pub mod ledger;
+pub mod operations;
 pub mod records;
 pub mod review;
 pub mod sql;

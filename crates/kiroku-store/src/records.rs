@@ -337,12 +337,14 @@ pub struct NewAuditEvent {
 }
 
 /// The state of the log head row as one command sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogHead {
     pub seq: i64,
     pub last_event: i64,
     pub matrix_version: i64,
     pub tree_size: i64,
+    /// Emergency read-only mode, when active.
+    pub emergency: Option<crate::operations::EmergencyState>,
 }
 
 /// A leaf of the Merkle log: its hash and the row it stands for.

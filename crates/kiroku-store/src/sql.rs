@@ -229,6 +229,36 @@ macro_rules! sql_tx {
                 })
             }
 
+            pub fn emergency(row: &DbRow) -> Result<Option<$crate::operations::EmergencyState>> {
+                let Some(since) = oi(row, "emergency_since")? else { return Ok(None) };
+                Ok(Some($crate::operations::EmergencyState {
+                    since: Timestamp::from_micros(since),
+                    reason: os(row, "emergency_reason")?.unwrap_or_default(),
+                    entered_by: os(row, "emergency_by")?.unwrap_or_default(),
+                }))
+            }
+
+            pub fn location(row: &DbRow) -> Result<$crate::operations::LocationEntry> {
+                Ok($crate::operations::LocationEntry {
+                    id: s(row, "id")?,
+                    revision: i(row, "revision")?,
+                    fields: $crate::operations::LocationFields {
+                        kind: opt("kind", $crate::operations::LocationKind::parse(&s(row, "kind")?))?,
+                        name: s(row, "name")?,
+                        place: s(row, "place")?,
+                        capacity: s(row, "capacity")?,
+                        retention: s(row, "retention")?,
+                        backup: s(row, "backup")?,
+                        response_time: s(row, "response_time")?,
+                        risks: s(row, "risks")?,
+                    },
+                    retired: b(row, "retired")?,
+                    edited_by: name(row, "edited_by")?,
+                    edited_at: t(row, "edited_at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
             pub fn checkpoint(row: &DbRow) -> Result<CheckpointRow> {
                 Ok(CheckpointRow { size: i(row, "size")?, root: s(row, "root")?, time: t(row, "time")?, note: s(row, "note")? })
             }
@@ -342,14 +372,44 @@ macro_rules! sql_tx {
 
             async fn lock_head(&mut self) -> $crate::error::Result<$crate::records::LogHead> {
                 // A no-op update takes the row lock: from here to commit, no other writer moves the counters.
-                let row = ::sqlx::query("UPDATE log_head SET last_seq = last_seq WHERE id = 1 RETURNING last_seq, last_event, matrix_version, tree_size")
+                let row = ::sqlx::query("UPDATE log_head SET last_seq = last_seq WHERE id = 1 RETURNING last_seq, last_event, matrix_version, tree_size, emergency_since, emergency_reason, emergency_by")
                     .fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
                 Ok($crate::records::LogHead {
                     seq: sql_rows::i(&row, "last_seq")?,
                     last_event: sql_rows::i(&row, "last_event")?,
                     matrix_version: sql_rows::i(&row, "matrix_version")?,
                     tree_size: sql_rows::i(&row, "tree_size")?,
+                    emergency: sql_rows::emergency(&row)?,
                 })
+            }
+
+            async fn emergency_state(&mut self) -> $crate::error::Result<Option<$crate::operations::EmergencyState>> {
+                let row = ::sqlx::query("SELECT emergency_since, emergency_reason, emergency_by FROM log_head WHERE id = 1")
+                    .fetch_one(&mut *self.tx).await.map_err($crate::StoreError::database)?;
+                sql_rows::emergency(&row)
+            }
+
+            async fn set_emergency(&mut self, state: Option<&$crate::operations::EmergencyState>) -> $crate::error::Result<()> {
+                ::sqlx::query("UPDATE log_head SET emergency_since = $1, emergency_reason = $2, emergency_by = $3 WHERE id = 1")
+                    .bind(state.map(|s| s.since.as_micros())).bind(state.map(|s| s.reason.clone())).bind(state.map(|s| s.entered_by.clone()))
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn insert_location_entry(&mut self, e: &$crate::operations::LocationEntry) -> $crate::error::Result<()> {
+                let f = &e.fields;
+                ::sqlx::query("INSERT INTO location_entries (id, revision, kind, name, place, capacity, retention, backup, response_time, risks, retired, edited_by, edited_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
+                    .bind(&e.id).bind(e.revision).bind(f.kind.as_str()).bind(&f.name).bind(&f.place).bind(&f.capacity).bind(&f.retention)
+                    .bind(&f.backup).bind(&f.response_time).bind(&f.risks).bind(e.retired).bind(e.edited_by.as_str()).bind(e.edited_at.as_micros()).bind(e.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn location_entries(&mut self, id: Option<&str>) -> $crate::error::Result<Vec<$crate::operations::LocationEntry>> {
+                ::sqlx::query("SELECT id, revision, kind, name, place, capacity, retention, backup, response_time, risks, retired, edited_by, edited_at, seq FROM location_entries WHERE CAST($1 AS TEXT) IS NULL OR id = $1 ORDER BY id, revision LIMIT 10000")
+                    .bind(id)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::location).collect()
             }
 
             async fn tree_size(&mut self) -> $crate::error::Result<i64> {

@@ -8,6 +8,7 @@ use kiroku_core::{AuditEvent, PermissionMatrix};
 use crate::backend::Backend;
 use crate::command::{Command, Reply};
 use crate::error::{Result, StoreError};
+use crate::operations::{EmergencyMode, EmergencyState};
 use crate::records::*;
 use crate::writer::Writer;
 
@@ -15,13 +16,40 @@ use crate::writer::Writer;
 pub struct Store {
     backend: Arc<dyn Backend>,
     writer: Writer,
+    emergency: Arc<EmergencyMode>,
 }
 
 impl Store {
     /// Starts the writer for `backend`. Must be called inside a tokio runtime.
     pub fn start(backend: Arc<dyn Backend>) -> Store {
-        let (writer, _task) = Writer::start(backend.clone());
-        Store { backend, writer }
+        let emergency = Arc::new(EmergencyMode::default());
+        let (writer, _task) = Writer::start(backend.clone(), emergency.clone());
+        Store { backend, writer, emergency }
+    }
+
+    /// Emergency read-only mode as this process knows it (kept current by every write batch and
+    /// by [`Store::refresh_emergency`]).
+    pub fn emergency(&self) -> &Arc<EmergencyMode> {
+        &self.emergency
+    }
+
+    /// Reads the stored mode, so that a mode entered by another process sharing the database shows
+    /// here even while this one writes nothing.
+    pub async fn refresh_emergency(&self) -> Result<Option<EmergencyState>> {
+        let mut tx = self.backend.begin_read().await?;
+        let state = tx.emergency_state().await?;
+        tx.rollback().await?;
+        self.emergency.set_stored(state.clone());
+        Ok(state)
+    }
+
+    /// Whether `role` holds `permission` in the stored matrix, for pages that show no records
+    /// (status pages) and so need no audited command; the decision is `PermissionMatrix::check`.
+    pub async fn allows(&self, role: kiroku_core::Role, permission: kiroku_core::Permission) -> Result<bool> {
+        let mut tx = self.backend.begin_read().await?;
+        let matrix = crate::engine::load_matrix(tx.as_mut()).await?;
+        tx.rollback().await?;
+        Ok(matrix.check(role, permission, None).is_ok())
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
@@ -240,6 +268,9 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::PatientRecord(_) => "patient_record",
         Reply::LoginRefused(_) => "login_refused",
         Reply::BreakGlass(_) => "break_glass",
+        Reply::Emergency(_) => "emergency",
+        Reply::Locations(_) => "locations",
+        Reply::LocationEntries(_) => "location_entries",
     }
 }
 
@@ -275,4 +306,7 @@ into! {
     into_signature => Signature(Box<SignatureRecord>),
     into_patient_ids => PatientIds(Vec<kiroku_core::PatientId>),
     into_patient_record => PatientRecord(Box<PatientRecord>),
+    into_emergency => Emergency(Option<Box<crate::operations::EmergencyState>>),
+    into_locations => Locations(Box<crate::operations::LocationRegister>),
+    into_location_entries => LocationEntries(Vec<crate::operations::LocationEntry>),
 }

@@ -24,7 +24,8 @@ macro_rules! conformance_tests {
             search_treats_wildcards_literally, audit_query_filters_and_pages, disabled_accounts_lose_sessions,
             export_cursor_moves_forward_only,
             log_proves_every_record, review_report_counts_the_period, second_factor_steps_are_used_once,
-            whole_record_export_is_console_only_and_audited);
+            whole_record_export_is_console_only_and_audited,
+            emergency_mode_refuses_changes_and_keeps_reads, location_register_keeps_every_revision);
     };
     (@each $make:path; $($story:ident),+) => {
         $(
@@ -872,4 +873,91 @@ pub async fn whole_record_export_is_console_only_and_audited(store: Store) {
     assert_eq!(exported.session.as_deref(), Some("cli:root"));
     assert_eq!(exported.detail.as_deref(), Some("documents=2 versions=3 attachments=0"));
     assert_clean(&w.store).await;
+}
+
+/// Emergency read-only mode: changes are refused in the writer (also those of a second writer on the
+/// same database, as a second `kiroku serve` would be), reads still work and are still audited,
+/// entering and leaving are audited with their reasons, and leaving restores changes.
+pub async fn emergency_mode_refuses_changes_and_keeps_reads(store: Store) {
+    let w = World::new(store).await;
+    let doc = w.create(&w.doctor, InfoClass::Normal, None).await.expect("create");
+    let refused = w.store.execute(Command::EnterEmergency { by: Some(w.doctor.clone()), reason: "x".into() }).await;
+    assert!(matches!(refused, Err(StoreError::Denied(_))), "only ops.manage switches: {refused:?}");
+    let no_reason = w.store.execute(Command::EnterEmergency { by: Some(w.admin.clone()), reason: " ".into() }).await;
+    assert!(matches!(no_reason, Err(StoreError::Invalid(_))), "{no_reason:?}");
+    let entered = w.store.execute(Command::EnterEmergency { by: Some(w.admin.clone()), reason: "停電訓練".into() }).await.expect("enter");
+    assert!(matches!(entered, Reply::Emergency(Some(_))));
+    assert_eq!(w.store.emergency().current().map(|m| m.reason), Some("停電訓練".to_string()), "the writer publishes the mode");
+
+    let second = Store::start(w.store.backend().clone());
+    for store in [&w.store, &second] {
+        let change = store.execute(Command::Confirm { actor: w.doctor.clone(), id: doc.id.clone(), if_match: None }).await;
+        assert!(matches!(change, Err(StoreError::ReadOnly(_))), "{change:?}");
+        let read = store.execute(Command::ReadDocument { actor: w.doctor.clone(), id: doc.id.clone(), version: None }).await;
+        assert!(read.is_ok(), "reads stay: {read:?}");
+    }
+    assert!(second.emergency().current().is_some(), "the second writer learnt the mode from the database");
+    let reads = w.audit(AuditFilter { action: Some(AuditAction::DocumentRead), ..AuditFilter::default() }).await;
+    assert_eq!(reads.len(), 2, "both reads were audited");
+    let again = w.store.execute(Command::EnterEmergency { by: None, reason: "disk".into() }).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+
+    w.store.execute(Command::LeaveEmergency { actor: w.admin.clone(), reason: "復旧確認済み".into() }).await.expect("leave");
+    assert!(w.store.emergency().current().is_none());
+    second.execute(Command::Confirm { actor: w.doctor.clone(), id: doc.id.clone(), if_match: None }).await.expect("changes are back");
+    let enter = w.audit(AuditFilter { action: Some(AuditAction::EmergencyModeEnter), ..AuditFilter::default() }).await;
+    let leave = w.audit(AuditFilter { action: Some(AuditAction::EmergencyModeLeave), ..AuditFilter::default() }).await;
+    let successes = |events: &[kiroku_core::AuditEvent]| events.iter().filter(|e| e.outcome == Outcome::Success).count();
+    assert_eq!((successes(&enter), successes(&leave)), (1, 1));
+    let left = leave.iter().find(|e| e.outcome == Outcome::Success).expect("leave event");
+    assert_eq!(left.user.as_deref(), Some("admin"));
+    assert!(left.detail.as_deref().is_some_and(|d| d.contains("復旧確認済み") && d.contains("entered_by=admin")), "{left:?}");
+    assert_clean(&w.store).await;
+}
+
+/// The location register's entries are revisions: a change adds one, removing adds a retired one,
+/// nothing is updated in place, and each change is audited with the revision's hash.
+pub async fn location_register_keeps_every_revision(store: Store) {
+    use crate::operations::{LocationFields, LocationKind};
+    let w = World::new(store).await;
+    let fields = LocationFields {
+        kind: LocationKind::PaperArchive,
+        name: "紙カルテ書庫".into(),
+        place: "本館地下1階 書庫B".into(),
+        capacity: "棚 40 段".into(),
+        retention: "5年".into(),
+        backup: "なし（原本）".into(),
+        response_time: "30分以内".into(),
+        risks: "浸水".into(),
+    };
+    let save = |id: Option<String>, fields: LocationFields, retired: bool, actor: Actor| {
+        w.store.execute(Command::SaveLocation { actor, id, fields, retired })
+    };
+    let denied = save(None, fields.clone(), false, w.auditor.clone()).await;
+    assert!(matches!(denied, Err(StoreError::Denied(_))), "auditors read, administrators edit: {denied:?}");
+    let first = save(None, fields.clone(), false, w.admin.clone()).await.expect("add").into_location_entries().expect("entries");
+    let id = first[0].id.clone();
+    let moved = LocationFields { place: "別館2階 書庫C".into(), ..fields.clone() };
+    save(Some(id.clone()), moved, false, w.admin.clone()).await.expect("change");
+    let register = w.store.execute(Command::ReadLocations { actor: w.auditor.clone() }).await.expect("read").into_locations().expect("reg");
+    assert_eq!(register.entries.len(), 1);
+    assert_eq!((register.entries[0].revision, register.entries[0].fields.place.as_str()), (2, "別館2階 書庫C"));
+    save(Some(id.clone()), fields.clone(), true, w.admin.clone()).await.expect("retire");
+    let register = w.store.execute(Command::ReadLocations { actor: w.admin.clone() }).await.expect("read").into_locations().expect("reg");
+    assert!(register.entries.is_empty(), "a retired entry leaves the register");
+    let history = w.store.execute(Command::LocationHistory { actor: w.auditor.clone(), id: id.clone() }).await.expect("history");
+    let history = history.into_location_entries().expect("entries");
+    assert_eq!(history.iter().map(|e| (e.revision, e.retired)).collect::<Vec<_>>(), vec![(1, false), (2, false), (3, true)]);
+    let after_retire = save(Some(id), fields, false, w.admin.clone()).await;
+    assert!(matches!(after_retire, Err(StoreError::Conflict(_))), "{after_retire:?}");
+    let changes = w
+        .audit(AuditFilter { action: Some(AuditAction::LocationRegisterChange), outcome: Some(Outcome::Success), ..AuditFilter::default() })
+        .await;
+    assert_eq!(changes.len(), 3);
+    let mut hashes: Vec<_> = changes.iter().rev().map(|e| e.content_hash.clone()).collect();
+    assert_eq!(hashes, history.iter().map(|e| Some(e.content_hash())).collect::<Vec<_>>(), "each revision's hash is in its event");
+    hashes.dedup();
+    assert_eq!(hashes.len(), 3);
+    let doctor = w.store.execute(Command::ReadLocations { actor: w.doctor.clone() }).await;
+    assert!(matches!(doctor, Err(StoreError::Denied(_))), "{doctor:?}");
 }

@@ -22,6 +22,7 @@ use crate::backend::{Backend, Tx};
 use crate::command::{Command, Reply};
 use crate::engine::{EngineState, audit_failure, execute};
 use crate::error::{Result, StoreError};
+use crate::operations::EmergencyMode;
 
 pub const MAX_BATCH: usize = 512;
 const QUEUE: usize = 4096;
@@ -39,9 +40,10 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer task on the current tokio runtime. It ends when every handle is dropped.
-    pub fn start(backend: Arc<dyn Backend>) -> (Writer, tokio::task::JoinHandle<()>) {
+    /// `emergency` is the process's view of read-only mode, which the writer enforces and updates.
+    pub fn start(backend: Arc<dyn Backend>, emergency: Arc<EmergencyMode>) -> (Writer, tokio::task::JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(backend, rx));
+        let task = tokio::spawn(run(backend, emergency, rx));
         (Writer { queue }, task)
     }
 
@@ -53,15 +55,49 @@ impl Writer {
     }
 }
 
-async fn run(backend: Arc<dyn Backend>, mut rx: mpsc::Receiver<Job>) {
+async fn run(backend: Arc<dyn Backend>, emergency: Arc<EmergencyMode>, mut rx: mpsc::Receiver<Job>) {
     let mut state = EngineState::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        commit_batch(backend.as_ref(), &mut state, std::mem::take(&mut batch)).await;
+        let batch = refuse_in_emergency(backend.as_ref(), &emergency, std::mem::take(&mut batch)).await;
+        if batch.is_empty() {
+            continue;
+        }
+        commit_batch(backend.as_ref(), &mut state, &emergency, batch).await;
     }
 }
 
-async fn commit_batch(backend: &dyn Backend, state: &mut EngineState, batch: Vec<Job>) {
+/// Answers the changes emergency mode refuses before any transaction begins: the refusal must work
+/// when the database cannot be written (that is when kiroku enters the mode by itself). Refusals
+/// change nothing and are not audited (with a full disk there is nowhere to write them). While the
+/// mode is on, the stored mode is read again (a read still works on a full disk), because another
+/// process may have left it; when even that fails, memory decides. The batch itself checks once
+/// more against the locked log head ([`EngineState::refusal`]).
+async fn refuse_in_emergency(backend: &dyn Backend, emergency: &EmergencyMode, batch: Vec<Job>) -> Vec<Job> {
+    if emergency.current().is_none() || batch.iter().all(|j| j.command.allowed_in_emergency()) {
+        return batch;
+    }
+    if emergency.unstored().is_none()
+        && let Ok(stored) = stored_mode(backend).await
+    {
+        emergency.set_stored(stored);
+    }
+    let Some(mode) = emergency.current() else { return batch };
+    let (allowed, refused): (Vec<Job>, Vec<Job>) = batch.into_iter().partition(|j| j.command.allowed_in_emergency());
+    for job in refused {
+        let _ = job.reply.send(Err(StoreError::ReadOnly(Box::new(mode.clone()))));
+    }
+    allowed
+}
+
+async fn stored_mode(backend: &dyn Backend) -> Result<Option<crate::operations::EmergencyState>> {
+    let mut tx = backend.begin_read().await?;
+    let state = tx.emergency_state().await?;
+    tx.rollback().await?;
+    Ok(state)
+}
+
+async fn commit_batch(backend: &dyn Backend, state: &mut EngineState, emergency: &EmergencyMode, batch: Vec<Job>) {
     let mut tx = match backend.begin_write().await {
         Ok(tx) => tx,
         Err(e) => return fail_all(batch.into_iter().map(|j| j.reply), &e),
@@ -99,6 +135,9 @@ async fn commit_batch(backend: &dyn Backend, state: &mut EngineState, batch: Vec
     };
     match committed {
         Ok(()) => {
+            // The mode as committed (the log head said so, or a command of this batch changed it),
+            // published before anyone hears of the commit.
+            emergency.set_stored(state.emergency.clone());
             for (reply, result) in held {
                 let _ = reply.send(result);
             }
@@ -121,6 +160,9 @@ fn fail_all(replies: impl Iterator<Item = oneshot::Sender<Result<Reply>>>, e: &S
 /// restoring the log's mark and recorded as a refused attempt under the same write number; a
 /// failure after a change is fatal and rolls the whole batch back.
 async fn run_one(tx: &mut dyn Tx, state: &mut EngineState, command: &Command) -> Result<Reply> {
+    if let Some(refused) = state.refusal(command) {
+        return Err(refused);
+    }
     let log = state.log_mut()?;
     let seq = log.next_seq();
     if command.reads_log() {

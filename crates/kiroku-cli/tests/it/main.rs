@@ -11,6 +11,7 @@ mod export;
 mod identity;
 mod log;
 mod offline_export;
+mod operations;
 mod sessions;
 mod story;
 mod tamper;

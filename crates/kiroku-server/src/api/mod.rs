@@ -7,6 +7,7 @@ pub mod break_glass;
 pub mod documents;
 pub mod identity;
 mod log;
+pub mod operations;
 mod ops;
 pub mod patients;
 mod review;
@@ -71,7 +72,15 @@ pub fn router(state: AppState) -> Router {
         .route("/documents/{id}/versions/{n}/proof", get(log::version_proof))
         .route("/documents/{id}/versions/{n}/signed-content", get(signatures::signed_content))
         .route("/documents/{id}/versions/{n}/signatures", get(signatures::list).post(signatures::sign))
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
+        .route("/emergency", get(operations::emergency))
+        .route("/emergency/enter", post(operations::enter_emergency))
+        .route("/emergency/leave", post(operations::leave_emergency))
+        .route("/locations", get(operations::locations).post(operations::add_location))
+        .route("/locations/{id}", axum::routing::put(operations::change_location).delete(operations::retire_location))
+        .route("/locations/{id}/history", get(operations::location_history))
+        .route("/status/response-times", get(operations::response_times))
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .route_layer(middleware::from_fn_with_state(state.clone(), refuse_changes_in_emergency));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(ops::healthz))
@@ -79,9 +88,27 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(ops::openapi))
         .merge(web::router(&state))
         .fallback(no_route)
+        .layer(middleware::from_fn_with_state(state.clone(), crate::timing::measure))
         .layer(middleware::from_fn_with_state(state.clone(), web::page::render_error_pages))
         .layer(middleware::from_fn_with_state(state.clone(), secure_headers))
         .with_state(state)
+}
+
+/// In emergency read-only mode, the API's changing operations answer 503 before their body is read
+/// or checked, from the mode this process holds in memory (so also when the database is down). The
+/// store refuses the same changes again inside the write batch, for the web pages and the command
+/// line and for a mode another process entered a moment ago.
+async fn refuse_changes_in_emergency(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() != axum::http::Method::GET
+        && let Some(mode) = state.store.emergency().current()
+    {
+        let route = request.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
+        let method = request.method().as_str().to_ascii_lowercase();
+        if !crate::openapi::OPEN_IN_EMERGENCY.iter().any(|(m, p)| *m == method && *p == route) {
+            return ApiError::read_only(&mode).into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// Unknown paths: a problem for API clients, a 404 page for people.

@@ -15,6 +15,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
             // Altered or missing content is an alert, not an outage: kiroku keeps serving, loudly.
             let fixity = state.fixity.get();
             let stamping = state.stamping.get();
+            let emergency = state.store.emergency().current();
             let mut alerts = Vec::new();
             if state.fixity.alert() {
                 alerts.push(
@@ -30,8 +31,17 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
                     stamping.last_error.as_deref().unwrap_or_default()
                 ));
             }
-            let status = if alerts.is_empty() { "ok" } else { "degraded" };
-            let mut body = json!({ "status": status, "version": env!("CARGO_PKG_VERSION"), "backend": backend.kind(), "schema_version": schema, "fixity": fixity, "timestamps": stamping });
+            // Read-only mode is stronger than an alert: changes are refused until an administrator ends it.
+            let status = match (&emergency, alerts.is_empty()) {
+                (Some(_), _) => "read_only",
+                (None, false) => "degraded",
+                (None, true) => "ok",
+            };
+            if let Some(mode) = &emergency {
+                alerts.push(format!("emergency read-only mode since {}: {}", mode.since.to_rfc3339(), mode.reason));
+            }
+            let mut body = json!({ "status": status, "version": env!("CARGO_PKG_VERSION"), "backend": backend.kind(), "schema_version": schema,
+                                   "fixity": fixity, "timestamps": stamping, "emergency": super::operations::emergency_json(&state) });
             if !alerts.is_empty() {
                 body["alerts"] = json!(alerts);
             }
@@ -39,7 +49,9 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         }
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "backend": backend.kind() }))).into_response()
+            let body =
+                json!({ "status": "unavailable", "backend": backend.kind(), "emergency": super::operations::emergency_json(&state) });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
 }
@@ -66,6 +78,20 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         stamping.stamped_total,
         stamping.renewed_total
     ));
+    let emergency = state.store.emergency().current();
+    text.push_str(&format!(
+        "# HELP kiroku_emergency_mode 1 while kiroku is in emergency read-only mode (changes refused), else 0.
+# TYPE kiroku_emergency_mode gauge
+kiroku_emergency_mode {}
+\
+         # HELP kiroku_emergency_since_timestamp_seconds When the current emergency mode began; 0 when not active.
+# TYPE kiroku_emergency_since_timestamp_seconds gauge
+kiroku_emergency_since_timestamp_seconds {}
+",
+        u8::from(emergency.is_some()),
+        emergency.map_or(0, |m| m.since.as_micros() / 1_000_000)
+    ));
+    state.response_times.render(&state.settings.response_targets, &mut text);
     let mut response = text.into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     response

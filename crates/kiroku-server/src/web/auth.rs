@@ -54,7 +54,15 @@ pub async fn login_form(State(state): State<AppState>, headers: HeaderMap, Query
 
 fn login_page(state: &AppState, lang: Lang, error: String, notice: String, username: String) -> Result<Response, WebError> {
     let token = kiroku_auth::token::random_token(24);
-    let c = Chrome { lang, user: None, csrf: token.clone(), path: "/login".into(), alert: false, break_glass: String::new() };
+    let c = Chrome {
+        lang,
+        user: None,
+        csrf: token.clone(),
+        path: "/login".into(),
+        alert: false,
+        break_glass: String::new(),
+        emergency: EmergencyBanner::of(state),
+    };
     let mut response = render(&LoginPage { c, error, notice, username })?;
     if let Ok(v) = HeaderValue::from_str(&set_cookie(state, LOGIN_CSRF_COOKIE, &token, None)) {
         response.headers_mut().append(header::SET_COOKIE, v);

@@ -15,6 +15,7 @@ mod break_glass;
 mod diff;
 mod documents;
 pub mod i18n;
+mod operations;
 pub mod page;
 mod patients;
 mod signatures;
@@ -66,6 +67,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/users", get(admin::users).post(admin::create))
         .route("/admin/users/{username}", post(admin::user_action))
         .route("/admin/roles", get(admin::roles).post(admin::save_roles))
+        .route("/admin/status", get(operations::status))
+        .route("/admin/status/emergency", post(operations::switch_emergency))
+        .route("/admin/locations", get(operations::locations).post(operations::add_location))
+        .route("/admin/locations/{id}", get(operations::location).post(operations::change_location))
         .route("/audit", get(audit::view))
         .route("/audit/export.csv", get(audit::csv))
         .route("/static/kiroku.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../../static/kiroku.css")) }))

@@ -88,6 +88,24 @@ pub struct Chrome {
     pub alert: bool,
     /// Break-glass accounts in use now ("name until HH:MM"), shown as a banner on every page.
     pub break_glass: String,
+    /// The emergency read-only banner, while the mode is active.
+    pub emergency: Option<EmergencyBanner>,
+}
+
+/// What the emergency banner says: since when (JST), why, and whom to contact.
+#[derive(Debug, Clone)]
+pub struct EmergencyBanner {
+    pub since: String,
+    pub reason: String,
+    pub contact: String,
+}
+
+impl EmergencyBanner {
+    /// The banner from the mode this process holds in memory (so it shows when the database is down).
+    pub fn of(state: &AppState) -> Option<EmergencyBanner> {
+        let mode = state.store.emergency().current()?;
+        Some(EmergencyBanner { since: jst(mode.since), reason: mode.reason, contact: crate::api::operations::contact(state) })
+    }
 }
 
 impl Chrome {
@@ -120,6 +138,7 @@ impl Chrome {
             "doctor" => role == Some(Role::Doctor),
             "admin" => role == Some(Role::Admin),
             "auditor" => role == Some(Role::Auditor),
+            "ops" => matches!(role, Some(Role::Admin | Role::Auditor)),
             _ => false,
         }
     }
@@ -192,6 +211,7 @@ impl WebSession {
             path,
             alert: state.fixity.alert(),
             break_glass,
+            emergency: EmergencyBanner::of(state),
         };
         Ok(WebSession { auth, chrome })
     }
@@ -385,7 +405,7 @@ pub async fn render_error_pages(State(state): State<AppState>, mut request: Requ
     let csrf = if user.is_some() { csrf } else { String::new() };
     let alert = user.is_some() && state.fixity.alert();
     let break_glass = if user.is_some() { break_glass_banner(&state).await } else { String::new() };
-    let c = Chrome { lang, user, csrf, path, alert, break_glass };
+    let c = Chrome { lang, user, csrf, path, alert, break_glass, emergency: EmergencyBanner::of(&state) };
     let (title, detail, hint) = describe(lang, status, &page);
     let t = ErrorTemplate { c, status: status.as_u16(), title, detail, hint };
     match t.render() {
