@@ -860,3 +860,50 @@ async fn break_glass_pages_in_a_real_browser() {
     assert!(b.text("#bg-state-er\\.nurse1").await.contains("封印中"));
     b.close().await;
 }
+
+/// Operations pages: the location register (an administrator adds a place), the status page with the
+/// switch into emergency read-only mode, the banner on every page, a refused form explained in
+/// Japanese, and leaving the mode again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_pages_in_a_real_browser() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[("KIROKU_EMERGENCY_CHECK_INTERVAL_SECONDS", "0")]);
+    let Some(b) = browser(&server.base).await else { return };
+    b.first_login("admin", ADMIN_PASSWORD).await;
+
+    b.goto("/admin/locations").await;
+    b.select("#kind", "paper_archive").await;
+    b.fill("#name", "紙カルテ書庫").await;
+    b.fill("#place", "本館地下1階 書庫B").await;
+    b.fill("#retention", "最終来院から5年").await;
+    b.fill("#risks", "浸水・火災").await;
+    b.click("#add-location").await;
+    assert!(b.text("#locations-notice").await.contains("保存しました"));
+    let register = b.text("#locations").await;
+    assert!(register.contains("紙カルテ書庫") && register.contains("データベース") && register.contains("ファイル保存領域"), "{register}");
+    b.shot("locations").await;
+
+    b.goto("/admin/status").await;
+    assert!(b.text("#response-times").await.contains("カルテ表示"));
+    b.fill("#enter-reason", "停電のため（非常用電源で稼働中）").await;
+    b.click("#enter-emergency").await;
+    assert!(b.text("#emergency-banner").await.contains("縮退運用中"));
+    assert_eq!(b.text("#emergency-reason").await, "停電のため（非常用電源で稼働中）");
+    b.shot("status-emergency").await;
+
+    // A change through a form is refused by the writer and explained, with the banner above.
+    b.goto("/admin/locations").await;
+    b.fill("#name", "外付けディスク").await;
+    b.fill("#place", "事務室の金庫").await;
+    b.click("#add-location").await;
+    let page = b.main_text().await;
+    assert!(page.contains("縮退運用") && page.contains("紙に記録"), "{page}");
+    b.shot("emergency-refused").await;
+
+    b.goto("/admin/status").await;
+    b.fill("#leave-reason", "復電を確認した").await;
+    b.click("#leave-emergency").await;
+    assert!(b.text("#status-notice").await.contains("解除しました"));
+    assert!(b.d().find(Locator::Css("#emergency-banner")).await.is_err(), "the banner is gone");
+    b.close().await;
+}
