@@ -137,14 +137,15 @@ async fn back_up_blobs(
     for (i, hash) in hashes.into_iter().enumerate() {
         progress("files", i as u64, total);
         if let Some(entry) = known.get(&hash) {
-            entries.push(entry.clone());
+            entries.push(keep_locked(target, entry.clone(), options).await?);
             continue;
         }
         let path = blobs.path_of(&hash).map_err(|e| BackupError::Target(format!("file {hash}: {e}")))?;
         let key = manifest::blob_key(&hash);
         if stored.contains(&key) {
             // Left by a run that never finished: adopt it as it is (objects are never overwritten).
-            entries.push(adopt(target, &key, &hash, &path, scratch.path()).await?);
+            let entry = adopt(target, &key, &hash, &path, scratch.path()).await?;
+            entries.push(keep_locked(target, entry, options).await?);
             continue;
         }
         let sealed = staging.join("blob.age");
@@ -155,10 +156,23 @@ async fn back_up_blobs(
         }
         target.put(&key, &sealed, options.retain_until).await?;
         added += digests.stored_size;
-        entries.push(entry_of(hash, key, &digests));
+        entries.push(Entry { retain_until: options.retain_until.map(manifest::rfc3339), ..entry_of(hash, key, &digests) });
     }
     progress("files", total, total);
     Ok((entries, added))
+}
+
+/// Extends a reused file's write-once retention to this generation's, so that a generation stays
+/// whole until its own retention ends (Object Lock only ever lengthens a COMPLIANCE retention).
+async fn keep_locked(target: &dyn Target, mut entry: Entry, options: &Options) -> Result<Entry> {
+    let Some(until) = options.retain_until else { return Ok(entry) };
+    let current =
+        entry.retain_until.as_deref().and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok());
+    if current.is_none_or(|c| c < until) {
+        target.extend_retention(&entry.key, until).await?;
+        entry.retain_until = Some(manifest::rfc3339(until));
+    }
+    Ok(entry)
 }
 
 /// The entry of an object already on the target, from its stored digest and the live file's size.
@@ -169,7 +183,15 @@ async fn adopt(target: &dyn Target, key: &str, hash: &str, live: &Path, scratch:
         std::fs::remove_file(&local).map_err(|e| BackupError::io("cannot remove a downloaded object", e))?;
     }
     let size = std::fs::metadata(live).map_err(|e| BackupError::io(format!("cannot read {}", live.display()), e))?.len();
-    Ok(Entry { name: hash.into(), key: key.into(), size, sha256: hash.into(), stored_size, stored_sha256: hex::encode(stored_sha256) })
+    Ok(Entry {
+        name: hash.into(),
+        key: key.into(),
+        size,
+        sha256: hash.into(),
+        stored_size,
+        stored_sha256: hex::encode(stored_sha256),
+        retain_until: None,
+    })
 }
 
 fn seal_path(src: &Path, dest: &Path, recipient: &Recipient) -> Result<Digests> {
@@ -201,6 +223,7 @@ fn entry_of(name: String, key: String, d: &Digests) -> Entry {
         sha256: hex::encode(d.sha256),
         stored_size: d.stored_size,
         stored_sha256: hex::encode(d.stored_sha256),
+        retain_until: None,
     }
 }
 

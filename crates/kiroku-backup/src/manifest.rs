@@ -47,6 +47,10 @@ pub struct Entry {
     pub sha256: String,
     pub stored_size: u64,
     pub stored_sha256: String,
+    /// Write-once until then (RFC 3339), on targets that enforce it. A file shared by several
+    /// generations is kept locked as long as the newest of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_until: Option<String>,
 }
 
 /// The log as it stood when the backup began. The snapshot holds at least these leaves, and its

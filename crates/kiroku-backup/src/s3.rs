@@ -160,6 +160,17 @@ impl S3Target {
         Ok(Some(resp.bytes().await.map_err(|e| BackupError::Target(format!("S3: reading {key} failed: {e}")))?.to_vec()))
     }
 
+    /// Until when the current version of an object is write-once, as the store reports it.
+    pub async fn retention_of(&self, key: &str) -> Result<Option<String>> {
+        check_key(key)?;
+        let full = self.full_key(key);
+        let req =
+            Request { method: reqwest::Method::HEAD, key: &full, query: vec![], headers: vec![], payload_sha256: EMPTY_SHA256.into() };
+        let resp = self.send(req, reqwest::Body::from(Vec::new())).await?;
+        let resp = self.expect_ok(resp, &format!("read {key}")).await?;
+        Ok(resp.headers().get("x-amz-object-lock-retain-until-date").and_then(|v| v.to_str().ok()).map(str::to_string))
+    }
+
     /// The current version id of an object, if the bucket keeps versions.
     pub async fn version_of(&self, key: &str) -> Result<Option<String>> {
         let full = self.full_key(key);
@@ -203,6 +214,22 @@ impl Target for S3Target {
         self.expect_ok(resp, &format!("store {key}")).await?;
         let _ = std::fs::remove_file(file);
         Ok(())
+    }
+
+    async fn extend_retention(&self, key: &str, until: OffsetDateTime) -> Result<()> {
+        check_key(key)?;
+        let until = crate::manifest::rfc3339(until.replace_nanosecond(0).unwrap_or(until));
+        let body = format!(
+            "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>COMPLIANCE</Mode><RetainUntilDate>{until}</RetainUntilDate></Retention>"
+        )
+        .into_bytes();
+        let headers = vec![("content-md5".to_string(), base64::engine::general_purpose::STANDARD.encode(Md5::digest(&body)))];
+        let full = self.full_key(key);
+        let payload_sha256 = hex::encode(Sha256::digest(&body));
+        let req =
+            Request { method: reqwest::Method::PUT, key: &full, query: vec![("retention".into(), String::new())], headers, payload_sha256 };
+        let resp = self.send(req, reqwest::Body::from(body)).await?;
+        self.expect_ok(resp, &format!("extend the retention of {key}")).await.map(|_| ())
     }
 
     async fn local_copy(&self, key: &str, scratch: &Path) -> Result<Option<PathBuf>> {
@@ -332,11 +359,9 @@ fn sign(config: &S3Config, req: &Request<'_>, now: OffsetDateTime) -> (String, V
     ));
     // reqwest sets Host itself from the URL.
     headers.retain(|(k, _)| k != "host");
-    let url = if canonical_query.is_empty() {
-        format!("{}{path}", config.endpoint)
-    } else {
-        format!("{}{path}?{canonical_query}", config.endpoint)
-    };
+    // A sub-resource without a value is sent bare (`?retention`), as S3 clients do; it is signed as `retention=`.
+    let url_query = query.iter().map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") }).collect::<Vec<_>>().join("&");
+    let url = if url_query.is_empty() { format!("{}{path}", config.endpoint) } else { format!("{}{path}?{url_query}", config.endpoint) };
     (url, headers)
 }
 

@@ -37,6 +37,10 @@ pub trait Target: Send + Sync {
     async fn delete(&self, key: &str) -> Result<Deleted>;
     /// Free space in bytes, when the target can tell.
     fn available(&self) -> Option<u64>;
+    /// Keeps an object write-once at least until `until`, where the target enforces retention.
+    async fn extend_retention(&self, _key: &str, _until: OffsetDateTime) -> Result<()> {
+        Ok(())
+    }
     /// Makes everything put so far durable. Object stores acknowledge a PUT only once it is stored.
     async fn flush(&self) -> Result<()> {
         Ok(())

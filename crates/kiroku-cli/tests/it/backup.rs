@@ -380,7 +380,17 @@ async fn object_lock_copy_cannot_be_deleted_or_overwritten() {
     let admin = admin(&server).await;
     let doctor = user(&server, &admin, "dr.kato", "doctor").await;
     create_patient(&doctor, "P3").await;
-    doctor.post("/api/v1/patients/P3/documents", note("外部保存の記録")).await.expect(201, "doc");
+    let doc = doctor.post("/api/v1/patients/P3/documents", note("外部保存の記録")).await.expect(201, "doc");
+    let up = doctor
+        .http
+        .post(format!("{}/api/v1/documents/{}/attachments?name=scan.pdf", server.base, doc["id"].as_str().expect("id")))
+        .bearer_auth(doctor.token.clone().unwrap_or_default())
+        .header("content-type", "application/pdf")
+        .body(b"%PDF-1.7 locked".to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(up.status(), 201);
     server.stop();
 
     let target = "s3://kiroku-backups/hospital-a";
@@ -388,6 +398,8 @@ async fn object_lock_copy_cannot_be_deleted_or_overwritten() {
     assert_eq!(code, 0, "init: {out} {err}");
     let (code, out, err) = s3(&["backup", "create", "--target", target, "--no-prune"]);
     assert_eq!(code, 0, "first backup: {out} {err}");
+    // The second generation's retention ends at least a second later than the first's.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (code, out, err) = s3(&["backup", "create", "--target", target]);
     assert_eq!(code, 0, "second backup: {out} {err}");
     // A policy that keeps only the newest tries to remove the first generation: refused, it is locked.
@@ -412,6 +424,19 @@ async fn object_lock_copy_cannot_be_deleted_or_overwritten() {
     };
     let store = kiroku_backup::s3::S3Target::new(config).expect("client");
     use kiroku_backup::Target;
+    // The file both generations share stays locked as long as the newer one.
+    let manifests: Vec<_> =
+        kiroku_backup::generations::list(&store).await.expect("generations").into_iter().filter_map(|g| g.manifest).collect();
+    assert_eq!(manifests.len(), 2);
+    let until = |t: &str| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).expect("a time");
+    let first = until(manifests[0].blobs[0].retain_until.as_deref().expect("retention"));
+    let newest = manifests.last().expect("newest");
+    assert_eq!(newest.blobs[0].key, manifests[0].blobs[0].key, "the second generation reuses the file");
+    let locked = until(&store.retention_of(&newest.blobs[0].key).await.expect("head").expect("a retention"));
+    // Retention is stored to the second: without the extension it would read the first's second.
+    let first_second = first.replace_nanosecond(0).expect("a valid time");
+    assert!(locked > first_second, "the retention was extended from {first_second} to the newer generation's, not left at {locked}");
+    assert!(locked + time::Duration::seconds(1) > until(newest.retain_until.as_deref().expect("retention")));
     let keys = store.list("generations/").await.expect("list");
     let manifest = keys.iter().find(|k| k.ends_with("manifest.json")).expect("a manifest").clone();
     let original = store.get_bytes(&manifest).await.expect("get").expect("present");
