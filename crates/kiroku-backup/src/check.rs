@@ -28,23 +28,33 @@ pub async fn check_entry(
 ) -> Result<()> {
     let bad = |why: String| BackupError::Crypto(format!("{}: {why}", entry.key));
     let path = target.local_copy(&entry.key, scratch).await?.ok_or_else(|| bad("missing".into()))?;
-    let (stored_size, stored_sha) = crypt::stored_digest(&path)?;
-    if stored_size != entry.stored_size || hex::encode(stored_sha) != entry.stored_sha256 {
-        return Err(bad("changed since the backup (its SHA-256 differs from the manifest)".into()));
-    }
-    if let Some(opener) = opener {
-        let mut file = match dest {
-            Some(d) => Some(std::fs::File::create(d).map_err(|e| BackupError::io(format!("cannot create {}", d.display()), e))?),
-            None => None,
-        };
-        let out = file.as_mut().map(|f| f as &mut dyn std::io::Write);
-        let (size, sha) = match opener {
-            Opener::Identity(id) => crypt::open(&path, out, id),
-            Opener::Passphrase(p) => crypt::open_with_passphrase(&path, out, p),
+    let changed = |size: u64, sha: [u8; 32]| size != entry.stored_size || hex::encode(sha) != entry.stored_sha256;
+    match opener {
+        None => {
+            let (stored_size, stored_sha) = crypt::stored_digest(&path)?;
+            if changed(stored_size, stored_sha) {
+                return Err(bad("changed since the backup (its SHA-256 differs from the manifest)".into()));
+            }
         }
-        .map_err(|e| bad(e.to_string()))?;
-        if size != entry.size || hex::encode(sha) != entry.sha256 {
-            return Err(bad("decrypts to different content than was backed up".into()));
+        Some(opener) => {
+            let mut file = match dest {
+                Some(d) => Some(std::fs::File::create(d).map_err(|e| BackupError::io(format!("cannot create {}", d.display()), e))?),
+                None => None,
+            };
+            let out = file.as_mut().map(|f| f as &mut dyn std::io::Write);
+            // One read hashes the object as stored and decrypts it.
+            let read = match opener {
+                Opener::Identity(id) => crypt::read_once(&path, out, id)?,
+                Opener::Passphrase(p) => crypt::read_once(&path, out, &crypt::passphrase_identity(p))?,
+            };
+            // A changed object is reported as such, before whatever its decryption then said.
+            if changed(read.stored_size, read.stored_sha256) {
+                return Err(bad("changed since the backup (its SHA-256 differs from the manifest)".into()));
+            }
+            let (size, sha) = read.plain.map_err(|e| bad(e.to_string()))?;
+            if size != entry.size || hex::encode(sha) != entry.sha256 {
+                return Err(bad("decrypts to different content than was backed up".into()));
+            }
         }
     }
     if path.starts_with(scratch) {

@@ -135,17 +135,51 @@ pub fn stored_digest(path: &Path) -> Result<(u64, [u8; 32])> {
 /// plaintext's size and SHA-256. A wrong key or a changed byte is an error: age authenticates every
 /// 64 KiB chunk.
 pub fn open(src: &Path, plain: Option<&mut dyn Write>, identity: &Identity) -> Result<(u64, [u8; 32])> {
-    open_with(src, plain, identity)
+    read_once(src, plain, identity)?.plain
 }
 
-/// Decrypts an object sealed with a passphrase (the copy of the keys).
-pub fn open_with_passphrase(src: &Path, plain: Option<&mut dyn Write>, passphrase: &str) -> Result<(u64, [u8; 32])> {
-    open_with(src, plain, &age::scrypt::Identity::new(SecretString::from(passphrase.to_owned())))
+/// The key of an object sealed with a passphrase (the copy of the keys).
+pub fn passphrase_identity(passphrase: &str) -> age::scrypt::Identity {
+    age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()))
 }
 
-fn open_with(src: &Path, plain: Option<&mut dyn Write>, identity: &dyn age::Identity) -> Result<(u64, [u8; 32])> {
+/// What one read of a stored object tells: its stored size and SHA-256 always, and what it
+/// decrypted to (or why it did not).
+pub struct ReadOnce {
+    pub stored_size: u64,
+    pub stored_sha256: [u8; 32],
+    pub plain: Result<(u64, [u8; 32])>,
+}
+
+/// Hashes everything read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads the stored object at `src` once: hashing it as stored while decrypting it into `plain`.
+/// The error of the outer result is only for a file that cannot be read at all.
+pub fn read_once(src: &Path, plain: Option<&mut dyn Write>, identity: &dyn age::Identity) -> Result<ReadOnce> {
     let file = File::open(src).map_err(|e| BackupError::io(format!("cannot read {}", src.display()), e))?;
-    let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(CHUNK, file))
+    let mut stored = HashingReader { inner: file, hasher: Sha256::new(), size: 0 };
+    let decrypted = decrypt(&mut stored, plain, identity, src);
+    // The rest of a file that failed to decrypt still counts for its stored digest.
+    std::io::copy(&mut stored, &mut std::io::sink()).map_err(|e| BackupError::io(format!("cannot read {}", src.display()), e))?;
+    Ok(ReadOnce { stored_size: stored.size, stored_sha256: stored.hasher.finalize().into(), plain: decrypted })
+}
+
+fn decrypt(stored: &mut dyn Read, plain: Option<&mut dyn Write>, identity: &dyn age::Identity, src: &Path) -> Result<(u64, [u8; 32])> {
+    let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(CHUNK, stored))
         .map_err(|e| BackupError::Crypto(format!("not an age file: {e}")))?;
     let mut reader = decryptor.decrypt(std::iter::once(identity)).map_err(|e| match e {
         age::DecryptError::NoMatchingKeys => BackupError::Crypto("the key does not open this backup (wrong key or passphrase)".into()),

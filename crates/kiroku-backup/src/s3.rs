@@ -307,10 +307,6 @@ impl Target for S3Target {
         }
         self.expect_ok(resp, &format!("delete {key}")).await.map(|_| Deleted::Yes)
     }
-
-    fn available(&self) -> Option<u64> {
-        None
-    }
 }
 
 /// AWS Signature Version 4 for S3: the URL to call and every header to send with it.

@@ -35,8 +35,6 @@ pub trait Target: Send + Sync {
     /// Every key that starts with `prefix`.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
     async fn delete(&self, key: &str) -> Result<Deleted>;
-    /// Free space in bytes, when the target can tell.
-    fn available(&self) -> Option<u64>;
     /// Keeps an object write-once at least until `until`, where the target enforces retention.
     async fn extend_retention(&self, _key: &str, _until: OffsetDateTime) -> Result<()> {
         Ok(())
@@ -198,20 +196,6 @@ impl Target for DirTarget {
             Err(e) => Err(BackupError::io(format!("cannot delete {}", path.display()), e)),
         }
     }
-
-    fn available(&self) -> Option<u64> {
-        available_space(&self.root)
-    }
-}
-
-/// Free space for unprivileged writers on the filesystem holding `path`, via `df` (no unsafe code
-/// and no extra dependency for one number; `None` where `df` is missing).
-pub fn available_space(path: &Path) -> Option<u64> {
-    let out = std::process::Command::new("df").arg("-Pk").arg(path).output().ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
-    let line = text.lines().nth(1)?;
-    let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 #[cfg(test)]
@@ -235,6 +219,5 @@ mod tests {
         assert_eq!(t.list("a/").await.expect("list"), vec!["a/b.txt".to_string()]);
         assert_eq!(t.delete("a/b.txt").await.expect("delete"), Deleted::Yes);
         assert_eq!(t.get_bytes("a/b.txt").await.expect("get"), None);
-        assert!(t.available().is_some());
     }
 }

@@ -458,24 +458,27 @@ pub async fn restore(data_dir: &Path, database_url: Option<String>, args: Restor
     let restored = restore_signed(target.as_ref(), &generation, &identity, keys_passphrase.as_deref(), &into, &trust, &bar).await;
     bar.finish_and_clear();
     let outcome = match restored {
-        Ok(report) => check_restored(&into, data_dir, &report).await,
+        Ok(report) => match open_restored(&into).await {
+            Ok(copy) => check_restored(&into, &copy, data_dir, &report).await.map(|r| (r, copy)),
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     let seconds = started.elapsed().as_secs_f64();
     if args.drill {
         let store = start(opened.as_ref().context("the drill needs the live data directory")?);
         let detail = match &outcome {
-            Ok(r) => json!({ "target": target.location(), "generation": generation, "ok": r.clean, "versions": r.versions,
+            Ok((r, _)) => json!({ "target": target.location(), "generation": generation, "ok": r.clean, "versions": r.versions,
                              "audit_events": r.audit_events, "files": r.files, "findings": r.findings.len(), "duration_ms": (seconds * 1000.0) as u64 }),
             Err(e) => {
                 json!({ "target": target.location(), "generation": generation, "ok": false, "error": e.to_string(), "duration_ms": (seconds * 1000.0) as u64 })
             }
         };
-        record(&store, AuditAction::RestoreDrill, outcome.as_ref().is_ok_and(|r| r.clean), detail).await?;
+        record(&store, AuditAction::RestoreDrill, outcome.as_ref().is_ok_and(|(r, _)| r.clean), detail).await?;
     }
-    let result = outcome?;
+    let (result, copy) = outcome?;
     if !args.drill {
-        record_restore(&into, &target.location(), &generation, &result).await?;
+        record_restore(&copy, &target.location(), &generation, &result).await?;
     }
     if args.json {
         println!(
@@ -591,12 +594,17 @@ pub async fn open_backup(from: &FromBackup, live_dir: &Path) -> Result<crate::op
     bar.finish_and_clear();
     let report = report?;
     eprintln!("kiroku: restored generation {} into {} to export from it", report.generation, work_dir.display());
+    open_restored(&work_dir).await
+}
+
+/// A restored copy opened like a data directory: always SQLite, whatever its kiroku.toml says.
+async fn open_restored(dir: &Path) -> Result<crate::open::Opened> {
     let backend: Arc<dyn kiroku_store::Backend> = Arc::new(
-        kiroku_store_sqlite::SqliteBackend::open(&work_dir.join(kiroku_backup::restore::DATABASE_FILE))
+        kiroku_store_sqlite::SqliteBackend::open(&dir.join(kiroku_backup::restore::DATABASE_FILE))
             .await
             .context("cannot open the restored database")?,
     );
-    let blobs = kiroku_blob::BlobStore::open(work_dir.join("blobs")).context("cannot open the restored files")?;
+    let blobs = kiroku_blob::BlobStore::open(dir.join("blobs")).context("cannot open the restored files")?;
     Ok(crate::open::Opened { config: crate::config::Config::default(), backend, blobs })
 }
 
@@ -611,23 +619,22 @@ struct Restored {
 }
 
 /// Runs `kiroku verify`'s checks on the restored copy and that its log holds the backup's.
-async fn check_restored(into: &Path, live_dir: &Path, report: &kiroku_backup::restore::RestoreReport) -> Result<Restored> {
-    let backend: Arc<dyn kiroku_store::Backend> = Arc::new(
-        kiroku_store_sqlite::SqliteBackend::open(&into.join(kiroku_backup::restore::DATABASE_FILE))
-            .await
-            .context("cannot open the restored database")?,
-    );
-    let blobs = kiroku_blob::BlobStore::open(into.join("blobs")).context("cannot open the restored files")?;
+async fn check_restored(
+    into: &Path,
+    copy: &crate::open::Opened,
+    live_dir: &Path,
+    report: &kiroku_backup::restore::RestoreReport,
+) -> Result<Restored> {
     // The checkpoints were signed by the log key: the restored one if the keys came back, else the live one.
     let verifier = match crate::logkey::load_verifier(into)? {
         Some(v) => Some(v),
         None => crate::logkey::load_verifier(live_dir)?,
     };
-    let verified = crate::verify::check_store(backend.as_ref(), &blobs, verifier.as_ref(), &|_, _| {}).await?;
+    let verified = crate::verify::check_store(copy.backend.as_ref(), &copy.blobs, verifier.as_ref(), &|_, _| {}).await?;
     let mut findings: Vec<String> = verified.findings.iter().map(|f| f.to_string()).collect();
     let m = &report.manifest;
     if m.log.size > 0 {
-        let store = Store::start(backend.clone());
+        let store = start(copy);
         let (size, _) = store.tree_head().await?;
         if size < m.log.size {
             findings.push(format!("the restored log has {size} entries, fewer than the {} the backup recorded", m.log.size));
@@ -646,13 +653,8 @@ async fn check_restored(into: &Path, live_dir: &Path, report: &kiroku_backup::re
 }
 
 /// The restored store records where it came from, as its own first event after the restore.
-async fn record_restore(into: &Path, target: &str, generation: &str, result: &Restored) -> Result<()> {
-    let backend: Arc<dyn kiroku_store::Backend> = Arc::new(
-        kiroku_store_sqlite::SqliteBackend::open(&into.join(kiroku_backup::restore::DATABASE_FILE))
-            .await
-            .context("cannot open the restored database")?,
-    );
-    let store = Store::start(backend);
+async fn record_restore(copy: &crate::open::Opened, target: &str, generation: &str, result: &Restored) -> Result<()> {
+    let store = start(copy);
     let detail = json!({ "target": target, "generation": generation, "ok": result.clean, "findings": result.findings.len() });
     record(&store, AuditAction::Restore, result.clean, detail).await
 }
