@@ -94,6 +94,8 @@ named_enum!(
         AuditRead = "audit.read" / "監査証跡の参照",
         OpsRead = "ops.read" / "運用状況・情報の所在の参照",
         OpsManage = "ops.manage" / "縮退運用の切替・情報の所在の登録",
+        GovernanceRead = "governance.read" / "運用管理（規程・台帳・点検表）の参照",
+        GovernanceManage = "governance.manage" / "運用管理（規程・台帳・点検表）の管理",
     }
 );
 
@@ -171,8 +173,8 @@ impl PermissionMatrix {
         give(Role::Nurse, &[PatientRead, DocumentRead, DocumentWrite, DocumentConfirm, DocumentSign], &[Normal]);
         give(Role::Pharmacist, &[PatientRead, DocumentRead, DocumentWrite, DocumentConfirm, DocumentSign], &[Normal]);
         give(Role::Clerk, &[PatientRead, PatientWrite, DocumentRead, DocumentProxyEnter], &[Normal]);
-        give(Role::Admin, &[UserManage, RoleManage, OpsRead, OpsManage], &[]);
-        give(Role::Auditor, &[AuditRead, OpsRead], &[]);
+        give(Role::Admin, &[UserManage, RoleManage, OpsRead, OpsManage, GovernanceRead, GovernanceManage], &[]);
+        give(Role::Auditor, &[AuditRead, OpsRead, GovernanceRead], &[]);
         PermissionMatrix::from_grants(grants)
     }
 

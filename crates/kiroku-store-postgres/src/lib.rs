@@ -26,6 +26,7 @@ fn migrator() -> Migrator {
         m(6, "identity", include_str!("../migrations/0006_identity.sql")),
         m(7, "signatures and timestamps", include_str!("../migrations/0007_signatures_timestamps.sql")),
         m(9, "break-glass accounts", include_str!("../migrations/0009_break_glass.sql")),
+        m(10, "governance regulation", include_str!("../migrations/0010_governance_regulation.sql")),
     ])
 }
 
