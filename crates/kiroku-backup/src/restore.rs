@@ -15,6 +15,18 @@ use crate::{Progress, load_target_info};
 
 /// The database file name in a data directory (the SQLite backend's).
 pub const DATABASE_FILE: &str = "kiroku.db";
+/// Where a PostgreSQL generation's `pg_dump` archive is put in the restored folder, for the caller
+/// to load into an empty database and then remove (it is the plaintext database).
+pub const POSTGRES_DUMP_FILE: &str = "database.pgdump";
+
+/// The file the database object of a generation made on `backend` is restored to.
+pub fn database_file(backend: &str) -> Result<&'static str> {
+    match backend {
+        "sqlite" => Ok(DATABASE_FILE),
+        "postgres" => Ok(POSTGRES_DUMP_FILE),
+        other => Err(BackupError::Format(format!("the backup is of an unknown kind of database ({other})"))),
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreReport {
@@ -59,6 +71,7 @@ pub async fn restore(
 /// A manifest names what it should: one database, files whose names are their SHA-256 under the
 /// key that name gives, nothing else.
 fn check_entries(m: &Manifest) -> Result<()> {
+    database_file(&m.backend)?;
     let databases = m.files.iter().filter(|e| e.name == "database").count();
     if databases != 1 {
         return Err(BackupError::Format(format!("generation {} names {databases} databases; a backup has exactly one", m.generation)));
@@ -80,20 +93,12 @@ async fn restore_objects(
     into: &Path,
     progress: &Progress<'_>,
 ) -> Result<(u64, bool)> {
-    let generation = &m.generation;
-    if m.backend != "sqlite" {
-        return Err(BackupError::Format(format!(
-            "generation {generation} is of a {} database; only SQLite backups restore here",
-            m.backend
-        )));
-    }
+    let database = database_file(&m.backend)?;
     let scratch = tempfile::tempdir().map_err(|e| BackupError::io("cannot create a temporary folder", e))?;
     let mut keys_restored = false;
     for entry in &m.files {
         match entry.name.as_str() {
-            "database" => {
-                check_entry(target, entry, scratch.path(), Some(Opener::Identity(identity)), Some(&into.join(DATABASE_FILE))).await?
-            }
+            "database" => check_entry(target, entry, scratch.path(), Some(Opener::Identity(identity)), Some(&into.join(database))).await?,
             "config" => {
                 check_entry(target, entry, scratch.path(), Some(Opener::Identity(identity)), Some(&into.join("kiroku.toml"))).await?
             }

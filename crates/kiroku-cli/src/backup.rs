@@ -127,6 +127,10 @@ pub struct RestoreArgs {
     /// Restore even when the manifest's signature cannot be checked (no log key at hand).
     #[arg(long)]
     allow_unsigned: bool,
+    /// For a PostgreSQL backup: the empty database (postgres://…) to restore it into. A drill
+    /// without it creates a temporary database on the live server and drops it afterwards.
+    #[arg(long, env = "KIROKU_RESTORE_DATABASE_URL", hide_env_values = true)]
+    restore_database_url: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -457,13 +461,27 @@ pub async fn restore(data_dir: &Path, database_url: Option<String>, args: Restor
     let trust = Trust { log_key: args.log_key.as_deref(), live_dir: data_dir, allow_unsigned: args.allow_unsigned };
     let restored = restore_signed(target.as_ref(), &generation, &identity, keys_passphrase.as_deref(), &into, &trust, &bar).await;
     bar.finish_and_clear();
+    let mut scratch_database = None;
     let outcome = match restored {
-        Ok(report) => match open_restored(&into).await {
-            Ok(copy) => check_restored(&into, &copy, data_dir, &report).await.map(|r| (r, copy)),
-            Err(e) => Err(e),
-        },
+        Ok(report) => {
+            let database = restored_database_url(&report.manifest.backend, &args, opened.as_ref(), &mut scratch_database).await;
+            match database {
+                Ok(url) => match open_restored(&into, &report.manifest.backend, url.as_deref()).await {
+                    Ok(copy) => check_restored(&into, &copy, data_dir, &report).await.map(|r| (r, copy)),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            }
+        }
         Err(e) => Err(e),
     };
+    if let (Some(scratch), Some(live)) = (&scratch_database, opened.as_ref()) {
+        // The drill's copy goes, like its temporary folder (FORCE ends the copy's own connections);
+        // a failure to drop it is worth saying.
+        if let Err(e) = kiroku_store_postgres::drop_scratch_database(scratch, &live.config.database_url).await {
+            eprintln!("kiroku: the drill's temporary database was not dropped: {e}");
+        }
+    }
     let seconds = started.elapsed().as_secs_f64();
     if args.drill {
         let store = start(opened.as_ref().context("the drill needs the live data directory")?);
@@ -594,18 +612,80 @@ pub async fn open_backup(from: &FromBackup, live_dir: &Path) -> Result<crate::op
     bar.finish_and_clear();
     let report = report?;
     eprintln!("kiroku: restored generation {} into {} to export from it", report.generation, work_dir.display());
-    open_restored(&work_dir).await
+    if report.manifest.backend == "postgres" {
+        bail!(
+            "a PostgreSQL backup is exported from its restored copy: `kiroku restore --into DIR --restore-database-url URL`, then `kiroku export … --data-dir DIR`"
+        );
+    }
+    open_restored(&work_dir, &report.manifest.backend, None).await
 }
 
-/// A restored copy opened like a data directory: always SQLite, whatever its kiroku.toml says.
-async fn open_restored(dir: &Path) -> Result<crate::open::Opened> {
-    let backend: Arc<dyn kiroku_store::Backend> = Arc::new(
-        kiroku_store_sqlite::SqliteBackend::open(&dir.join(kiroku_backup::restore::DATABASE_FILE))
-            .await
-            .context("cannot open the restored database")?,
-    );
+/// Where a PostgreSQL generation is loaded: the database given, or for a drill a temporary one on
+/// the live server (remembered in `scratch` so that it is dropped afterwards). `None` for SQLite.
+async fn restored_database_url(
+    backend: &str,
+    args: &RestoreArgs,
+    live: Option<&Opened>,
+    scratch: &mut Option<String>,
+) -> Result<Option<String>> {
+    if backend != "postgres" {
+        return Ok(None);
+    }
+    if let Some(url) = &args.restore_database_url {
+        return Ok(Some(url.clone()));
+    }
+    match live.map(|o| o.config.database_url.as_str()) {
+        Some(server) if args.drill && !server.is_empty() => {
+            let url = kiroku_store_postgres::create_scratch_database(server).await?;
+            *scratch = Some(url.clone());
+            Ok(Some(url))
+        }
+        _ => bail!("a PostgreSQL backup is restored into an empty PostgreSQL database: give --restore-database-url postgres://…"),
+    }
+}
+
+/// A restored copy opened like a data directory, whatever its kiroku.toml says: the SQLite file
+/// in it, or the `pg_dump` archive in it loaded into `database_url` (then removed, and the copy's
+/// kiroku.toml pointed at that database, never at the live one).
+async fn open_restored(dir: &Path, backend: &str, database_url: Option<&str>) -> Result<crate::open::Opened> {
+    let mut config = crate::config::Config::default();
+    let backend: Arc<dyn kiroku_store::Backend> = match (backend, database_url) {
+        ("postgres", Some(url)) => {
+            let dump = dir.join(kiroku_backup::restore::POSTGRES_DUMP_FILE);
+            let loaded = kiroku_store_postgres::restore_dump(url, &dump).await;
+            std::fs::remove_file(&dump).context("cannot remove the restored database archive")?;
+            loaded.context("cannot load the restored database")?;
+            point_config_at(dir, url)?;
+            config.database_url = url.to_string();
+            Arc::new(kiroku_store_postgres::PostgresBackend::open(url, None).await.context("cannot open the restored database")?)
+        }
+        ("postgres", None) => bail!("a PostgreSQL backup is restored into an empty PostgreSQL database: give --restore-database-url"),
+        _ => Arc::new(
+            kiroku_store_sqlite::SqliteBackend::open(&dir.join(kiroku_backup::restore::DATABASE_FILE))
+                .await
+                .context("cannot open the restored database")?,
+        ),
+    };
     let blobs = kiroku_blob::BlobStore::open(dir.join("blobs")).context("cannot open the restored files")?;
-    Ok(crate::open::Opened { config: crate::config::Config::default(), backend, blobs })
+    Ok(crate::open::Opened { config, backend, blobs })
+}
+
+/// Rewrites the restored kiroku.toml's `database_url`, so that serving the copy can never write
+/// into the database it was backed up from.
+fn point_config_at(dir: &Path, url: &str) -> Result<()> {
+    let path = dir.join("kiroku.toml");
+    let mut table: toml::Table = match std::fs::read_to_string(&path) {
+        Ok(text) => text.parse().context("the restored kiroku.toml is not valid TOML")?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+        Err(e) => return Err(e).context("cannot read the restored kiroku.toml"),
+    };
+    table.insert("database_url".into(), toml::Value::String(url.into()));
+    let text = format!(
+        "# Restored by `kiroku restore`: database_url names the database the backup was restored into.\n{}",
+        toml::to_string(&table).context("cannot write the restored kiroku.toml")?
+    );
+    kiroku_backup::target::write_synced(&path, text.as_bytes())?;
+    Ok(())
 }
 
 #[derive(serde::Serialize)]

@@ -11,6 +11,9 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Row, SqlSafeStr};
 
+mod dump;
+pub use dump::{create_scratch_database, drop_scratch_database, restore_dump};
+
 kiroku_store::sql_tx!(PgTx, sqlx::Postgres);
 
 fn migrator() -> Migrator {
@@ -34,6 +37,9 @@ pub struct PostgresBackend {
     write: PgPool,
     read: PgPool,
     location: String,
+    /// For `pg_dump`; holds the URL's secrets, so it is never printed.
+    connection: dump::Connection,
+    schema: Option<String>,
 }
 
 impl PostgresBackend {
@@ -41,6 +47,7 @@ impl PostgresBackend {
     /// created if missing and used as the search path (tests use a fresh one each).
     pub async fn open(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
         let mut options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Database(format!("invalid database URL: {e}")))?;
+        let connection = dump::Connection::parse(url)?;
         // Host, port and database only: the URL's user and password never leave this function.
         let location = format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or("postgres"));
         options = options.options([("synchronous_commit", "on")]);
@@ -64,7 +71,7 @@ impl PostgresBackend {
             .map_err(StoreError::database)?;
         migrator().run(&write).await.map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
         let read = PgPoolOptions::new().max_connections(8).connect_with(options).await.map_err(StoreError::database)?;
-        Ok(PostgresBackend { write, read, location })
+        Ok(PostgresBackend { write, read, location, connection, schema: schema.map(str::to_string) })
     }
 
     pub async fn close(&self) {
@@ -105,8 +112,10 @@ impl Backend for PostgresBackend {
         PgTx::session_on(&self.read, token_hash).await
     }
 
-    async fn snapshot_into(&self, _dest: &std::path::Path) -> Result<(), StoreError> {
-        Err(StoreError::Unsupported("a PostgreSQL database is backed up with pg_dump or the server's own tools"))
+    /// A `pg_dump` custom-format copy: of the store's own schema when it has one, else of the whole
+    /// database (a dump of `public` alone would not load into a database that already has it).
+    async fn snapshot_into(&self, dest: &std::path::Path) -> Result<(), StoreError> {
+        self.connection.dump(self.schema.as_deref(), dest).await
     }
 
     fn latest_schema(&self) -> i64 {

@@ -31,7 +31,8 @@ pub trait Backend: Send + Sync + 'static {
     /// A session by its token hash with its account, read outside the writer in one statement.
     async fn session(&self, token_hash: &str) -> Result<Option<SessionWithUser>>;
     /// Writes a consistent copy of the whole database, as of one moment, into the new file `dest`
-    /// while the store keeps serving (backups). A backend that cannot says so with `Unsupported`.
+    /// while the store keeps serving (backups): a SQLite database file, or a `pg_dump` archive.
+    /// A backend that cannot says so with `Unsupported`.
     async fn snapshot_into(&self, dest: &std::path::Path) -> Result<()>;
 }
 

@@ -186,6 +186,118 @@ async fn backup_during_writes_restores_everything_acknowledged() {
     server.stop();
 }
 
+fn run_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = kiroku(data, args, env);
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A new database on the test server, and its URL.
+async fn new_database(pool: &sqlx::PgPool, server_url: &str, name: &str) -> String {
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(pool).await.expect("create database");
+    match server_url.rsplit_once('/') {
+        Some((prefix, _)) => format!("{prefix}/{name}"),
+        None => panic!("unexpected KIROKU_TEST_PG_URL {server_url}"),
+    }
+}
+
+async fn drill_databases(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname LIKE 'kiroku_drill_%'").fetch_one(pool).await.expect("count")
+}
+
+/// A store on PostgreSQL is backed up with `pg_dump` (taken while the server runs), drilled in a
+/// temporary database that is dropped afterwards, and restored into an empty database that a server
+/// then serves; a restore into a database that already holds a store is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_backup_restores_into_an_empty_database() {
+    let Some(server_url) = kiroku_testkit::pg_url() else { return };
+    let pool = sqlx::PgPool::connect(&server_url).await.expect("connect postgres");
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let live_url = new_database(&pool, &server_url, &format!("kiroku_e2e_{suffix}")).await;
+    let copy_url = new_database(&pool, &server_url, &format!("kiroku_copy_{suffix}")).await;
+    let env = [("KIROKU_DATABASE_URL", live_url.as_str())];
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let target = dir.path().join("target");
+    let target_s = target.to_str().expect("utf-8").to_string();
+    let pass = secret(dir.path(), "pass", PASSPHRASE);
+    let keys_pass = secret(dir.path(), "keys-pass", KEYS_PASSPHRASE);
+    let server = Server::init_and_start(&data, &env);
+    let admin = admin(&server).await;
+    let (doctor, doctor_pw) = account(&server, &admin, "dr.kato", "加藤 医師", "doctor").await;
+    create_patient(&doctor, "P1").await;
+    let doc = doctor.post("/api/v1/patients/P1/documents", note("PostgreSQL の記録")).await.expect(201, "doc");
+    let id = doc["id"].as_str().expect("id").to_string();
+    doctor.post(&format!("/api/v1/documents/{id}/confirm"), json!({})).await.expect(200, "confirm");
+
+    let (code, out, err) = run_env(&data, &["backup", "init", "--target", &target_s, "--passphrase-file", &pass], &env);
+    assert_eq!(code, 0, "init: {out} {err}");
+    let (code, out, err) = run_env(&data, &["backup", "create", "--target", &target_s, "--keys-passphrase-file", &keys_pass], &env);
+    assert_eq!(code, 0, "backup create on postgres: {out} {err}");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(only_generation(&target).join("manifest.json")).expect("manifest")).expect("json");
+    assert_eq!(manifest["backend"], "postgres");
+    let db_bytes = std::fs::read(only_generation(&target).join("database.age")).expect("read");
+    assert!(db_bytes.starts_with(b"age-encryption.org/v1"), "the dump is encrypted");
+
+    // The drill restores into a temporary database on the live server and drops it.
+    let (code, out, err) = run_env(&data, &["restore", "--target", &target_s, "--passphrase-file", &pass, "--drill"], &env);
+    assert_eq!(code, 0, "drill on postgres: {out} {err}");
+    assert!(out.contains("OK"), "{out}");
+    assert_eq!(drill_databases(&pool).await, 0, "the drill's database is dropped");
+    let auditor = user(&server, &admin, "kansa", "auditor").await;
+    let events = auditor.get("/api/v1/audit?action=restore_drill").await.expect(200, "drill events");
+    assert_eq!(events["events"][0]["outcome"], "success", "{events}");
+
+    // Restored into the empty database: verify passes and a server on the copy serves the record.
+    let restored = dir.path().join("restored");
+    let restored_s = restored.to_str().expect("utf-8");
+    let args = [
+        "restore",
+        "--target",
+        &target_s,
+        "--passphrase-file",
+        &pass,
+        "--keys-passphrase-file",
+        &keys_pass,
+        "--into",
+        restored_s,
+        "--restore-database-url",
+        &copy_url,
+    ];
+    let (code, out, err) = run_env(&data, &args, &env);
+    assert_eq!(code, 0, "restore on postgres: {out} {err}");
+    assert!(out.contains("keys restored"), "{out}");
+    assert!(!restored.join("database.pgdump").exists(), "the plaintext dump is removed once loaded");
+    let config = std::fs::read_to_string(restored.join("kiroku.toml")).expect("restored config");
+    assert!(config.contains(&copy_url) && !config.contains(&live_url), "the copy's config names the copy's database: {config}");
+    let (code, out, err) = run_env(&restored, &["verify"], &[]);
+    assert_eq!(code, 0, "kiroku verify on the restored copy: {out} {err}");
+    let mut server = server;
+    server.stop();
+    let copy = Server::start(&restored, &[]);
+    let mut doctor2 = copy.client();
+    doctor2.login("dr.kato", &doctor_pw).await.expect(200, "login on the restored copy");
+    let read = doctor2.get(&format!("/api/v1/documents/{id}")).await.expect(200, "the record on the copy");
+    assert!(read.to_string().contains("PostgreSQL の記録"), "{read}");
+    drop(copy);
+
+    // A second restore into the same database would mix two stores: refused, the copy unharmed.
+    let again = dir.path().join("again");
+    let again_s = again.to_str().expect("utf-8");
+    let args = ["restore", "--target", &target_s, "--passphrase-file", &pass, "--into", again_s, "--restore-database-url", &copy_url];
+    let (code, out, err) = run_env(&data, &args, &env);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("already holds a kiroku store"), "{err}");
+    let (code, out, _) = run_env(&restored, &["verify"], &[]);
+    assert_eq!(code, 0, "the copy still verifies: {out}");
+    drop(server);
+    for url in [&live_url, &copy_url] {
+        let name = url.rsplit('/').next().unwrap_or_default();
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&pool).await;
+    }
+    pool.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_backups_are_refused_with_the_reason() {
     let dir = temp_dir();
