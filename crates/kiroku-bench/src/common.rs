@@ -62,7 +62,13 @@ pub fn user_record(name: &str, role: Role, password_hash: String) -> Result<User
 }
 
 pub fn actor(name: &str, role: Role) -> Result<Actor> {
-    Ok(Actor { username: username(name)?, role, session: Some(format!("bench-{name}")), client_addr: Some("127.0.0.1".into()) })
+    Ok(Actor {
+        username: username(name)?,
+        role,
+        session: Some(format!("bench-{name}")),
+        client_addr: Some("127.0.0.1".into()),
+        scope: None,
+    })
 }
 
 /// The doctor who writes and confirms, and the patients the documents belong to.

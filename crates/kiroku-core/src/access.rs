@@ -145,6 +145,62 @@ pub enum Denied {
     /// console, who holds the data directory anyway, may run them (and they are audited).
     #[error("only the operator at the server's console may export whole records (kiroku export)")]
     ConsoleOnly,
+    /// A maintenance account or an API token acts within its scope only.
+    #[error("the permission {permission} is outside this account's scope (work order or API token)")]
+    Scope { permission: Permission },
+    #[error("information of class {class} is outside this account's scope (work order or API token)")]
+    ScopeClass { class: InfoClass },
+}
+
+/// What a maintenance account (its work order) or an API token may do: a set of permissions and
+/// the information classes it may see. Such an account acts by its scope instead of its role's
+/// row of the matrix; clinical content is in a scope only when its creator allowed it explicitly.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Scope {
+    pub permissions: BTreeSet<Permission>,
+    pub classes: BTreeSet<InfoClass>,
+}
+
+impl Scope {
+    /// The permissions that reach patients' records.
+    pub const CLINICAL: &'static [Permission] = &[
+        Permission::PatientRead,
+        Permission::PatientWrite,
+        Permission::DocumentRead,
+        Permission::DocumentWrite,
+        Permission::DocumentConfirm,
+        Permission::DocumentProxyEnter,
+        Permission::DocumentApprove,
+        Permission::DocumentDelete,
+        Permission::DocumentSign,
+    ];
+
+    /// A scope from its parts; clinical permissions or classes only with `allow_clinical`.
+    pub fn new(
+        permissions: impl IntoIterator<Item = Permission>,
+        classes: impl IntoIterator<Item = InfoClass>,
+        allow_clinical: bool,
+    ) -> Result<Scope, DomainError> {
+        let scope = Scope { permissions: permissions.into_iter().collect(), classes: classes.into_iter().collect() };
+        if scope.permissions.is_empty() {
+            return Err(DomainError::invalid("permissions", "name at least one permission"));
+        }
+        if !allow_clinical && scope.is_clinical() {
+            return Err(DomainError::invalid(
+                "permissions",
+                "patients' records are outside the scope unless clinical content is explicitly allowed",
+            ));
+        }
+        if allow_clinical && scope.classes.is_empty() && scope.permissions.iter().any(|p| Scope::CLINICAL.contains(p)) {
+            return Err(DomainError::invalid("classes", "name the information classes the clinical permissions may see"));
+        }
+        Ok(scope)
+    }
+
+    /// Whether the scope reaches any patient's record.
+    pub fn is_clinical(&self) -> bool {
+        !self.classes.is_empty() || self.permissions.iter().any(|p| Scope::CLINICAL.contains(p))
+    }
 }
 
 /// Which role holds which grant.
@@ -206,6 +262,27 @@ impl PermissionMatrix {
         }
     }
 
+    /// The decision for one actor: by its scope when it has one (a maintenance account within its
+    /// work order, an API token), else by its role's row of the matrix.
+    pub fn check_as(&self, role: Role, scope: Option<&Scope>, permission: Permission, class: Option<InfoClass>) -> Result<(), Denied> {
+        let Some(scope) = scope else { return self.check(role, permission, class) };
+        if !scope.permissions.contains(&permission) {
+            return Err(Denied::Scope { permission });
+        }
+        match class {
+            Some(class) if !scope.classes.contains(&class) => Err(Denied::ScopeClass { class }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The classes an actor may see, by its scope or its role.
+    pub fn visible_classes_as(&self, role: Role, scope: Option<&Scope>) -> Vec<InfoClass> {
+        match scope {
+            Some(scope) => scope.classes.iter().copied().collect(),
+            None => self.visible_classes(role),
+        }
+    }
+
     /// The classes a role may see, for filtering lists.
     pub fn visible_classes(&self, role: Role) -> Vec<InfoClass> {
         InfoClass::ALL.iter().copied().filter(|c| self.has(role, Grant::Class(*c))).collect()
@@ -228,6 +305,25 @@ mod tests {
             m.check(Role::Nurse, Permission::DocumentRead, Some(InfoClass::Psychiatry)),
             Err(Denied::Class { role: Role::Nurse, class: InfoClass::Psychiatry })
         );
+    }
+
+    #[test]
+    fn a_scope_replaces_the_role_and_keeps_clinical_content_out_unless_allowed() {
+        let m = PermissionMatrix::factory_default();
+        assert!(Scope::new([Permission::OpsRead, Permission::DocumentRead], [], false).is_err());
+        assert!(Scope::new([Permission::OpsRead], [InfoClass::Normal], false).is_err());
+        assert!(Scope::new([Permission::DocumentRead], [], true).is_err(), "classes must be named");
+        let ops = Scope::new([Permission::OpsRead], [], false).expect("scope");
+        assert!(m.check_as(Role::Doctor, Some(&ops), Permission::OpsRead, None).is_ok(), "the scope, not the role");
+        assert_eq!(
+            m.check_as(Role::Doctor, Some(&ops), Permission::PatientRead, None),
+            Err(Denied::Scope { permission: Permission::PatientRead })
+        );
+        let clinical = Scope::new([Permission::DocumentRead], [InfoClass::Normal], true).expect("scope");
+        assert!(m.check_as(Role::Admin, Some(&clinical), Permission::DocumentRead, Some(InfoClass::Normal)).is_ok());
+        assert!(m.check_as(Role::Admin, Some(&clinical), Permission::DocumentRead, Some(InfoClass::Genetic)).is_err());
+        assert!(m.check_as(Role::Admin, None, Permission::DocumentRead, None).is_err(), "without a scope the role decides");
+        assert_eq!(m.visible_classes_as(Role::Doctor, Some(&ops)), Vec::<InfoClass>::new());
     }
 
     #[test]

@@ -74,6 +74,18 @@ actions! {
     EmergencyModeLeave = "emergency_mode_leave" / "縮退運用の終了",
     LocationRegisterRead = "location_register_read" / "情報の所在一覧の参照",
     LocationRegisterChange = "location_register_change" / "情報の所在の登録・変更",
+    WorkOrderCreate = "work_order_create" / "保守作業指示の登録",
+    WorkOrderRead = "work_order_read" / "保守作業指示・作業報告の参照",
+    WorkOrderSignoff = "work_order_signoff" / "作業報告確認",
+    ApiTokenCreate = "api_token_create" / "APIトークンの発行",
+    ApiTokenRevoke = "api_token_revoke" / "APIトークンの失効",
+    ApiTokenList = "api_token_list" / "APIトークン一覧の参照",
+    FactorResetIssue = "factor_reset_issue" / "二要素認証リセットの発行",
+    FactorResetApprove = "factor_reset_approve" / "二要素認証リセットの承認",
+    FactorResetUse = "factor_reset_use" / "二要素認証リセットの使用",
+    UserLeft = "user_left" / "退職の記録",
+    AccessReview = "access_review" / "アカウント棚卸し報告の参照",
+    AccessReviewSignoff = "access_review_signoff" / "アカウント棚卸しの確認記録",
 }
 
 /// How an attempt ended.

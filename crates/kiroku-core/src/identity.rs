@@ -79,16 +79,19 @@ pub enum AccountKind {
     Maintenance,
     /// A sealed emergency account (緊急時), usable only in an emergency.
     BreakGlass,
+    /// An integration's service account: acts only through its API tokens, never logs in.
+    Service,
 }
 
 impl AccountKind {
-    pub const ALL: &'static [AccountKind] = &[AccountKind::Staff, AccountKind::Maintenance, AccountKind::BreakGlass];
+    pub const ALL: &'static [AccountKind] = &[AccountKind::Staff, AccountKind::Maintenance, AccountKind::BreakGlass, AccountKind::Service];
 
     pub fn as_str(self) -> &'static str {
         match self {
             AccountKind::Staff => "staff",
             AccountKind::Maintenance => "maintenance",
             AccountKind::BreakGlass => "break_glass",
+            AccountKind::Service => "service",
         }
     }
 

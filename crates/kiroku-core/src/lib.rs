@@ -7,10 +7,11 @@ pub mod document;
 pub mod hash;
 pub mod identity;
 pub mod ids;
+pub mod maintenance;
 pub mod patient;
 pub mod time;
 
-pub use access::{InfoClass, Permission, PermissionMatrix, Role};
+pub use access::{InfoClass, Permission, PermissionMatrix, Role, Scope};
 pub use audit::{AuditAction, AuditEvent, Outcome};
 pub use document::{DocumentStatus, VersionKind};
 pub use hash::ContentHash;

@@ -115,6 +115,15 @@ pub fn codes_of(action: AuditAction) -> EventCodes {
         // application configuration, like the permission matrix.
         A::LocationRegisterRead => EventCodes { dicom_event: QUERY, ..on_record(read, "R") },
         A::LocationRegisterChange => security(dcm("110100", "Application Activity"), None, "U"),
+        // Work orders, API tokens, factor resets and leavers change who may act and how: a user's
+        // security attributes; reading the check-off list or the access review is using the trail.
+        A::WorkOrderCreate | A::ApiTokenCreate | A::ApiTokenRevoke | A::UserLeft => {
+            security(SECURITY_ALERT, Some(USER_SECURITY_ATTRIBUTES), "E")
+        }
+        A::FactorResetIssue | A::FactorResetApprove | A::FactorResetUse => security(SECURITY_ALERT, Some(USER_SECURITY_ATTRIBUTES), "E"),
+        A::WorkOrderRead | A::AccessReview => security(dcm("110101", "Audit Log Used"), None, "R"),
+        A::WorkOrderSignoff | A::AccessReviewSignoff => security(dcm("110101", "Audit Log Used"), None, "E"),
+        A::ApiTokenList => security(SECURITY_ALERT, None, "R"),
     }
 }
 

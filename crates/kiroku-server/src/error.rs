@@ -15,6 +15,7 @@
 //! | role requires 2FA, none enrolled        | 403    | /problems/second-factor-enrolment-required |
 //! | break-glass without reason, or expired  | 403    | /problems/break-glass-refused |
 //! | source network not allowed              | 403    | /problems/network-refused    |
+//! | maintenance outside its work order      | 403    | /problems/maintenance-refused |
 //! | unknown, or restricted information class| 404    | /problems/not-found          |
 //! | state conflict                          | 409    | /problems/conflict           |
 //! | stale If-Match                          | 409    | /problems/stale-version      |
@@ -138,6 +139,25 @@ impl ApiError {
         e
     }
 
+    /// A maintenance account outside its work order's window or networks.
+    pub fn maintenance_refused(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        let ja = if detail.contains("networks") {
+            "この保守用アカウントは作業指示で認められた接続元からのみ利用できます。"
+        } else {
+            "この保守用アカウントは作業指示の作業時間内にのみ利用できます。"
+        };
+        let mut e = Self::new(
+            StatusCode::FORBIDDEN,
+            "maintenance-refused",
+            "maintenance account refused",
+            "保守用アカウントは利用できません",
+            detail,
+        );
+        e.extra = Some(Box::new(json!({ "detail_ja": ja })));
+        e
+    }
+
     pub fn second_factor_failed() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -247,8 +267,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Invalid(d) => d.into(),
             // A restricted class answers like an unknown document: its existence is not revealed.
-            StoreError::Denied(Denied::Class { .. }) => ApiError::not_found("document"),
-            StoreError::Denied(d @ (Denied::Permission { .. } | Denied::ConsoleOnly)) => ApiError::forbidden(d.to_string()),
+            StoreError::Denied(Denied::Class { .. } | Denied::ScopeClass { .. }) => ApiError::not_found("document"),
+            StoreError::Denied(d @ (Denied::Permission { .. } | Denied::ConsoleOnly | Denied::Scope { .. })) => {
+                ApiError::forbidden(d.to_string())
+            }
             StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::Conflict(msg) => ApiError::conflict(msg),
             StoreError::Lifecycle(l @ (LifecycleError::NotNamedClinician | LifecycleError::NotAuthor)) => {

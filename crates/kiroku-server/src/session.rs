@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use kiroku_core::Timestamp;
 use kiroku_core::identity::{AccountKind, SessionStage};
+use kiroku_core::maintenance::WorkOrder;
 use kiroku_store::{Actor, Command, SessionWithUser, UserRecord};
 use serde::de::DeserializeOwned;
 
@@ -92,7 +93,72 @@ impl FromRequestParts<AppState> for Authenticated {
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, ApiError> {
     let token =
         bearer(&parts.headers).ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer TOKEN from POST /api/v1/auth/login"))?;
+    if token.starts_with(API_TOKEN_PREFIX) {
+        return authenticate_api_token(token, client_addr(parts, state), state).await;
+    }
     authenticate_token(token, client_addr(parts, state), state).await
+}
+
+/// What every API token begins with, so that it is told from a session token at a glance.
+pub const API_TOKEN_PREFIX: &str = "kiroku_at_";
+
+/// Checks an integration's API token: known, not revoked, not expired (a refused use is recorded),
+/// its service account enabled and within the networks of its role and kind. The token acts as
+/// its service account within its scope; every command it sends is audited under that account.
+async fn authenticate_api_token(token: &str, client_addr: Option<String>, state: &AppState) -> Result<Authenticated, ApiError> {
+    let hashed = kiroku_auth::token::hash_token(token);
+    let (record, user) = state.store.api_token(&hashed).await?.ok_or_else(|| ApiError::unauthenticated("the API token is not valid"))?;
+    let actor = Actor {
+        username: user.username.clone(),
+        role: user.role,
+        session: Some(format!("token-{}", record.id)),
+        client_addr,
+        scope: Some(record.scope.clone()),
+    };
+    if let Some(why) = record.refusal(Timestamp::now()) {
+        state
+            .store
+            .execute(Command::RefuseAccess {
+                username: actor.username.to_string(),
+                role: Some(actor.role),
+                session: actor.session.clone(),
+                client_addr: actor.client_addr.clone(),
+                detail: format!("api_token:{why} token={}", record.id),
+            })
+            .await?;
+        return Err(ApiError::unauthenticated(format!("the API token is {why}")));
+    }
+    if user.disabled || user.kind != AccountKind::Service {
+        return Err(ApiError::unauthenticated("the API token's account is disabled"));
+    }
+    refuse_outside_networks(state, &actor, user.kind).await?;
+    Ok(Authenticated { actor, user, stage: SessionStage::Full, has_second_factor: false, mfa_required: false })
+}
+
+/// The scope of a maintenance session: its work order's, while the request comes from the order's
+/// networks (a refusal is recorded as `access_refused` naming the order).
+async fn work_order_scope(state: &AppState, actor: &Actor, session_id: &str) -> Result<kiroku_core::Scope, ApiError> {
+    let ended = || ApiError::unauthenticated("the work order of this session has ended");
+    let id = WorkOrder::id_of_session(session_id).ok_or_else(ended)?;
+    let status = state.store.work_order(id).await?.ok_or_else(ended)?;
+    let order = status.order;
+    if status.signoff.is_some() || !order.is_open(Timestamp::now()) {
+        return Err(ended());
+    }
+    if !order.allows_addr(actor.client_addr.as_deref()) {
+        state
+            .store
+            .execute(Command::RefuseAccess {
+                username: actor.username.to_string(),
+                role: Some(actor.role),
+                session: actor.session.clone(),
+                client_addr: actor.client_addr.clone(),
+                detail: format!("maintenance:network work_order={}", order.id),
+            })
+            .await?;
+        return Err(ApiError::network_refused());
+    }
+    Ok(order.scope)
 }
 
 /// Checks a session token, whether it came as a bearer token (API) or in the session cookie (web
@@ -102,7 +168,7 @@ pub async fn authenticate_token(token: &str, client_addr: Option<String>, state:
     let hashed = kiroku_auth::token::hash_token(token);
     let SessionWithUser { session, user, has_second_factor, mfa_policy } =
         state.store.session(&hashed).await?.ok_or_else(|| ApiError::unauthenticated("the session is not valid"))?;
-    let actor = Actor { username: user.username.clone(), role: user.role, session: Some(session.id.clone()), client_addr };
+    let mut actor = Actor { username: user.username.clone(), role: user.role, session: Some(session.id.clone()), client_addr, scope: None };
     if session.revoked_at.is_some() || user.disabled {
         return Err(ApiError::unauthenticated("the session has ended"));
     }
@@ -119,6 +185,9 @@ pub async fn authenticate_token(token: &str, client_addr: Option<String>, state:
     if let Some(reason) = expiry {
         state.store.execute(Command::ExpireSession { actor, reason }).await?;
         return Err(ApiError::unauthenticated("the session timed out; log in again"));
+    }
+    if user.kind == AccountKind::Maintenance {
+        actor.scope = Some(work_order_scope(state, &actor, &session.id).await?);
     }
     if now >= session.last_seen_at.plus_seconds(state.settings.touch_interval_secs()) {
         state.store.execute(Command::TouchSession { session_id: session.id.clone() }).await?;

@@ -134,6 +134,28 @@ pub trait Tx: Send {
     async fn list_break_glass(&mut self) -> Result<Vec<BreakGlassRecord>>;
     async fn set_mfa_policy(&mut self, role: &str, mode: &str, required_from: Option<i64>, at: i64, by: &str) -> Result<()>;
 
+    async fn insert_work_order(&mut self, order: &WorkOrder) -> Result<()>;
+    async fn get_work_order(&mut self, id: &str) -> Result<Option<WorkOrder>>;
+    /// Every work order, newest window first.
+    async fn list_work_orders(&mut self) -> Result<Vec<WorkOrder>>;
+    async fn insert_work_order_signoff(&mut self, signoff: &WorkOrderSignoff) -> Result<()>;
+    async fn get_work_order_signoff(&mut self, order_id: &str) -> Result<Option<WorkOrderSignoff>>;
+    async fn list_work_order_signoffs(&mut self) -> Result<Vec<WorkOrderSignoff>>;
+    /// Every session of an account whose id starts with `prefix`, oldest first.
+    async fn sessions_with_prefix(&mut self, username: &str, prefix: &str) -> Result<Vec<SessionRecord>>;
+    async fn insert_api_token(&mut self, token: &ApiTokenRecord) -> Result<()>;
+    async fn get_api_token_by_hash(&mut self, token_hash: &str) -> Result<Option<ApiTokenRecord>>;
+    async fn list_api_tokens(&mut self) -> Result<Vec<ApiTokenRecord>>;
+    /// Revokes a token that is not revoked yet; answers whether it did.
+    async fn revoke_api_token(&mut self, id: &str, at: i64, by: &str) -> Result<bool>;
+    async fn insert_factor_reset(&mut self, reset: &FactorResetRecord) -> Result<()>;
+    async fn list_factor_resets(&mut self) -> Result<Vec<FactorResetRecord>>;
+    /// Stores a reset's approval and use.
+    async fn update_factor_reset(&mut self, reset: &FactorResetRecord) -> Result<()>;
+    async fn insert_left_marker(&mut self, marker: &LeftMarker) -> Result<()>;
+    /// Every left marker, oldest first (the newest per account counts).
+    async fn list_left_markers(&mut self) -> Result<Vec<LeftMarker>>;
+
     async fn insert_patient(&mut self, patient: &Patient) -> Result<bool>;
     async fn get_patient(&mut self, patient_id: &str) -> Result<Option<Patient>>;
     async fn search_patients(&mut self, query: &str, limit: i64) -> Result<Vec<Patient>>;

@@ -12,6 +12,9 @@ pub struct Actor {
     pub role: Role,
     pub session: Option<String>,
     pub client_addr: Option<String>,
+    /// What a maintenance account (within its work order) or an API token may do instead of its
+    /// role's row of the matrix; `None` for everyone else.
+    pub scope: Option<kiroku_core::Scope>,
 }
 
 /// The account name under which the `kiroku` command line acts on the store directly.
@@ -31,6 +34,7 @@ impl Actor {
             role: Role::Admin,
             session: None,
             client_addr: Some("local".into()),
+            scope: None,
         }
     }
 
@@ -43,6 +47,7 @@ impl Actor {
             role: Role::Admin,
             session: Some(format!("cli:{session}")),
             client_addr: Some("local".into()),
+            scope: None,
         }
     }
 
@@ -417,6 +422,80 @@ pub enum Command {
         fields: crate::operations::LocationFields,
         retired: bool,
     },
+    /// Creates a work order for a maintenance account (user.manage); `account` creates the
+    /// account too (kind maintenance).
+    CreateWorkOrder {
+        actor: Actor,
+        order: WorkOrder,
+        account: Option<UserRecord>,
+    },
+    /// Work orders with their sign-offs: all with user.manage or audit.read, else those the
+    /// actor supervises.
+    ListWorkOrders {
+        actor: Actor,
+    },
+    /// An order's check-off list (作業報告確認): for its supervisor, user.manage or audit.read.
+    WorkOrderReport {
+        actor: Actor,
+        id: String,
+    },
+    /// The supervisor signs the check-off list off, after the window, with no session open.
+    SignOffWorkOrder {
+        actor: Actor,
+        id: String,
+        report_hash: String,
+        comment: String,
+    },
+    /// Issues an API token (user.manage); `account` creates its service account.
+    CreateApiToken {
+        actor: Actor,
+        token: ApiTokenRecord,
+        account: Option<UserRecord>,
+    },
+    ListApiTokens {
+        actor: Actor,
+    },
+    RevokeApiToken {
+        actor: Actor,
+        id: String,
+    },
+    /// An administrator issues a reset of a user's second factors (user.manage).
+    IssueFactorReset {
+        actor: Actor,
+        reset: FactorResetRecord,
+    },
+    ListFactorResets {
+        actor: Actor,
+    },
+    /// A second, different administrator approves a reset (user.manage).
+    ApproveFactorReset {
+        actor: Actor,
+        id: String,
+    },
+    /// The user, at the second step of a login, uses an approved reset: their factors are removed
+    /// and the session must enrol a new one.
+    UseFactorReset {
+        actor: Actor,
+        code_hash: String,
+    },
+    /// The access review (アカウント棚卸し) report (user.manage or audit.read).
+    AccessReview {
+        actor: Actor,
+        unused_days: i64,
+    },
+    /// The review's sign-off, bound to the report's hash (user.manage or audit.read).
+    SignOffAccessReview {
+        actor: Actor,
+        unused_days: i64,
+        report_hash: String,
+        comment: String,
+    },
+    /// Marks a member of staff as having left on a date (user.manage).
+    MarkLeft {
+        actor: Actor,
+        username: Username,
+        left_on: String,
+    },
 }
 
 /// What a command answers.
@@ -453,6 +532,11 @@ pub enum Reply {
     Emergency(Option<Box<crate::operations::EmergencyState>>),
     Locations(Box<crate::operations::LocationRegister>),
     LocationEntries(Vec<crate::operations::LocationEntry>),
+    WorkOrders(Vec<WorkOrderStatus>),
+    WorkOrderReport(Box<WorkOrderReport>),
+    ApiTokens(Vec<ApiTokenRecord>),
+    FactorResets(Vec<FactorResetRecord>),
+    AccessReport(Box<AccessReport>),
 }
 
 /// A version as the log proves it: the leaf's bytes, its index, the checkpoint and the audit path.
@@ -555,6 +639,18 @@ impl Command {
             Command::QueryAudit { actor, export, .. } => s(actor, if *export { A::AuditExport } else { A::AuditQuery }),
             Command::ExportPatientIds { actor, .. } => s(actor, A::RecordExport),
             Command::ExportPatient { actor, patient_id } => patient(actor, A::RecordExport, patient_id),
+            Command::CreateWorkOrder { actor, .. } => s(actor, A::WorkOrderCreate),
+            Command::ListWorkOrders { actor } | Command::WorkOrderReport { actor, .. } => s(actor, A::WorkOrderRead),
+            Command::SignOffWorkOrder { actor, .. } => s(actor, A::WorkOrderSignoff),
+            Command::CreateApiToken { actor, .. } => s(actor, A::ApiTokenCreate),
+            Command::ListApiTokens { actor } => s(actor, A::ApiTokenList),
+            Command::RevokeApiToken { actor, .. } => s(actor, A::ApiTokenRevoke),
+            Command::IssueFactorReset { actor, .. } | Command::ListFactorResets { actor } => s(actor, A::FactorResetIssue),
+            Command::ApproveFactorReset { actor, .. } => s(actor, A::FactorResetApprove),
+            Command::UseFactorReset { actor, .. } => s(actor, A::FactorResetUse),
+            Command::AccessReview { actor, .. } => s(actor, A::AccessReview),
+            Command::SignOffAccessReview { actor, .. } => s(actor, A::AccessReviewSignoff),
+            Command::MarkLeft { actor, .. } => s(actor, A::UserLeft),
         })
     }
 
@@ -569,6 +665,8 @@ impl Command {
                 | Command::StoreCheckpoint { .. }
                 | Command::AdvanceExportCursor { .. }
                 | Command::ReadLocations { .. }
+                | Command::WorkOrderReport { .. }
+                | Command::SignOffWorkOrder { .. }
         )
     }
 
@@ -595,6 +693,11 @@ impl Command {
                 | Command::ListBreakGlass { .. }
                 | Command::ReadLocations { .. }
                 | Command::LocationHistory { .. }
+                | Command::ListWorkOrders { .. }
+                | Command::WorkOrderReport { .. }
+                | Command::ListApiTokens { .. }
+                | Command::ListFactorResets { .. }
+                | Command::AccessReview { .. }
         )
     }
 

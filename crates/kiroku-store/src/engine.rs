@@ -18,6 +18,8 @@ use kiroku_core::identity::SessionStage;
 
 /// The longest patient search string accepted; longer input is refused rather than truncated.
 pub const MAX_SEARCH_CHARS: usize = 100;
+
+mod accounts;
 const SEARCH_LIMIT: i64 = 100;
 
 /// State the engine keeps between commands: the permission matrix and the log, each reloaded when
@@ -269,7 +271,7 @@ impl Ctx<'_> {
             }
             Command::ApprovalQueue { actor } => {
                 self.allow(actor, P::DocumentApprove)?;
-                let visible = self.matrix.visible_classes(actor.role);
+                let visible = self.matrix.visible_classes_as(actor.role, actor.scope.as_ref());
                 let mut heads = self.tx.list_pending_for(actor.username.as_str()).await?;
                 heads.retain(|h| visible.contains(&h.info_class));
                 self.audit(actor, A::ApprovalQueue, None, None, None, Some(format!("count={}", heads.len())), None).await?;
@@ -327,6 +329,24 @@ impl Ctx<'_> {
                 Ok(Reply::LocationEntries(revisions))
             }
             Command::SaveLocation { actor, id, fields, retired } => self.save_location(actor, id.as_deref(), fields, *retired).await,
+            Command::CreateWorkOrder { actor, order, account } => self.create_work_order(actor, order, account.as_ref()).await,
+            Command::ListWorkOrders { actor } => self.list_work_orders(actor).await,
+            Command::WorkOrderReport { actor, id } => self.work_order_report(actor, id).await,
+            Command::SignOffWorkOrder { actor, id, report_hash, comment } => {
+                self.sign_off_work_order(actor, id, report_hash, comment).await
+            }
+            Command::CreateApiToken { actor, token, account } => self.create_api_token(actor, token, account.as_ref()).await,
+            Command::ListApiTokens { actor } => self.list_api_tokens(actor).await,
+            Command::RevokeApiToken { actor, id } => self.revoke_api_token(actor, id).await,
+            Command::IssueFactorReset { actor, reset } => self.issue_factor_reset(actor, reset).await,
+            Command::ListFactorResets { actor } => self.list_factor_resets(actor).await,
+            Command::ApproveFactorReset { actor, id } => self.approve_factor_reset(actor, id).await,
+            Command::UseFactorReset { actor, code_hash } => self.use_factor_reset(actor, code_hash).await,
+            Command::AccessReview { actor, unused_days } => self.access_review(actor, *unused_days).await,
+            Command::SignOffAccessReview { actor, unused_days, report_hash, comment } => {
+                self.sign_off_access_review(actor, *unused_days, report_hash, comment).await
+            }
+            Command::MarkLeft { actor, username, left_on } => self.mark_left(actor, username, left_on).await,
             Command::QueryAudit { actor, filter, limit, export } => {
                 self.allow(actor, P::AuditRead)?;
                 let events = self.tx.query_audit(filter, (*limit).clamp(1, 10_000)).await?;
@@ -344,11 +364,11 @@ impl Ctx<'_> {
     }
 
     fn allow(&self, actor: &Actor, permission: P) -> Result<()> {
-        Ok(self.matrix.check(actor.role, permission, None)?)
+        Ok(self.matrix.check_as(actor.role, actor.scope.as_ref(), permission, None)?)
     }
 
     fn allow_class(&self, actor: &Actor, permission: P, head: &DocumentHead) -> Result<()> {
-        Ok(self.matrix.check(actor.role, permission, Some(head.info_class))?)
+        Ok(self.matrix.check_as(actor.role, actor.scope.as_ref(), permission, Some(head.info_class))?)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -397,7 +417,7 @@ impl Ctx<'_> {
         }
         self.tx.insert_user(admin).await?;
         self.tx.insert_password_history(admin.username.as_str(), &admin.password_hash, self.now.as_micros()).await?;
-        let system = Actor { username: admin.username.clone(), role: Role::Admin, session: None, client_addr: None };
+        let system = Actor { username: admin.username.clone(), role: Role::Admin, session: None, client_addr: None, scope: None };
         self.audit(&system, A::UserCreate, None, None, None, Some("bootstrap role=admin".into()), None).await?;
         Ok(Reply::User(admin.clone()))
     }
@@ -491,11 +511,12 @@ impl Ctx<'_> {
         break_glass: Option<&crate::command::BreakGlassUse>,
     ) -> Result<Reply> {
         let mut user = self.user(&session.username).await?;
-        let actor = Actor {
+        let mut actor = Actor {
             username: user.username.clone(),
             role: user.role,
             session: Some(session.id.clone()),
             client_addr: session.client_addr.clone(),
+            scope: None,
         };
         // The password was checked outside the transaction; the account may have been locked or
         // disabled since, so decide again here.
@@ -513,7 +534,23 @@ impl Ctx<'_> {
                 Err(refusal) => return Ok(Reply::LoginRefused(refusal)),
             }
             SessionStage::Full
+        } else if user.kind == kiroku_core::identity::AccountKind::Service {
+            // An integration acts through its API tokens only.
+            self.audit_as(&Actor { session: None, ..actor }, A::LoginFailed, Outcome::Denied, "service_account").await?;
+            return Ok(Reply::LoginFailed { locked: false });
         } else {
+            if user.kind == kiroku_core::identity::AccountKind::Maintenance {
+                // Only inside an open work order's window and from its networks; the session's id
+                // carries the order's, so every event of the work names it.
+                match self.open_work_order(&actor).await? {
+                    Ok(order) => {
+                        session.id = format!("{}{}", kiroku_core::maintenance::WorkOrder::session_prefix(&order.id), session.id);
+                        session.expires_at = session.expires_at.min(order.ends_at);
+                        actor.session = Some(session.id.clone());
+                    }
+                    Err(refusal) => return Ok(Reply::LoginRefused(refusal)),
+                }
+            }
             let has_factor = self.tx.list_second_factors(user.username.as_str()).await?.iter().any(|f| f.confirmed_at.is_some());
             let policy = self.mfa_policy(user.role).await?;
             SessionStage::after_password(has_factor, &policy, self.now)
@@ -841,7 +878,7 @@ impl Ctx<'_> {
             self.log.append_event(self.seq, ev);
             return Ok(Reply::LoginFailed { locked: false });
         };
-        let actor = Actor { username: user.username.clone(), role: user.role, session: None, client_addr };
+        let actor = Actor { username: user.username.clone(), role: user.role, session: None, client_addr, scope: None };
         let was_locked = user.is_locked(self.now);
         user.failed_logins += 1;
         let lock_now = !was_locked && user.failed_logins >= policy.max_failures;
@@ -1068,7 +1105,7 @@ impl Ctx<'_> {
     ) -> Result<Reply> {
         let kind = match &doc.on_behalf_of {
             Some(clinician) => {
-                self.matrix.check(actor.role, P::DocumentProxyEnter, Some(doc.info_class))?;
+                self.matrix.check_as(actor.role, actor.scope.as_ref(), P::DocumentProxyEnter, Some(doc.info_class))?;
                 let named = self.tx.get_user(clinician.as_str()).await?;
                 let can_approve = named
                     .as_ref()
@@ -1079,7 +1116,7 @@ impl Ctx<'_> {
                 VersionKind::Proxy
             }
             None => {
-                self.matrix.check(actor.role, P::DocumentWrite, Some(doc.info_class))?;
+                self.matrix.check_as(actor.role, actor.scope.as_ref(), P::DocumentWrite, Some(doc.info_class))?;
                 VersionKind::Draft
             }
         };
@@ -1134,7 +1171,7 @@ impl Ctx<'_> {
         if self.tx.get_patient(patient_id.as_str()).await?.is_none() {
             return Err(StoreError::NotFound("patient"));
         }
-        let visible = self.matrix.visible_classes(actor.role);
+        let visible = self.matrix.visible_classes_as(actor.role, actor.scope.as_ref());
         let mut heads = self.tx.list_heads(patient_id.as_str()).await?;
         heads.retain(|h| visible.contains(&h.info_class));
         self.audit(actor, A::DocumentList, Some(patient_id.to_string()), None, None, Some(format!("count={}", heads.len())), None).await?;
@@ -1523,12 +1560,8 @@ impl Ctx<'_> {
     ) -> Result<Reply> {
         let report = self.review(actor, from, to, hours).await?;
         let current = crate::review::report_hash(&report);
-        if current != report_hash {
-            return Err(StoreError::Conflict("the report differs from the one reviewed; open the report again and review it".into()));
-        }
-        if comment.chars().count() > 2000 || comment.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(DomainError::invalid("comment", "must be at most 2000 characters without control characters").into());
-        }
+        crate::review::check_signed_hash(&current, report_hash)?;
+        crate::review::check_comment(comment)?;
         let detail = format!("from={} to={} events={} comment={}", from.to_rfc3339(), to.to_rfc3339(), report.total_events, comment.trim());
         let ev = event(self.now, Some(actor), A::AuditReviewSignoff, Outcome::Success, None, None, None, Some(detail), Some(current));
         let recorded = self.log.append_event(self.seq, ev);
@@ -1698,11 +1731,8 @@ fn group_by_document<T>(rows: Vec<T>, id: impl Fn(&T) -> &DocumentId) -> std::co
 
 /// Attaching files is part of writing; a proxy writes under the proxy permission.
 fn if_proxy(actor: &Actor, matrix: &PermissionMatrix) -> P {
-    if matrix.has(actor.role, Grant::Permission(P::DocumentProxyEnter)) && !matrix.has(actor.role, Grant::Permission(P::DocumentWrite)) {
-        P::DocumentProxyEnter
-    } else {
-        P::DocumentWrite
-    }
+    let holds = |p| matrix.check_as(actor.role, actor.scope.as_ref(), p, None).is_ok();
+    if holds(P::DocumentProxyEnter) && !holds(P::DocumentWrite) { P::DocumentProxyEnter } else { P::DocumentWrite }
 }
 
 fn attestation_of(all: &[Attestation], version: i64) -> (Option<&Attestation>, Option<&Attestation>) {

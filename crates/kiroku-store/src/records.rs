@@ -498,3 +498,145 @@ impl BreakGlassRecord {
         self.state == "open" && !self.is_active(now)
     }
 }
+
+pub use kiroku_core::maintenance::{WorkOrder, WorkOrderSignoff};
+
+/// A session opened under a work order, as its check-off list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkSession {
+    pub id: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub client_addr: Option<String>,
+}
+
+impl WorkSession {
+    /// Still usable at `now`: neither ended nor past its lifetime (which ends with the window).
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+impl From<&SessionRecord> for WorkSession {
+    fn from(s: &SessionRecord) -> Self {
+        WorkSession {
+            id: s.id.clone(),
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+            revoked_at: s.revoked_at,
+            client_addr: s.client_addr.clone(),
+        }
+    }
+}
+
+/// An order with its sign-off, if any, for lists.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkOrderStatus {
+    pub order: WorkOrder,
+    pub signoff: Option<WorkOrderSignoff>,
+}
+
+/// The supervisor's check-off list (作業報告確認): every session opened under the order and every
+/// audit event of the account's work; `hash` is what a sign-off refers to.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckOffList {
+    pub order: WorkOrder,
+    pub sessions: Vec<WorkSession>,
+    pub events: Vec<kiroku_core::AuditEvent>,
+}
+
+/// The check-off list with its hash and sign-off.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkOrderReport {
+    #[serde(flatten)]
+    pub list: CheckOffList,
+    pub report_hash: String,
+    pub signoff: Option<WorkOrderSignoff>,
+}
+
+/// An integration's API token: only its SHA-256 is kept; it acts as its service account within
+/// its scope until it expires or is revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiTokenRecord {
+    pub id: String,
+    /// The service account (the token's name) whose events its uses are.
+    pub username: Username,
+    #[serde(skip)]
+    pub token_hash: String,
+    pub scope: kiroku_core::Scope,
+    pub expires_at: Timestamp,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub revoked_by: Option<String>,
+}
+
+impl ApiTokenRecord {
+    /// Why the token may not be used at `now`, if it may not.
+    pub fn refusal(&self, now: Timestamp) -> Option<&'static str> {
+        if self.revoked_at.is_some() {
+            Some("revoked")
+        } else if now >= self.expires_at {
+            Some("expired")
+        } else {
+            None
+        }
+    }
+}
+
+/// A reset of a user's lost second factors: issued by one administrator, approved by a second,
+/// used once before it expires. Only the code's SHA-256 is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FactorResetRecord {
+    pub id: String,
+    pub username: Username,
+    #[serde(skip)]
+    pub code_hash: String,
+    pub issued_by: String,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<Timestamp>,
+    pub used_at: Option<Timestamp>,
+}
+
+/// A member of staff marked as having left (退職), from a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeftMarker {
+    pub username: Username,
+    /// The last working day, `YYYY-MM-DD`.
+    pub left_on: String,
+    pub recorded_by: String,
+    pub recorded_at: Timestamp,
+    pub seq: i64,
+}
+
+/// One account in the access review (アカウント棚卸し).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessRow {
+    pub username: Username,
+    pub display_name: String,
+    pub role: Role,
+    pub kind: AccountKind,
+    pub disabled: bool,
+    pub created_at: Timestamp,
+    pub last_login_at: Option<Timestamp>,
+    /// Kinds of the confirmed second factors.
+    pub second_factors: Vec<String>,
+    pub left_on: Option<String>,
+    /// Enabled, and no login (or, never logged in, no creation) within the review's days.
+    pub unused: bool,
+    /// Enabled although marked as left.
+    pub left: bool,
+}
+
+/// The access review report: every account, flagged; the same accounts in the same state give
+/// the same hash, which a sign-off refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessReport {
+    pub unused_days: i64,
+    pub accounts: Vec<AccessRow>,
+}

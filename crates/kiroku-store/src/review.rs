@@ -212,7 +212,29 @@ impl ReviewBuilder {
 
 /// The SHA-256 of the report's canonical JSON: what a sign-off refers to.
 pub fn report_hash(report: &ReviewReport) -> String {
+    hash_of(report)
+}
+
+/// The SHA-256 of any report's canonical JSON (audit review, check-off list, access review): a
+/// sign-off names the report it refers to by this hash.
+pub fn hash_of<T: serde::Serialize>(report: &T) -> String {
     kiroku_core::ContentHash::of_json(report).to_hex()
+}
+
+/// A sign-off refers to the report the signer saw: refuses when the report changed since.
+pub fn check_signed_hash(current: &str, signed: &str) -> crate::error::Result<()> {
+    if current != signed {
+        return Err(crate::StoreError::Conflict("the report differs from the one reviewed; open the report again and review it".into()));
+    }
+    Ok(())
+}
+
+/// A sign-off's comment: at most 2000 characters, no control characters but line breaks.
+pub fn check_comment(comment: &str) -> crate::error::Result<()> {
+    if comment.chars().count() > 2000 || comment.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(kiroku_core::DomainError::invalid("comment", "must be at most 2000 characters without control characters").into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -111,6 +111,72 @@ macro_rules! sql_tx {
                 })
             }
 
+            pub fn work_order(row: &DbRow) -> Result<WorkOrder> {
+                Ok(WorkOrder {
+                    id: s(row, "id")?,
+                    account: name(row, "account")?,
+                    vendor: s(row, "vendor")?,
+                    purpose: s(row, "purpose")?,
+                    starts_at: t(row, "starts_at")?,
+                    ends_at: t(row, "ends_at")?,
+                    scope: parsed("scope", $crate::serde_json::from_str(&s(row, "scope")?))?,
+                    networks: parsed("networks", $crate::serde_json::from_str(&s(row, "networks")?))?,
+                    supervisor: name(row, "supervisor")?,
+                    created_by: s(row, "created_by")?,
+                    created_at: t(row, "created_at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn work_order_signoff(row: &DbRow) -> Result<WorkOrderSignoff> {
+                Ok(WorkOrderSignoff {
+                    order_id: s(row, "order_id")?,
+                    signed_by: name(row, "signed_by")?,
+                    signed_at: t(row, "signed_at")?,
+                    report_hash: s(row, "report_hash")?,
+                    comment: s(row, "comment")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn api_token(row: &DbRow) -> Result<ApiTokenRecord> {
+                Ok(ApiTokenRecord {
+                    id: s(row, "id")?,
+                    username: name(row, "username")?,
+                    token_hash: s(row, "token_hash")?,
+                    scope: parsed("scope", $crate::serde_json::from_str(&s(row, "scope")?))?,
+                    expires_at: t(row, "expires_at")?,
+                    created_by: s(row, "created_by")?,
+                    created_at: t(row, "created_at")?,
+                    revoked_at: ot(row, "revoked_at")?,
+                    revoked_by: os(row, "revoked_by")?,
+                })
+            }
+
+            pub fn factor_reset(row: &DbRow) -> Result<FactorResetRecord> {
+                Ok(FactorResetRecord {
+                    id: s(row, "id")?,
+                    username: name(row, "username")?,
+                    code_hash: s(row, "code_hash")?,
+                    issued_by: s(row, "issued_by")?,
+                    issued_at: t(row, "issued_at")?,
+                    expires_at: t(row, "expires_at")?,
+                    approved_by: os(row, "approved_by")?,
+                    approved_at: ot(row, "approved_at")?,
+                    used_at: ot(row, "used_at")?,
+                })
+            }
+
+            pub fn left_marker(row: &DbRow) -> Result<LeftMarker> {
+                Ok(LeftMarker {
+                    username: name(row, "username")?,
+                    left_on: s(row, "left_on")?,
+                    recorded_by: s(row, "recorded_by")?,
+                    recorded_at: t(row, "recorded_at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
             pub fn break_glass(row: &DbRow) -> Result<BreakGlassRecord> {
                 Ok(BreakGlassRecord {
                     username: name(row, "username")?,
@@ -343,6 +409,9 @@ macro_rules! sql_tx {
 
         const USER_COLS: &str = "username, display_name, role, kind, password_hash, must_change_password, disabled, failed_logins, locked_until, created_at, last_login_at, password_changed_at";
         const SESSION_COLS: &str = "id, token_hash, username, created_at, last_seen_at, expires_at, revoked_at, client_addr, stage, second_factor";
+        const WORK_ORDER_COLS: &str = "id, account, vendor, purpose, starts_at, ends_at, scope, networks, supervisor, created_by, created_at, seq";
+        const API_TOKEN_COLS: &str = "id, username, token_hash, scope, expires_at, created_by, created_at, revoked_at, revoked_by";
+        const FACTOR_RESET_COLS: &str = "id, username, code_hash, issued_by, issued_at, expires_at, approved_by, approved_at, used_at";
         const HEAD_COLS: &str = "id, patient_id, doc_type, title, info_class, status, version, entered_by, on_behalf_of, created_at, updated_at, confirmed_by, confirmed_at";
         const VERSION_COLS: &str = "document_id, version, kind, patient_id, doc_type, title, info_class, body, entered_by, on_behalf_of, entered_at, reason, content_hash, seq";
         const AUDIT_COLS: &str = "id, seq, time, username, role, session, client_addr, action, patient_id, document_id, version, outcome, detail, content_hash";
@@ -807,6 +876,121 @@ macro_rules! sql_tx {
                     .bind(role).bind(mode).bind(required_from).bind(at).bind(by)
                     .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
+            }
+
+            async fn insert_work_order(&mut self, o: &$crate::records::WorkOrder) -> $crate::error::Result<()> {
+                let json = |v: Result<String, $crate::serde_json::Error>| v.map_err(|e| $crate::StoreError::Corrupt(e.to_string()));
+                let scope = json($crate::serde_json::to_string(&o.scope))?;
+                let networks = json($crate::serde_json::to_string(&o.networks))?;
+                ::sqlx::query("INSERT INTO work_orders (id, account, vendor, purpose, starts_at, ends_at, scope, networks, supervisor, created_by, created_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+                    .bind(&o.id).bind(o.account.as_str()).bind(&o.vendor).bind(&o.purpose).bind(o.starts_at.as_micros()).bind(o.ends_at.as_micros())
+                    .bind(scope).bind(networks).bind(o.supervisor.as_str()).bind(&o.created_by).bind(o.created_at.as_micros()).bind(o.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn get_work_order(&mut self, id: &str) -> $crate::error::Result<Option<$crate::records::WorkOrder>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {WORK_ORDER_COLS} FROM work_orders WHERE id = $1"));
+                ::sqlx::query(sql).bind(id)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::work_order).transpose()
+            }
+
+            async fn list_work_orders(&mut self) -> $crate::error::Result<Vec<$crate::records::WorkOrder>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {WORK_ORDER_COLS} FROM work_orders ORDER BY starts_at DESC, id LIMIT 1000"));
+                ::sqlx::query(sql).fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::work_order).collect()
+            }
+
+            async fn insert_work_order_signoff(&mut self, x: &$crate::records::WorkOrderSignoff) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO work_order_signoffs (order_id, signed_by, signed_at, report_hash, comment, seq) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&x.order_id).bind(x.signed_by.as_str()).bind(x.signed_at.as_micros()).bind(&x.report_hash).bind(&x.comment).bind(x.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn get_work_order_signoff(&mut self, order_id: &str) -> $crate::error::Result<Option<$crate::records::WorkOrderSignoff>> {
+                ::sqlx::query("SELECT order_id, signed_by, signed_at, report_hash, comment, seq FROM work_order_signoffs WHERE order_id = $1").bind(order_id)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::work_order_signoff).transpose()
+            }
+
+            async fn list_work_order_signoffs(&mut self) -> $crate::error::Result<Vec<$crate::records::WorkOrderSignoff>> {
+                ::sqlx::query("SELECT order_id, signed_by, signed_at, report_hash, comment, seq FROM work_order_signoffs ORDER BY signed_at")
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::work_order_signoff).collect()
+            }
+
+            async fn sessions_with_prefix(&mut self, username: &str, prefix: &str) -> $crate::error::Result<Vec<$crate::records::SessionRecord>> {
+                // Prefixes are made of letters, digits and dashes, none of them a LIKE wildcard.
+                if !prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                    return Ok(Vec::new());
+                }
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {SESSION_COLS} FROM sessions WHERE username = $1 AND id LIKE $2 ORDER BY created_at, id"));
+                ::sqlx::query(sql).bind(username).bind(format!("{prefix}%"))
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::session).collect()
+            }
+
+            async fn insert_api_token(&mut self, x: &$crate::records::ApiTokenRecord) -> $crate::error::Result<()> {
+                let scope = $crate::serde_json::to_string(&x.scope).map_err(|e| $crate::StoreError::Corrupt(e.to_string()))?;
+                ::sqlx::query("INSERT INTO api_tokens (id, username, token_hash, scope, expires_at, created_by, created_at, revoked_at, revoked_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(&x.id).bind(x.username.as_str()).bind(&x.token_hash).bind(scope).bind(x.expires_at.as_micros())
+                    .bind(&x.created_by).bind(x.created_at.as_micros()).bind(x.revoked_at.map(|t| t.as_micros())).bind(x.revoked_by.clone())
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn get_api_token_by_hash(&mut self, token_hash: &str) -> $crate::error::Result<Option<$crate::records::ApiTokenRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {API_TOKEN_COLS} FROM api_tokens WHERE token_hash = $1"));
+                ::sqlx::query(sql).bind(token_hash)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::api_token).transpose()
+            }
+
+            async fn list_api_tokens(&mut self) -> $crate::error::Result<Vec<$crate::records::ApiTokenRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {API_TOKEN_COLS} FROM api_tokens ORDER BY created_at DESC LIMIT 1000"));
+                ::sqlx::query(sql).fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::api_token).collect()
+            }
+
+            async fn revoke_api_token(&mut self, id: &str, at: i64, by: &str) -> $crate::error::Result<bool> {
+                Ok(::sqlx::query("UPDATE api_tokens SET revoked_at = $2, revoked_by = $3 WHERE id = $1 AND revoked_at IS NULL").bind(id).bind(at).bind(by)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?.rows_affected() == 1)
+            }
+
+            async fn insert_factor_reset(&mut self, x: &$crate::records::FactorResetRecord) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO factor_resets (id, username, code_hash, issued_by, issued_at, expires_at, approved_by, approved_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(&x.id).bind(x.username.as_str()).bind(&x.code_hash).bind(&x.issued_by).bind(x.issued_at.as_micros()).bind(x.expires_at.as_micros())
+                    .bind(x.approved_by.clone()).bind(x.approved_at.map(|t| t.as_micros())).bind(x.used_at.map(|t| t.as_micros()))
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn list_factor_resets(&mut self) -> $crate::error::Result<Vec<$crate::records::FactorResetRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {FACTOR_RESET_COLS} FROM factor_resets ORDER BY issued_at DESC LIMIT 1000"));
+                ::sqlx::query(sql).fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::factor_reset).collect()
+            }
+
+            async fn update_factor_reset(&mut self, x: &$crate::records::FactorResetRecord) -> $crate::error::Result<()> {
+                ::sqlx::query("UPDATE factor_resets SET approved_by = $2, approved_at = $3, used_at = $4 WHERE id = $1")
+                    .bind(&x.id).bind(x.approved_by.clone()).bind(x.approved_at.map(|t| t.as_micros())).bind(x.used_at.map(|t| t.as_micros()))
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn insert_left_marker(&mut self, x: &$crate::records::LeftMarker) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO staff_left (username, left_on, recorded_by, recorded_at, seq) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(x.username.as_str()).bind(&x.left_on).bind(&x.recorded_by).bind(x.recorded_at.as_micros()).bind(x.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn list_left_markers(&mut self) -> $crate::error::Result<Vec<$crate::records::LeftMarker>> {
+                ::sqlx::query("SELECT username, left_on, recorded_by, recorded_at, seq FROM staff_left ORDER BY seq, username")
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::left_marker).collect()
             }
 
             async fn insert_patient(&mut self, p: &$crate::records::Patient) -> $crate::error::Result<bool> {

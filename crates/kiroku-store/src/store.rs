@@ -91,6 +91,30 @@ impl Store {
         Ok(all.into_iter().filter(|b| b.is_active(now)).collect())
     }
 
+    /// A work order by its id, read outside the writer for every request of a maintenance session.
+    pub async fn work_order(&self, id: &str) -> Result<Option<WorkOrderStatus>> {
+        let mut tx = self.backend.begin_read().await?;
+        let order = tx.get_work_order(id).await?;
+        let signoff = match &order {
+            Some(_) => tx.get_work_order_signoff(id).await?,
+            None => None,
+        };
+        tx.rollback().await?;
+        Ok(order.map(|order| WorkOrderStatus { order, signoff }))
+    }
+
+    /// An API token by its hash with its service account, read outside the writer.
+    pub async fn api_token(&self, token_hash: &str) -> Result<Option<(ApiTokenRecord, UserRecord)>> {
+        let mut tx = self.backend.begin_read().await?;
+        let token = tx.get_api_token_by_hash(token_hash).await?;
+        let found = match token {
+            Some(token) => tx.get_user(token.username.as_str()).await?.map(|user| (token, user)),
+            None => None,
+        };
+        tx.rollback().await?;
+        Ok(found)
+    }
+
     /// The user's chosen UI language, if they chose one.
     pub async fn language(&self, username: &str) -> Result<Option<String>> {
         let mut tx = self.backend.begin_read().await?;
@@ -271,6 +295,11 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::Emergency(_) => "emergency",
         Reply::Locations(_) => "locations",
         Reply::LocationEntries(_) => "location_entries",
+        Reply::WorkOrders(_) => "work_orders",
+        Reply::WorkOrderReport(_) => "work_order_report",
+        Reply::ApiTokens(_) => "api_tokens",
+        Reply::FactorResets(_) => "factor_resets",
+        Reply::AccessReport(_) => "access_report",
     }
 }
 
@@ -309,4 +338,9 @@ into! {
     into_emergency => Emergency(Option<Box<crate::operations::EmergencyState>>),
     into_locations => Locations(Box<crate::operations::LocationRegister>),
     into_location_entries => LocationEntries(Vec<crate::operations::LocationEntry>),
+    into_work_orders => WorkOrders(Vec<WorkOrderStatus>),
+    into_work_order_report => WorkOrderReport(Box<WorkOrderReport>),
+    into_api_tokens => ApiTokens(Vec<ApiTokenRecord>),
+    into_factor_resets => FactorResets(Vec<FactorResetRecord>),
+    into_access_report => AccessReport(Box<AccessReport>),
 }

@@ -63,7 +63,7 @@ fn user(username: &str, role: Role) -> UserRecord {
 }
 
 fn actor(username: &str, role: Role) -> Actor {
-    Actor { username: name(username), role, session: Some(format!("s-{username}")), client_addr: Some("127.0.0.1".into()) }
+    Actor { username: name(username), role, session: Some(format!("s-{username}")), client_addr: Some("127.0.0.1".into()), scope: None }
 }
 
 /// A store with an administrator and one account per clinical role, and one patient.

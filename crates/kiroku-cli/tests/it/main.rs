@@ -4,6 +4,7 @@
 mod harness;
 
 mod access;
+mod accounts;
 mod backup;
 mod bad_input;
 mod crash;

@@ -5,7 +5,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use kiroku_auth::{PolicyContext, password, token};
 use kiroku_core::Timestamp;
-use kiroku_core::identity::SessionStage;
+use kiroku_core::identity::{AccountKind, SessionStage};
 use kiroku_store::command::BreakGlassUse;
 use kiroku_store::{Actor, Command, Reply, SessionRecord, UserRecord};
 use serde::Deserialize;
@@ -77,7 +77,7 @@ pub async fn login_user(
         state.store.execute(Command::LoginFailed { username, client_addr, policy: state.settings.lockout }).await?;
         return Err(ApiError::login_failed());
     };
-    let actor = Actor { username: user.username.clone(), role: user.role, session: None, client_addr: client_addr.clone() };
+    let actor = Actor { username: user.username.clone(), role: user.role, session: None, client_addr: client_addr.clone(), scope: None };
     refuse_outside_networks(state, &actor, user.kind).await?;
     let (bearer, token_hash) = token::new_session_token();
     let now = Timestamp::now();
@@ -94,6 +94,7 @@ pub async fn login_user(
         second_factor: None,
     };
     let expires_at = session.expires_at;
+    let user_kind = user.kind;
     let break_glass = (user.kind == kiroku_core::identity::AccountKind::BreakGlass)
         .then(|| BreakGlassUse { reason: break_glass_reason.unwrap_or_default(), seconds: state.settings.break_glass_secs });
     let command = Command::LoginSucceeded { session, end_other_sessions: state.settings.single_session, break_glass };
@@ -102,6 +103,7 @@ pub async fn login_user(
             state.metrics.logins.fetch_add(1, Relaxed);
             Ok(LoggedIn { token: bearer, user: *user, expires_at, stage })
         }
+        Reply::LoginRefused(why) if user_kind == AccountKind::Maintenance => Err(ApiError::maintenance_refused(why)),
         Reply::LoginRefused(why) => Err(ApiError::break_glass_refused(why)),
         _ => {
             state.metrics.login_failures.fetch_add(1, Relaxed);

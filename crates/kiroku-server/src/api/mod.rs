@@ -1,5 +1,6 @@
 //! Routes of the JSON API and the middleware every response passes through.
 
+pub mod accounts;
 pub mod audit;
 mod audit_export;
 pub mod auth;
@@ -79,6 +80,18 @@ pub fn router(state: AppState) -> Router {
         .route("/locations/{id}", axum::routing::put(operations::change_location).delete(operations::retire_location))
         .route("/locations/{id}/history", get(operations::location_history))
         .route("/status/response-times", get(operations::response_times))
+        .route("/work-orders", get(accounts::list_orders).post(accounts::create_order))
+        .route("/work-orders/{id}", get(accounts::order_report))
+        .route("/work-orders/{id}/signoff", post(accounts::sign_off_order))
+        .route("/api-tokens", get(accounts::list_tokens).post(accounts::create_token))
+        .route("/api-tokens/{id}/revoke", post(accounts::revoke_token))
+        .route("/users/{username}/factor-reset", post(accounts::issue_reset))
+        .route("/factor-resets", get(accounts::list_resets))
+        .route("/factor-resets/{id}/approve", post(accounts::approve_reset))
+        .route("/auth/factor-reset", post(accounts::use_reset))
+        .route("/access-review", get(accounts::access_review))
+        .route("/access-review/signoff", post(accounts::sign_off_access_review))
+        .route("/users/{username}/left", post(accounts::mark_left))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .route_layer(middleware::from_fn_with_state(state.clone(), refuse_changes_in_emergency));
     Router::new()
