@@ -181,3 +181,178 @@ async fn maintenance_story(server: &Server) {
     }
     assert_eq!(details(&auditor, "action=work_order_create&outcome=success").await.len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens_act_within_scope_until_expiry_or_revocation() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    tokens_story(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens_act_within_scope_until_expiry_or_revocation_on_postgres() {
+    let dir = temp_dir();
+    let Some(server) = pg_server(dir.path(), &[]).await else { return };
+    tokens_story(&server).await;
+}
+
+async fn tokens_story(server: &Server) {
+    let admin = admin(server).await;
+    let r = admin.post("/api/v1/api-tokens", json!({ "name": "lab-link", "permissions": ["patient.read"], "expires_at": at(600) })).await;
+    assert_eq!(r.status, 422, "clinical content needs allow_clinical: {}", r.body);
+    let created = admin
+        .post("/api/v1/api-tokens", json!({ "name": "lab-link", "permissions": ["ops.read"], "expires_at": at(6) }))
+        .await
+        .expect(201, "token");
+    let expires_at = Timestamp::parse_rfc3339(created["api_token"]["expires_at"].as_str().expect("expiry")).expect("time");
+    let id = created["api_token"]["id"].as_str().expect("id").to_string();
+    let mut link = server.client();
+    link.token = Some(created["token"].as_str().expect("shown once").to_string());
+    link.get("/api/v1/locations").await.expect(200, "within the scope");
+    assert_eq!(link.get("/api/v1/users").await.status, 403, "outside the scope");
+    assert_eq!(link.get("/api/v1/patients?q=x").await.status, 403, "no clinical content");
+    // The service account never logs in with a password.
+    assert_eq!(server.client().login("lab-link", "anything").await.status, 401);
+    let listed = admin.get("/api/v1/api-tokens").await.expect(200, "list");
+    assert!(listed.to_string().contains(&id) && !listed.to_string().contains("token_hash"), "{listed}");
+
+    // A second token of the same service account, revoked: refused at once.
+    let second = admin
+        .post("/api/v1/api-tokens", json!({ "name": "lab-link", "permissions": ["ops.read"], "expires_at": at(600) }))
+        .await
+        .expect(201, "second token");
+    let second_id = second["api_token"]["id"].as_str().expect("id").to_string();
+    let mut revoked = server.client();
+    revoked.token = Some(second["token"].as_str().expect("token").to_string());
+    revoked.get("/api/v1/locations").await.expect(200, "before revocation");
+    admin.post(&format!("/api/v1/api-tokens/{second_id}/revoke"), json!({})).await.expect(200, "revoke");
+    assert_eq!(revoked.get("/api/v1/locations").await.status, 401, "revoked");
+    assert_eq!(admin.post(&format!("/api/v1/api-tokens/{second_id}/revoke"), json!({})).await.status, 404, "once");
+
+    // After its expiry the first token is refused too.
+    let wait = (expires_at.as_micros() - Timestamp::now().as_micros()).max(0) as u64 + 300_000;
+    tokio::time::sleep(Duration::from_micros(wait)).await;
+    assert_eq!(link.get("/api/v1/locations").await.status, 401, "expired");
+
+    let auditor = user(server, &admin, "audit.ono", "auditor").await;
+    let uses = details(&auditor, "user=lab-link&action=location_register_read").await;
+    assert_eq!(uses.len(), 2, "each use is audited as the service account");
+    assert!(uses.iter().all(|e| e["session"].as_str().is_some_and(|s| s.starts_with("token-"))), "{uses:?}");
+    let refused: Vec<String> = details(&auditor, "user=lab-link&action=access_refused")
+        .await
+        .iter()
+        .filter_map(|e| e["detail"].as_str().map(str::to_string))
+        .collect();
+    assert!(refused.contains(&format!("api_token:revoked token={second_id}")), "{refused:?}");
+    assert!(refused.contains(&format!("api_token:expired token={id}")), "{refused:?}");
+    assert_eq!(details(&auditor, "action=api_token_create&outcome=success").await.len(), 2);
+    assert_eq!(details(&auditor, "action=api_token_revoke&outcome=success").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_factor_reset_needs_a_second_administrator_and_works_once() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    reset_story(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_factor_reset_needs_a_second_administrator_and_works_once_on_postgres() {
+    let dir = temp_dir();
+    let Some(server) = pg_server(dir.path(), &[]).await else { return };
+    reset_story(&server).await;
+}
+
+async fn reset_story(server: &Server) {
+    let admin = admin(server).await;
+    let second_admin = user(server, &admin, "sys.mori", "admin").await;
+    let (doctor, password) = account(server, &admin, "dr.kudo", "工藤", "doctor").await;
+    let _ = crate::identity::enrol_totp(&doctor).await;
+
+    let issued = admin.post("/api/v1/users/dr.kudo/factor-reset", json!({})).await.expect(201, "issue");
+    let code = issued["code"].as_str().expect("code shown once").to_string();
+    let reset_id = issued["factor_reset"]["id"].as_str().expect("id").to_string();
+    assert!(!issued.to_string().contains("code_hash"));
+
+    // The phone is lost: password, then the reset instead of a code; not before approval.
+    let mut c = server.client();
+    assert_eq!(c.login("dr.kudo", &password).await.expect(200, "password")["stage"], "second_factor");
+    assert_eq!(c.post("/api/v1/auth/factor-reset", json!({ "code": code })).await.status, 409, "not approved yet");
+    assert_eq!(admin.post(&format!("/api/v1/factor-resets/{reset_id}/approve"), json!({})).await.status, 409, "not by the issuer");
+    second_admin.post(&format!("/api/v1/factor-resets/{reset_id}/approve"), json!({})).await.expect(200, "second administrator");
+    assert_eq!(c.post("/api/v1/auth/factor-reset", json!({ "code": "wrong" })).await.status, 404);
+    let used = c.post("/api/v1/auth/factor-reset", json!({ "code": code })).await.expect(200, "use");
+    assert_eq!(used["stage"], "enrol");
+    let r = c.get("/api/v1/patients?q=x").await;
+    assert_eq!((r.status.as_u16(), r.problem_type()), (403, "/problems/second-factor-enrolment-required"), "re-enrolment first");
+    let _ = crate::identity::enrol_totp(&c).await;
+    c.get("/api/v1/patients?q=x").await.expect(200, "after re-enrolment");
+    assert_eq!(doctor.get("/api/v1/patients?q=x").await.status, 401, "other sessions ended");
+
+    // Once only.
+    let mut again = server.client();
+    again.login("dr.kudo", &password).await.expect(200, "password");
+    assert_eq!(again.post("/api/v1/auth/factor-reset", json!({ "code": code })).await.status, 409, "used already");
+
+    let auditor = user(server, &admin, "audit.sato", "auditor").await;
+    for (action, who) in [("factor_reset_issue", "admin"), ("factor_reset_approve", "sys.mori"), ("factor_reset_use", "dr.kudo")] {
+        let events = details(&auditor, &format!("action={action}&outcome=success")).await;
+        assert!(
+            events.iter().any(|e| e["user"] == who && e["detail"].as_str().is_some_and(|d| d.contains(&reset_id))),
+            "{action}: {events:?}"
+        );
+    }
+    assert!(!details(&auditor, "action=factor_reset_approve&outcome=failed").await.is_empty(), "the issuer's attempt is recorded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_review_flags_unused_and_left_accounts_and_its_sign_off_is_audited() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    review_story(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_review_flags_unused_and_left_accounts_and_its_sign_off_is_audited_on_postgres() {
+    let dir = temp_dir();
+    let Some(server) = pg_server(dir.path(), &[]).await else { return };
+    review_story(&server).await;
+}
+
+fn row<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["accounts"].as_array().expect("accounts").iter().find(|a| a["username"] == name).expect("account listed")
+}
+
+async fn review_story(server: &Server) {
+    let admin = admin(server).await;
+    admin.post("/api/v1/users", json!({ "username": "ns.idle", "display_name": "未使用", "role": "nurse" })).await.expect(201, "user");
+    let leaver = user(server, &admin, "ns.left", "nurse").await;
+    admin.post("/api/v1/users/ns.left/left", json!({ "left_on": "2026-10-31" })).await.expect(200, "left marker");
+    assert_eq!(admin.post("/api/v1/users/ns.left/left", json!({ "left_on": "31/10/2026" })).await.status, 422);
+
+    let auditor = user(server, &admin, "audit.kato", "auditor").await;
+    let report = auditor.get("/api/v1/access-review").await.expect(200, "review");
+    assert_eq!(report["unused_days"], 90, "90 days by default");
+    assert_eq!((row(&report, "ns.idle")["unused"].as_bool(), row(&report, "ns.left")["left"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(row(&report, "ns.left")["left_on"], "2026-10-31");
+    assert_eq!(row(&report, "admin")["role"], "admin");
+    // With 0 days every account without a login since now counts as unused: the idle one is.
+    let strict = auditor.get("/api/v1/access-review?unused_days=0").await.expect(200, "review");
+    assert_eq!(row(&strict, "ns.idle")["unused"], true);
+    assert!(row(&strict, "ns.idle")["last_login_at"].is_null());
+    assert_eq!(leaver.get("/api/v1/access-review").await.status, 403, "nurses do not review accounts");
+
+    // Disabling the leaver clears the flag and ends its session.
+    admin.send(Method::PATCH, "/api/v1/users/ns.left", Some(json!({ "disabled": true })), &[]).await.expect(200, "disable");
+    assert_eq!(leaver.get("/api/v1/patients?q=x").await.status, 401);
+    let report = auditor.get("/api/v1/access-review").await.expect(200, "review");
+    assert_eq!((row(&report, "ns.left")["left"].as_bool(), row(&report, "ns.left")["disabled"].as_bool()), (Some(false), Some(true)));
+    let hash = report["report_hash"].as_str().expect("hash").to_string();
+    let stale = auditor.post("/api/v1/access-review/signoff", json!({ "report_hash": "0".repeat(64) })).await;
+    assert_eq!(stale.status, 409);
+    let signed = auditor.post("/api/v1/access-review/signoff", json!({ "report_hash": hash, "comment": "四半期の棚卸し" })).await;
+    signed.expect(200, "sign-off");
+    let events = details(&auditor, "action=access_review_signoff&outcome=success").await;
+    assert!(events.len() == 1 && events[0]["content_hash"] == hash.as_str() && events[0]["user"] == "audit.kato", "{events:?}");
+    assert!(details(&auditor, "action=user_left").await.iter().any(|e| e["detail"] == "user=ns.left left_on=2026-10-31"));
+}

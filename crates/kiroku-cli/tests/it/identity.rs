@@ -15,7 +15,7 @@ fn now_secs() -> u64 {
 }
 
 /// Enrols an authenticator app for the logged-in client; answers the generator and the recovery codes.
-async fn enrol_totp(c: &Client) -> (Totp, Vec<String>) {
+pub(crate) async fn enrol_totp(c: &Client) -> (Totp, Vec<String>) {
     let started = c.post("/api/v1/auth/totp", json!({})).await.expect(201, "begin totp");
     assert!(started["otpauth_uri"].as_str().is_some_and(|u| u.starts_with("otpauth://totp/kiroku:")));
     assert!(started["qr_svg"].as_str().is_some_and(|s| s.starts_with("<svg")), "QR drawn as SVG by the server");
