@@ -14,6 +14,9 @@ use serde_json::Value;
 pub enum LogCmd {
     /// Print the log's public key (write it down, or give it to a witness).
     Key,
+    /// Start a new log key because the old one is lost for good. Earlier checkpoints stay in the
+    /// store and `kiroku verify` keeps reporting them as not signed by the current key.
+    NewKey,
     /// Check a proof bundle from GET /api/v1/documents/{id}/versions/{n}/proof offline, without the
     /// database: the checkpoint's signature, the leaf's inclusion, and the document's content hash.
     Check {
@@ -33,6 +36,14 @@ pub fn run(data_dir: &Path, cmd: LogCmd) -> Result<ExitCode> {
             }
             let key = crate::logkey::load_or_create(data_dir)?;
             println!("{}", key.verifier().encode());
+            Ok(ExitCode::SUCCESS)
+        }
+        LogCmd::NewKey => {
+            let key = crate::logkey::create_new(data_dir)?;
+            println!("{}", key.verifier().encode());
+            eprintln!(
+                "kiroku: a new log key was created; checkpoints signed before it will be reported by `kiroku verify` as not signed by it"
+            );
             Ok(ExitCode::SUCCESS)
         }
         LogCmd::Check { bundle, key } => {

@@ -22,6 +22,38 @@ pub fn load_or_create(data_dir: &Path) -> Result<LogKey> {
     read(&path)
 }
 
+/// The signing key for a server over `store`: an existing key, or a new one only while the store
+/// has no signed checkpoint. A new key beside old checkpoints would leave every earlier checkpoint
+/// unverifiable (a restored copy served without its keys, a second process without the shared
+/// key), so that needs the operator's explicit `kiroku log new-key`.
+pub async fn load_for_serving(data_dir: &Path, store: &kiroku_store::Store) -> Result<LogKey> {
+    let path = key_path(data_dir);
+    if !path.exists() {
+        if let Some(cp) = store.latest_checkpoint().await? {
+            bail!(
+                "the store has checkpoints signed by a log key (up to size {}) but {} is missing: put the key back \
+                 (`kiroku restore --keys-passphrase-file …` restores it from a backup); only if it is lost for good, \
+                 `kiroku log new-key` starts a new one",
+                cp.size,
+                path.display()
+            );
+        }
+        create(&path)?;
+    }
+    read(&path)
+}
+
+/// Starts a new log key where none exists (the old one is lost): later checkpoints are signed by
+/// it, and `kiroku verify` keeps reporting the earlier ones as not signed by the current key.
+pub fn create_new(data_dir: &Path) -> Result<LogKey> {
+    let path = key_path(data_dir);
+    if path.exists() {
+        bail!("{} exists; a log key is never replaced", path.display());
+    }
+    create(&path)?;
+    read(&path)
+}
+
 /// The public key, when the data directory has a log key.
 pub fn load_verifier(data_dir: &Path) -> Result<Option<LogVerifier>> {
     let path = key_path(data_dir);

@@ -44,7 +44,8 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, listen: Option<S
     settings.secure_cookies = !local.ip().is_loopback();
     // The health monitor watches the filesystem that holds the database and the files.
     settings.data_dir = Some(data_dir.to_path_buf());
-    let state = kiroku_server::AppState::new(store, blobs, settings).with_log_key(crate::logkey::load_or_create(data_dir)?);
+    let log_key = crate::logkey::load_for_serving(data_dir, &store).await?;
+    let state = kiroku_server::AppState::new(store, blobs, settings).with_log_key(log_key);
     println!("kiroku: listening on http://{local} ({} backend, ready in {} ms)", backend.kind(), started.elapsed().as_millis());
     tracing::info!(%local, backend = backend.kind(), "listening");
     kiroku_server::serve(listener, state, shutdown_signal()).await.context("the server stopped with an error")?;

@@ -190,3 +190,44 @@ async fn audit_review_report_and_sign_off() {
     let trail = auditor.get("/api/v1/audit?action=audit_review_signoff").await.expect(200, "audit");
     assert!(trail["events"][0]["detail"].as_str().is_some_and(|d| d.contains("問題なし")));
 }
+
+/// A server never starts a new log key beside checkpoints signed by another one (a restored copy
+/// served without its keys would otherwise make its whole history unverifiable); the operator can
+/// start one deliberately when the key is lost, and verify then says which checkpoints it cannot check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_log_key_is_not_silently_replaced() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    let mut server = Server::init_and_start(&data, &[]);
+    let admin = admin(&server).await;
+    checkpoint_covering(&admin, 1).await;
+    server.stop();
+    let key = data.join("keys").join("log.key");
+    let saved = std::fs::read(&key).expect("read key");
+    std::fs::remove_file(&key).expect("remove key");
+
+    let out = kiroku(&data, &["serve", "--listen", "127.0.0.1:0"], &[]);
+    assert!(!out.status.success(), "serve must refuse");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("log.key is missing") && err.contains("kiroku log new-key"), "{err}");
+    assert!(!key.exists(), "no key was made");
+
+    let out = kiroku(&data, &["log", "new-key"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kiroku(&data, &["log", "new-key"], &[]);
+    assert!(!out.status.success(), "a key is never replaced");
+    let out = kiroku(&data, &["verify"], &[]);
+    assert_eq!(out.status.code(), Some(1), "the old checkpoints are reported");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no signature by the key"));
+    std::fs::remove_file(&key).expect("remove new key");
+    write_private(&key, &saved);
+    let out = kiroku(&data, &["verify"], &[]);
+    assert_eq!(out.status.code(), Some(0), "with the original key back: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).expect("create key");
+    f.write_all(bytes).expect("write key");
+}
