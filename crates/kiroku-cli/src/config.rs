@@ -188,14 +188,43 @@ impl TimestampConfig {
     }
 }
 
-/// Electronic signatures: whose certificates are trusted.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+/// Electronic signatures: whose certificates are trusted, and where revocation answers come
+/// from besides the certificates' own CRL distribution points and OCSP responders.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SigningConfig {
     pub trust_anchors: String,
+    /// CRL files (DER or PEM), comma separated, relative to the data directory unless absolute.
+    pub crl_files: String,
+    pub revocation_timeout_seconds: u64,
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        SigningConfig { trust_anchors: String::new(), crl_files: String::new(), revocation_timeout_seconds: 10 }
+    }
 }
 
 impl SigningConfig {
+    /// The revocation settings, reading the configured CRL files.
+    pub fn revocation(&self, data_dir: &Path) -> Result<kiroku_server::revocation::RevocationSettings> {
+        let mut crl_files = Vec::new();
+        for file in self.crl_files.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            let path = data_dir.join(file);
+            let bytes = std::fs::read(&path).with_context(|| format!("signing.crl_files: cannot read {}", path.display()))?;
+            let der =
+                kiroku_server::revocation::crl_der(&bytes).map_err(|e| anyhow::anyhow!("signing.crl_files: {}: {e}", path.display()))?;
+            crl_files.push((file.to_string(), der));
+        }
+        if self.revocation_timeout_seconds == 0 {
+            bail!("signing.revocation_timeout_seconds must be greater than 0");
+        }
+        Ok(kiroku_server::revocation::RevocationSettings {
+            crl_files,
+            timeout: std::time::Duration::from_secs(self.revocation_timeout_seconds),
+        })
+    }
+
     pub fn anchors(&self, data_dir: &Path) -> Result<kiroku_sign::TrustAnchors> {
         if self.trust_anchors.is_empty() {
             return Ok(kiroku_sign::TrustAnchors::default());

@@ -61,7 +61,7 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, json: bool, at: 
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "checked {} audit events, {} versions, {} attestations, {} attachments, {} log leaves, {} checkpoints, {} timestamps ({} stamped items), {} signatures{}{}",
+            "checked {} audit events, {} versions, {} attestations, {} attachments, {} log leaves, {} checkpoints, {} timestamps ({} stamped items), {} signatures ({} certificates and revocation answers kept){}{}",
             report.audit_events,
             report.versions,
             report.attestations,
@@ -71,6 +71,7 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, json: bool, at: 
             report.timestamps,
             report.stamped_items,
             report.signatures,
+            report.evidence,
             if verifier.is_some() { "" } else { " (no log key found: checkpoint signatures not checked)" },
             if stamp_check.is_some() { "" } else { " (no [timestamp] configured: tokens and signatures checked for their hashes only)" }
         );

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod network;
 pub mod openapi;
+pub mod revocation;
 pub mod session;
 pub mod settings;
 pub mod stamping;

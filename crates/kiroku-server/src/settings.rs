@@ -38,6 +38,8 @@ pub struct Settings {
     pub timestamp: Option<std::sync::Arc<crate::stamping::TimestampSettings>>,
     /// CA certificates that signers' certificates must lead to (HPKI or the facility's own CA).
     pub signer_anchors: kiroku_sign::TrustAnchors,
+    /// Where revocation answers come from besides the certificates' own URLs.
+    pub revocation: crate::revocation::RevocationSettings,
     /// The data directory, whose filesystem the health monitor watches; `None`: the file store's.
     pub data_dir: Option<std::path::PathBuf>,
     /// Seconds between the health monitor's checks (database, free space, file store); 0: off.
@@ -70,6 +72,7 @@ impl Default for Settings {
             totp_issuer: "kiroku".into(),
             timestamp: None,
             signer_anchors: kiroku_sign::TrustAnchors::default(),
+            revocation: crate::revocation::RevocationSettings::default(),
             break_glass_secs: 4 * 3600,
             data_dir: None,
             health_check_interval_secs: 5,

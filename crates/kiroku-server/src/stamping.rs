@@ -157,7 +157,8 @@ async fn stamp_batch(
             seq: 0,
         })
         .collect();
-    state.store.execute(Command::RecordStamp { stamp, items }).await?;
+    let evidence = token_evidence(state, &id, &token).await;
+    state.store.execute(Command::RecordStamp { stamp, items, evidence }).await?;
     state.stamping.update(|s| {
         s.stamped_total += pending.len() as u64;
         s.last_success = Some(Timestamp::now());
@@ -187,11 +188,29 @@ async fn renew_expiring(state: &AppState, settings: &TimestampSettings, client: 
         }
         let id = uuid::Uuid::now_v7().to_string();
         let stamp = stamp_record(&id, StampKind::Archive, Some(old.id.clone()), &digest, &token, &url);
-        state.store.execute(Command::RecordStamp { stamp, items: Vec::new() }).await?;
+        let evidence = token_evidence(state, &id, &token).await;
+        state.store.execute(Command::RecordStamp { stamp, items: Vec::new(), evidence }).await?;
         state.stamping.update(|s| s.renewed_total += 1);
         tracing::info!(renewed = %old.id, "archive timestamp made");
     }
     Ok(())
+}
+
+/// The TSA certificate's path and revocation answers, kept with the token. A TSA whose
+/// status nobody can give does not stop stamping (the token itself was verified); it is logged.
+async fn token_evidence(state: &AppState, id: &str, token: &kiroku_sign::TimestampToken) -> Vec<kiroku_store::EvidenceRecord> {
+    match crate::revocation::gather(&state.settings.revocation, ("timestamp", id), &token.path).await {
+        Ok(gathered) => {
+            for e in &gathered.unknown {
+                tracing::warn!(error = %e, "TSA certificate kept without a revocation answer");
+            }
+            gathered.records
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "TSA certificate kept without a revocation answer");
+            Vec::new()
+        }
+    }
 }
 
 fn stamp_record(

@@ -29,6 +29,8 @@ pub struct SignatureReport {
     pub path: Vec<CertificateSummary>,
     /// Every certificate the signature carried (DER), for storing with it.
     pub certificates: Vec<Vec<u8>>,
+    /// The path itself, leaf first, anchor last: what revocation is checked along.
+    pub chain: Vec<Certificate>,
 }
 
 fn der_err(what: &'static str) -> impl Fn(der::Error) -> SignError {
@@ -124,6 +126,7 @@ pub fn verify_detached(signature: &[u8], content: &[u8], anchors: &TrustAnchors,
         cades,
         path: path.iter().map(CertificateSummary::of).collect(),
         certificates: pool.iter().filter_map(|c| c.to_der().ok()).collect(),
+        chain: path,
     })
 }
 

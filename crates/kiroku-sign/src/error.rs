@@ -49,6 +49,34 @@ pub enum SignError {
     UnsupportedAlgorithm(String),
     #[error("the key cannot be used: {0}")]
     Key(String),
+    #[error("the private key does not belong to the certificate")]
+    KeyCertificateMismatch,
+    #[error("the PKCS#12 file's password is wrong (its integrity check fails)")]
+    Pkcs12Password,
+    #[error("the PKCS#12 file holds no private key with its certificate")]
+    Pkcs12NoKey,
+    #[error("the PKCS#12 file cannot be read: {0}")]
+    Pkcs12(String),
+    #[error("certificate {subject} was revoked at {at} (reason: {reason})")]
+    Revoked { subject: String, at: String, reason: String },
+    #[error("the {kind} answer was made at {this_update}, after {at}")]
+    RevocationNotYetValid { kind: &'static str, this_update: String, at: String },
+    #[error("the {kind} answer expired at {next_update}, before {at}")]
+    RevocationExpired { kind: &'static str, next_update: String, at: String },
+    #[error("the {kind} answer is not about certificate {subject} or not from its issuer")]
+    RevocationIssuer { kind: &'static str, subject: String },
+    #[error("the {kind} answer's signature does not verify with its issuer's key")]
+    RevocationSignature { kind: &'static str },
+    #[error("the OCSP responder answered {0}")]
+    OcspStatus(&'static str),
+    #[error("the OCSP answer's nonce is not the request's (a replayed answer?)")]
+    OcspNonceMismatch,
+    #[error("the OCSP answer does not repeat the request's nonce")]
+    OcspNonceMissing,
+    #[error("OCSP responder {responder} is not authorised by the certificate's issuer (id-kp-OCSPSigning)")]
+    OcspUnauthorizedResponder { responder: String },
+    #[error("revocation of certificate {subject} is unknown: {why}")]
+    RevocationUnknown { subject: String, why: String },
 }
 
 impl SignError {
@@ -78,6 +106,20 @@ impl SignError {
             Self::NoSigner => "no_signer",
             Self::UnsupportedAlgorithm(_) => "unsupported_algorithm",
             Self::Key(_) => "key",
+            Self::KeyCertificateMismatch => "key_certificate_mismatch",
+            Self::Pkcs12Password => "pkcs12_password",
+            Self::Pkcs12NoKey => "pkcs12_no_key",
+            Self::Pkcs12(_) => "pkcs12_unreadable",
+            Self::Revoked { .. } => "revoked",
+            Self::RevocationNotYetValid { .. } => "revocation_not_yet_valid",
+            Self::RevocationExpired { .. } => "revocation_expired",
+            Self::RevocationIssuer { .. } => "revocation_issuer",
+            Self::RevocationSignature { .. } => "revocation_signature",
+            Self::OcspStatus(_) => "ocsp_status",
+            Self::OcspNonceMismatch => "ocsp_nonce_mismatch",
+            Self::OcspNonceMissing => "ocsp_nonce_missing",
+            Self::OcspUnauthorizedResponder { .. } => "ocsp_unauthorized_responder",
+            Self::RevocationUnknown { .. } => "revocation_unknown",
         }
     }
 

@@ -84,9 +84,33 @@ impl SoftwareSigner {
             Key::EcdsaP256(k) => k.public_key().as_ref().to_vec(),
         };
         if public != spki.subject_public_key.raw_bytes() {
-            return Err(SignError::Key("the key does not belong to the certificate".into()));
+            return Err(SignError::KeyCertificateMismatch);
         }
         Ok(Self { key, certificate, chain })
+    }
+
+    /// A PKCS#12 file (.p12/.pfx) opened with its password: PBES2 (AES) as current tools
+    /// write it, or the legacy PKCS#12 PBE (3DES, RC2-40) that many HPKI/JPKI-issued files
+    /// still use. The first key with its certificate is taken; the other certificates of the
+    /// file form the chain. Neither the file nor the password is kept.
+    pub fn from_pkcs12(pfx: &[u8], password: &str) -> Result<Self, SignError> {
+        use p12_keystore::error::Error as P12Error;
+        let store = p12_keystore::KeyStore::from_pkcs12(pfx, password).map_err(|e| match e {
+            P12Error::MacError(_) => SignError::Pkcs12Password,
+            // Without a MAC (or with one that passed by chance) a wrong password shows as bad padding.
+            P12Error::UnpadError => SignError::Pkcs12Password,
+            P12Error::DerError(e) => SignError::malformed("PKCS#12", e),
+            P12Error::InvalidVersion => SignError::malformed("PKCS#12", "not version 3"),
+            P12Error::UnsupportedEncryptionScheme | P12Error::UnsupportedMacAlgorithm => {
+                SignError::UnsupportedAlgorithm(format!("PKCS#12: {e}"))
+            }
+            other => SignError::Pkcs12(other.to_string()),
+        })?;
+        let (_, entry) = store.private_key_chain().ok_or(SignError::Pkcs12NoKey)?;
+        let mut certs = entry.chain().iter().map(|c| Self::certificate_from_der(c.as_der()));
+        let certificate = certs.next().ok_or(SignError::Pkcs12NoKey)??;
+        let chain = certs.collect::<Result<Vec<_>, _>>()?;
+        Self::from_pkcs8(entry.key(), certificate, chain)
     }
 
     /// A DER certificate, for callers that hold one already.

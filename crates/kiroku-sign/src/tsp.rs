@@ -69,6 +69,8 @@ pub struct TimestampToken {
     pub tsa: CertificateSummary,
     /// Every certificate the token carried (DER), kept with it for long-term verification.
     pub certificates: Vec<Vec<u8>>,
+    /// The TSA certificate's path to the anchor, leaf first: what revocation is checked along.
+    pub path: Vec<x509_cert::Certificate>,
 }
 
 /// Checks a TSA's response to `request`: granted, a token over the same imprint with the same
@@ -120,7 +122,7 @@ pub fn verify_token(
     cert::check_tsa_key_usage(&tsa_cert)?;
     let gen_time = gen_time(&info)?;
     cert::check_valid_at(&tsa_cert, gen_time)?;
-    cert::verify_path(&tsa_cert, &pool, anchors, at)?;
+    let path = cert::verify_path(&tsa_cert, &pool, anchors, at)?;
     Ok(TimestampToken {
         der: token.to_vec(),
         gen_time,
@@ -130,6 +132,7 @@ pub fn verify_token(
         digest: digest.to_vec(),
         tsa: CertificateSummary::of(&tsa_cert),
         certificates: pool.iter().filter_map(|c| c.to_der().ok()).collect(),
+        path,
     })
 }
 

@@ -213,4 +213,9 @@ pub trait Tx: Send {
     async fn get_signature(&mut self, id: &str) -> Result<Option<SignatureRecord>>;
     async fn list_signatures(&mut self, document_id: &str) -> Result<Vec<SignatureRecord>>;
     async fn scan_signatures(&mut self, after: &str, limit: i64) -> Result<Vec<SignatureRecord>>;
+
+    async fn insert_evidence(&mut self, evidence: &crate::records::EvidenceRecord) -> Result<()>;
+    /// The validation data of one signature or timestamp, in the order it was kept.
+    async fn list_evidence(&mut self, owner_kind: &str, owner_id: &str) -> Result<Vec<crate::records::EvidenceRecord>>;
+    async fn scan_evidence(&mut self, after: &str, limit: i64) -> Result<Vec<crate::records::EvidenceRecord>>;
 }

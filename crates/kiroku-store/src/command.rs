@@ -387,11 +387,15 @@ pub enum Command {
     RecordStamp {
         stamp: StampRecord,
         items: Vec<StampItem>,
+        /// The TSA's certificates and revocation answers, kept with the stamp.
+        evidence: Vec<crate::records::EvidenceRecord>,
     },
     /// A user's signature of a confirmed version, made with their key and verified by the caller.
     AddSignature {
         actor: Actor,
         signature: SignatureRecord,
+        /// The signer's certificates and revocation answers, kept with the signature.
+        evidence: Vec<crate::records::EvidenceRecord>,
     },
     /// Enters emergency read-only mode; `by` is `None` when kiroku enters it by itself (its health
     /// monitor found the database, the disk or the file store unhealthy).
@@ -588,7 +592,7 @@ impl Command {
                 return None;
             }
             Command::AdvanceExportCursor { .. } | Command::RecordStamp { .. } => return None,
-            Command::AddSignature { actor, signature } => {
+            Command::AddSignature { actor, signature, .. } => {
                 Subject { version: Some(signature.version), ..doc(actor, A::SignatureAdd, &signature.document_id) }
             }
             Command::EnterEmergency { by: Some(actor), .. } => s(actor, A::EmergencyModeEnter),

@@ -279,8 +279,16 @@ impl Ctx<'_> {
             }
             Command::StoreCheckpoint { checkpoint } => self.store_checkpoint(checkpoint).await,
             Command::AdvanceExportCursor { name, last_id } => self.advance_export_cursor(name, *last_id).await,
-            Command::RecordStamp { stamp, items } => self.record_stamp(stamp, items).await,
-            Command::AddSignature { actor, signature } => self.add_signature(actor, signature).await,
+            Command::RecordStamp { stamp, items, evidence } => {
+                let reply = self.record_stamp(stamp, items).await?;
+                self.keep_evidence("timestamp", &stamp.id, evidence).await?;
+                Ok(reply)
+            }
+            Command::AddSignature { actor, signature, evidence } => {
+                let reply = self.add_signature(actor, signature).await?;
+                self.keep_evidence("signature", &signature.id, evidence).await?;
+                Ok(reply)
+            }
             Command::ReadVersionProof { actor, id, version } => self.read_version_proof(actor, id, *version).await,
             Command::AuditReview { actor, from, to, hours } => {
                 let report = self.review(actor, *from, *to, *hours).await?;
@@ -1619,6 +1627,19 @@ impl Ctx<'_> {
 
     async fn attachment_hash(&mut self, id: &str) -> Result<Option<String>> {
         Ok(self.tx.attachment_by_id(id).await?.map(|a| a.blob_hash))
+    }
+
+    /// Validation data of a signature or stamp just written, in the same transaction.
+    async fn keep_evidence(&mut self, owner_kind: &str, owner_id: &str, evidence: &[crate::records::EvidenceRecord]) -> Result<()> {
+        for e in evidence {
+            if e.owner_kind != owner_kind || e.owner_id != owner_id || !matches!(e.kind.as_str(), "certificate" | "crl" | "ocsp") {
+                return Err(DomainError::invalid("evidence", "validation data belongs to the signature or timestamp it comes with").into());
+            }
+            let record = crate::records::EvidenceRecord { seq: self.seq, ..e.clone() };
+            self.tx.insert_evidence(&record).await?;
+            self.log.append_leaf(Leaf::Evidence(&record));
+        }
+        Ok(())
     }
 
     /// A signature joins a confirmed version only, by the person whose key made it.

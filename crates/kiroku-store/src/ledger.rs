@@ -22,6 +22,7 @@ pub enum Leaf<'a> {
     Stamp(&'a StampRecord),
     StampItem(&'a StampItem),
     Signature(&'a SignatureRecord),
+    Evidence(&'a crate::records::EvidenceRecord),
 }
 
 /// The leaf data of the rows of schema 7 (stamps, stamp items, signatures): the row under its
@@ -39,6 +40,7 @@ enum Named<'a, T: Serialize> {
     Timestamp(&'a T),
     StampItem(&'a T),
     Signature(&'a T),
+    ValidationEvidence(&'a T),
 }
 
 /// The leaf data of audit events, attestations and attachments: the row under its kind's name.
@@ -79,6 +81,7 @@ impl Leaf<'_> {
             Leaf::Stamp(_) => "timestamp",
             Leaf::StampItem(_) => "stamp_item",
             Leaf::Signature(_) => "signature",
+            Leaf::Evidence(_) => "validation_evidence",
         }
     }
 
@@ -92,6 +95,7 @@ impl Leaf<'_> {
             Leaf::Stamp(t) => (t.id.clone(), None, None),
             Leaf::StampItem(i) => (i.ref_id.clone(), Some(i.ref_version), Some(i.item_kind.clone())),
             Leaf::Signature(g) => (g.id.clone(), None, None),
+            Leaf::Evidence(e) => (e.id.clone(), None, None),
         }
     }
 
@@ -119,6 +123,7 @@ impl Leaf<'_> {
             Leaf::Stamp(t) => canonical_json(&Tagged { leaf: "timestamp", row: Named::Timestamp(*t) }),
             Leaf::StampItem(i) => canonical_json(&Tagged { leaf: "stamp_item", row: Named::StampItem(*i) }),
             Leaf::Signature(g) => canonical_json(&Tagged { leaf: "signature", row: Named::Signature(*g) }),
+            Leaf::Evidence(e) => canonical_json(&Tagged { leaf: "validation_evidence", row: Named::ValidationEvidence(*e) }),
         }
     }
 

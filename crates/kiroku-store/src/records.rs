@@ -461,6 +461,24 @@ pub struct SignatureRecord {
     pub seq: i64,
 }
 
+/// Validation data kept with a signature or a timestamp (schema 16): a certificate of its path
+/// or a revocation answer (CRL, OCSP response) as obtained at signing or stamping time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EvidenceRecord {
+    pub id: String,
+    /// `signature` or `timestamp`.
+    pub owner_kind: String,
+    pub owner_id: String,
+    /// `certificate`, `crl` or `ocsp`.
+    pub kind: String,
+    pub about: String,
+    /// Base64 of the DER.
+    pub der: String,
+    pub source: String,
+    pub obtained_at: Timestamp,
+    pub seq: i64,
+}
+
 /// A break-glass (緊急時) account's seal: sealed in advance, open for a limited time after a login
 /// with a declared reason, then unusable until re-sealed with a new password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

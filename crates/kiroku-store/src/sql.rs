@@ -377,6 +377,20 @@ macro_rules! sql_tx {
                 })
             }
 
+            pub fn evidence(row: &DbRow) -> Result<$crate::records::EvidenceRecord> {
+                Ok($crate::records::EvidenceRecord {
+                    id: s(row, "id")?,
+                    owner_kind: s(row, "owner_kind")?,
+                    owner_id: s(row, "owner_id")?,
+                    kind: s(row, "kind")?,
+                    about: s(row, "about")?,
+                    der: s(row, "der")?,
+                    source: s(row, "source")?,
+                    obtained_at: t(row, "obtained_at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
             pub fn pending(row: &DbRow, kind: &str) -> Result<PendingStamp> {
                 Ok(PendingStamp {
                     item_kind: kind.to_string(),
@@ -422,6 +436,7 @@ macro_rules! sql_tx {
         /// Confirmed or approved versions without a stamp item.
         const PENDING_VERSIONS: &str = "FROM attestations a JOIN document_versions v ON v.document_id = a.document_id AND v.version = a.version \
             WHERE NOT EXISTS (SELECT 1 FROM stamp_items s WHERE s.item_kind = 'version' AND s.ref_id = a.document_id AND s.ref_version = a.version)";
+        const EVIDENCE_COLS: &str = "id, owner_kind, owner_id, kind, about, der, source, obtained_at, seq";
         const PENDING_SIGNATURES: &str = "FROM signatures g WHERE NOT EXISTS (SELECT 1 FROM stamp_items s WHERE s.item_kind = 'signature' AND s.ref_id = g.id AND s.ref_version = 0)";
         /// Files (a scanned page, a report) are stamped each on its own, from the moment they are added.
         const PENDING_ATTACHMENTS: &str = "FROM attachments f WHERE NOT EXISTS (SELECT 1 FROM stamp_items s WHERE s.item_kind = 'attachment' AND s.ref_id = f.id AND s.ref_version = 0)";
@@ -1319,6 +1334,29 @@ macro_rules! sql_tx {
                 ::sqlx::query(sql).bind(after).bind(limit)
                     .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
                     .iter().map(sql_rows::signature).collect()
+            }
+
+            async fn insert_evidence(&mut self, x: &$crate::records::EvidenceRecord) -> $crate::error::Result<()> {
+                let sql = ::sqlx::AssertSqlSafe(format!("INSERT INTO validation_evidence ({EVIDENCE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"));
+                ::sqlx::query(sql)
+                    .bind(&x.id).bind(&x.owner_kind).bind(&x.owner_id).bind(&x.kind).bind(&x.about).bind(&x.der).bind(&x.source)
+                    .bind(x.obtained_at.as_micros()).bind(x.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn list_evidence(&mut self, owner_kind: &str, owner_id: &str) -> $crate::error::Result<Vec<$crate::records::EvidenceRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {EVIDENCE_COLS} FROM validation_evidence WHERE owner_kind = $1 AND owner_id = $2 ORDER BY id"));
+                ::sqlx::query(sql).bind(owner_kind).bind(owner_id)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::evidence).collect()
+            }
+
+            async fn scan_evidence(&mut self, after: &str, limit: i64) -> $crate::error::Result<Vec<$crate::records::EvidenceRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {EVIDENCE_COLS} FROM validation_evidence WHERE id > $1 ORDER BY id LIMIT $2"));
+                ::sqlx::query(sql).bind(after).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::evidence).collect()
             }
         }
 

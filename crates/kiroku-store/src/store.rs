@@ -256,6 +256,14 @@ impl Store {
         Ok(signatures)
     }
 
+    /// The validation data kept with a signature (`signature`) or a timestamp (`timestamp`).
+    pub async fn evidence(&self, owner_kind: &str, owner_id: &str) -> Result<Vec<crate::records::EvidenceRecord>> {
+        let mut tx = self.backend.begin_read().await?;
+        let evidence = tx.list_evidence(owner_kind, owner_id).await?;
+        tx.rollback().await?;
+        Ok(evidence)
+    }
+
     pub async fn is_initialised(&self) -> Result<bool> {
         let mut tx = self.backend.begin_read().await?;
         let n = tx.count_users().await?;

@@ -129,6 +129,8 @@ pub struct Report {
     pub timestamps: u64,
     pub stamped_items: u64,
     pub signatures: u64,
+    /// Certificates and revocation answers kept with signatures and timestamps.
+    pub evidence: u64,
     pub findings: Vec<Finding>,
 }
 
@@ -401,7 +403,8 @@ async fn verify_evidence(
             let Some(check) = check else { continue };
             let version = tx.get_version(g.document_id.as_str(), g.version).await?;
             let at = stamp_times.get(&("signature".to_string(), g.id.clone())).map_or(check.at, |t| stamps::to_offset(*t));
-            if let Err(reason) = check_signature(&g, version.as_ref(), &check.signer_anchors, at) {
+            let evidence = tx.list_evidence("signature", &g.id).await?;
+            if let Err(reason) = check_signature(&g, version.as_ref(), &check.signer_anchors, at, &evidence) {
                 report.findings.push(Finding::SignatureInvalid {
                     document_id: g.document_id.to_string(),
                     version: g.version,
@@ -409,6 +412,16 @@ async fn verify_evidence(
                     reason,
                 });
             }
+        }
+    }
+    let mut after = String::new();
+    loop {
+        let page = tx.scan_evidence(&after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        for e in page {
+            report.evidence += 1;
+            expect(expected, Leaf::Evidence(&e));
         }
     }
     Ok(())
@@ -422,13 +435,29 @@ fn describe_item(item: &crate::records::StampItem) -> String {
     }
 }
 
+/// The revocation answers among stored validation data, as kiroku-sign checks them.
+pub fn revocation_evidence(records: &[crate::records::EvidenceRecord]) -> Vec<kiroku_sign::revocation::Evidence> {
+    use base64::Engine;
+    records
+        .iter()
+        .filter_map(|r| {
+            Some(kiroku_sign::revocation::Evidence {
+                kind: kiroku_sign::revocation::EvidenceKind::parse(&r.kind)?,
+                der: base64::engine::general_purpose::STANDARD.decode(&r.der).ok()?,
+                obtained_at: stamps::to_offset(r.obtained_at),
+            })
+        })
+        .collect()
+}
+
 /// A signature against the version's canonical bytes, its certificate path at `at` (the time its
-/// timestamp proves, else now).
+/// timestamp proves, else now), and the revocation of that path by the answers kept with it.
 pub fn check_signature(
     g: &crate::records::SignatureRecord,
     version: Option<&crate::records::VersionRecord>,
     anchors: &kiroku_sign::TrustAnchors,
     at: time::OffsetDateTime,
+    evidence: &[crate::records::EvidenceRecord],
 ) -> std::result::Result<kiroku_sign::SignatureReport, String> {
     use base64::Engine;
     let version = version.ok_or("the signed version is missing")?;
@@ -437,7 +466,9 @@ pub fn check_signature(
         return Err("the stored signature is not the one recorded (its hash differs)".into());
     }
     let content = kiroku_core::hash::canonical_json(&version.content());
-    kiroku_sign::verify_detached(&der, content.as_bytes(), anchors, at).map_err(|e| e.to_string())
+    let report = kiroku_sign::verify_detached(&der, content.as_bytes(), anchors, at).map_err(|e| e.to_string())?;
+    kiroku_sign::revocation::check_path(&report.chain, &revocation_evidence(evidence), at).map_err(|e| e.to_string())?;
+    Ok(report)
 }
 
 /// (kind, id, version, attestation kind) of a row of history.

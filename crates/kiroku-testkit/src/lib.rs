@@ -25,4 +25,6 @@ pub fn pg_url() -> Option<String> {
     }
 }
 
+pub mod pkcs11;
 pub mod pki;
+pub mod revocation;

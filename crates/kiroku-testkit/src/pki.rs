@@ -161,7 +161,12 @@ impl TestPki {
 }
 
 fn issue(dir: &Path, name: &str, newkey: &[&str], subj: &str, days: &str, serial: &str) {
-    let (key, csr, pem, ext) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
+    issue_with(dir, name, name, newkey, subj, days, serial);
+}
+
+/// Issues `name.pem`/`name.key` from the CA in `dir` with the extensions of `ext.ext`.
+pub(crate) fn issue_with(dir: &Path, name: &str, ext: &str, newkey: &[&str], subj: &str, days: &str, serial: &str) {
+    let (key, csr, pem, ext) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{ext}.ext"));
     let mut args = vec!["req", "-new"];
     args.extend_from_slice(newkey);
     args.extend_from_slice(&["-nodes", "-keyout", &key, "-out", &csr, "-subj", subj]);

@@ -244,11 +244,74 @@ async fn a_confirmed_version_is_signed_with_the_users_key_verified_stamped_and_c
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body["detail"].as_str().unwrap_or_default().contains("untrusted"), "{}", r.body);
 
-    // The version and its signature are both stamped; verify checks all of it.
-    wait_for(&server, "file, version and signature stamped", |t| t["backlog"] == 0 && t["stamped_total"].as_u64() >= Some(3)).await;
+    // The same doctor's key as a legacy PKCS#12 file (3DES/RC2, as HPKI-issued files often
+    // are), with its password for this request only; a wrong password is refused as such.
+    let (key, cert) = (pki.signer_key.display().to_string(), pki.signer_cert.display().to_string());
+    pki::openssl(
+        &pki.dir,
+        &["pkcs12", "-export", "-legacy", "-inkey", &key, "-in", &cert, "-passout", "pass:card-pin-1234", "-out", "dr.p12"],
+    );
+    let p12 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(pki.dir.join("dr.p12")).expect("p12"));
+    let r = doctor.post(&path, json!({ "pkcs12": p12, "pkcs12_password": "wrong" })).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["detail"].as_str().unwrap_or_default().contains("pkcs12_password"), "{}", r.body);
+    let signed = doctor.post(&path, json!({ "pkcs12": p12, "pkcs12_password": "card-pin-1234" })).await.expect(201, "sign with PKCS#12");
+    assert!(signed["signer"].as_str().unwrap_or_default().contains("Test Doctor"), "{signed}");
+
+    // The version and its signatures are all stamped; verify checks all of it.
+    wait_for(&server, "file, version and signatures stamped", |t| t["backlog"] == 0 && t["stamped_total"].as_u64() >= Some(4)).await;
     let mut server = server;
     server.stop();
     let (code, out) = verify(&data, &as_refs(&env), None);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("(3 stamped items), 1 signatures"), "{out}");
+    assert!(out.contains("(4 stamped items), 2 signatures"), "{out}");
+}
+
+/// Revocation end to end, with `openssl ocsp` as the responder and an `openssl ca` CRL served
+/// over HTTP: a revoked signer's signature is refused with time and reason, a good one is kept
+/// with its certificate path and OCSP answer; after the CA's servers are gone the page's verdict
+/// and `kiroku verify` still decide from the kept answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_signers_are_refused_and_kept_answers_outlive_the_responder() {
+    if !pki::openssl_available() {
+        return;
+    }
+    let dir = temp_dir();
+    let pki = TestPki::create(&dir.path().join("pki"), 30);
+    let mut peers = kiroku_testkit::revocation::RevocationPeers::start(&pki);
+    let tsa = TestTsa::start(&pki);
+    let data = dir.path().join("data");
+    let mut env = tsa_env(&tsa, &pki, "0");
+    env.push(("KIROKU_SIGNING_TRUST_ANCHORS".into(), pki.ca_cert.display().to_string()));
+    let server = Server::init_and_start(&data, &as_refs(&env));
+    let admin = admin(&server).await;
+    let doctor = user(&server, &admin, "dr.kato", "doctor").await;
+    create_patient(&doctor, "P1").await;
+    let id = confirmed_note(&doctor, "P1", "紹介状").await;
+    let path = format!("/api/v1/documents/{id}/versions/1/signatures");
+    let key_and_cert = |key: &std::path::Path, cert: &std::path::Path| json!({ "private_key_pem": std::fs::read_to_string(key).expect("key"), "certificate_pem": std::fs::read_to_string(cert).expect("cert") });
+
+    let r = doctor.post(&path, key_and_cert(&peers.revoked_key, &peers.revoked_cert)).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("revoked") && detail.contains("keyCompromise") && detail.contains("Revoked Doctor"), "{detail}");
+
+    let signed = doctor.post(&path, key_and_cert(&peers.good_key, &peers.good_cert)).await.expect(201, "a good signer signs");
+    let listed = doctor.get(&path).await.expect(200, "list");
+    assert_eq!(listed["signatures"][0]["valid"], true, "{listed}");
+    assert!(signed["id"].is_string());
+
+    // The CA's servers are gone; the kept OCSP answer still decides.
+    peers.stop();
+    let listed = doctor.get(&path).await.expect(200, "list after the responder stopped");
+    assert_eq!(listed["signatures"][0]["valid"], true, "{listed}");
+    wait_for(&server, "version and signature stamped", |t| t["backlog"] == 0 && t["stamped_total"].as_u64() >= Some(2)).await;
+    let mut server = server;
+    server.stop();
+    let (code, out) = verify(&data, &as_refs(&env), None);
+    assert_eq!(code, Some(0), "{out}");
+    // Two path certificates and the OCSP answer for the signature (the TSA's names no source:
+    // its two path certificates per token are kept too).
+    assert!(out.contains("1 signatures ("), "{out}");
+    assert!(!out.contains("(0 certificates and revocation answers kept)"), "{out}");
 }

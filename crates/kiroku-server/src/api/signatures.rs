@@ -73,12 +73,22 @@ pub struct SignRequest {
     /// signature only.
     private_key_pem: Option<String>,
     certificate_pem: Option<String>,
+    /// Or the signer's PKCS#12 file (.p12/.pfx, base64) with its password, used for this
+    /// signature only.
+    pkcs12: Option<String>,
+    pkcs12_password: Option<String>,
 }
 
 impl SignRequest {
     /// A request to sign with a software key, as the web form sends it.
     pub fn with_key(private_key_pem: String, certificate_pem: String) -> Self {
-        SignRequest { signature: None, private_key_pem: Some(private_key_pem), certificate_pem: Some(certificate_pem) }
+        SignRequest {
+            signature: None,
+            private_key_pem: Some(private_key_pem),
+            certificate_pem: Some(certificate_pem),
+            pkcs12: None,
+            pkcs12_password: None,
+        }
     }
 }
 
@@ -101,22 +111,48 @@ pub async fn sign_version(state: &AppState, auth: &Authenticated, view: &Documen
         return Err(ApiError::conflict("signing is not configured: set [signing] trust_anchors to the CA certificates of the signers"));
     }
     let content = signed_bytes(view);
-    let der = match (req.signature, req.private_key_pem, req.certificate_pem) {
-        (Some(b64), None, None) => {
+    let sign_with = |signer: kiroku_sign::SoftwareSigner, field: &'static str| {
+        kiroku_sign::sign_detached(&content, &signer, time::OffsetDateTime::now_utc())
+            .map_err(|e| ApiError::validation(field, format!("{} ({})", e, e.code())))
+    };
+    let der = match (req.signature, req.private_key_pem, req.certificate_pem, req.pkcs12, req.pkcs12_password) {
+        (Some(b64), None, None, None, None) => {
             STANDARD.decode(b64.trim()).map_err(|_| ApiError::validation("signature", "must be base64 of a DER CMS signature"))?
         }
-        (None, Some(key), Some(certs)) => {
+        (None, Some(key), Some(certs), None, None) => {
             let signer = kiroku_sign::SoftwareSigner::from_files_content(key.as_bytes(), certs.as_bytes())
-                .map_err(|e| ApiError::validation("private_key_pem", e.to_string()))?;
-            kiroku_sign::sign_detached(&content, &signer, time::OffsetDateTime::now_utc())
-                .map_err(|e| ApiError::validation("private_key_pem", e.to_string()))?
+                .map_err(|e| ApiError::validation("private_key_pem", format!("{} ({})", e, e.code())))?;
+            sign_with(signer, "private_key_pem")?
         }
-        _ => return Err(ApiError::validation("signature", "send either signature, or private_key_pem with certificate_pem")),
+        (None, None, None, Some(p12), Some(password)) => {
+            let p12 = STANDARD.decode(p12.trim()).map_err(|_| ApiError::validation("pkcs12", "must be base64 of a .p12/.pfx file"))?;
+            let signer = kiroku_sign::SoftwareSigner::from_pkcs12(&p12, &password)
+                .map_err(|e| ApiError::validation("pkcs12", format!("{} ({})", e, e.code())))?;
+            sign_with(signer, "pkcs12")?
+        }
+        _ => {
+            return Err(ApiError::validation(
+                "signature",
+                "send either signature, or private_key_pem with certificate_pem, or pkcs12 with pkcs12_password",
+            ));
+        }
     };
-    let report = kiroku_sign::verify_detached(&der, &content, &state.settings.signer_anchors, time::OffsetDateTime::now_utc())
+    let now = time::OffsetDateTime::now_utc();
+    let report = kiroku_sign::verify_detached(&der, &content, &state.settings.signer_anchors, now)
         .map_err(|e| ApiError::validation("signature", format!("{} ({})", e, e.code())))?;
+    // Revocation now: a revoked certificate is refused; the answers and the path are kept.
+    let id = uuid::Uuid::now_v7().to_string();
+    let gathered = crate::revocation::gather(&state.settings.revocation, ("signature", &id), &report.chain)
+        .await
+        .map_err(|e| ApiError::validation("signature", format!("{} ({})", e, e.code())))?;
+    match crate::revocation::decide(&report.chain, &gathered.records, &gathered.unknown, now) {
+        Err(e @ kiroku_sign::SignError::Revoked { .. }) => return Err(ApiError::validation("signature", format!("{} ({})", e, e.code()))),
+        // Unreachable responders do not block signing; the verdict shows "revocation unknown".
+        Err(e) => tracing::warn!(error = %e, "signature kept without a revocation answer"),
+        Ok(()) => {}
+    }
     let record = SignatureRecord {
-        id: uuid::Uuid::now_v7().to_string(),
+        id,
         document_id: view.id.clone(),
         version: view.version,
         username: auth.actor.username.clone(),
@@ -130,7 +166,8 @@ pub async fn sign_version(state: &AppState, auth: &Authenticated, view: &Documen
         signed_at: kiroku_core::Timestamp::now(),
         seq: 0,
     };
-    Ok(*state.store.execute(Command::AddSignature { actor: auth.actor.clone(), signature: record }).await?.into_signature()?)
+    let command = Command::AddSignature { actor: auth.actor.clone(), signature: record, evidence: gathered.records };
+    Ok(*state.store.execute(command).await?.into_signature()?)
 }
 
 /// A signature with its verification now: valid, or the reason it is not.
@@ -158,14 +195,34 @@ pub async fn verified_signatures(state: &AppState, view: &DocumentView) -> ApiRe
         let at = item
             .and_then(|i| chains.get(&i.stamp_id).map(|s| kiroku_store::stamps::to_offset(s.gen_time)))
             .unwrap_or_else(time::OffsetDateTime::now_utc);
-        let verdict = STANDARD
-            .decode(&g.signature)
-            .map_err(|e| e.to_string())
-            .and_then(|der| kiroku_sign::verify_detached(&der, &content, &state.settings.signer_anchors, at).map_err(|e| e.to_string()))
-            .map(|_| ());
+        let verdict = match STANDARD.decode(&g.signature) {
+            Err(e) => Err(e.to_string()),
+            Ok(der) => match kiroku_sign::verify_detached(&der, &content, &state.settings.signer_anchors, at) {
+                Err(e) => Err(e.to_string()),
+                Ok(report) => revocation_verdict(state, &g.id, &report.chain, at).await,
+            },
+        };
         out.push((g, verdict));
     }
     Ok(out)
+}
+
+/// Revocation of a signature's path at `at`: by the answers kept with it; when they do not
+/// decide (none kept, or the responder was unreachable at signing), by asking again now.
+async fn revocation_verdict(
+    state: &AppState,
+    id: &str,
+    chain: &[kiroku_sign::Certificate],
+    at: time::OffsetDateTime,
+) -> Result<(), String> {
+    let kept = state.store.evidence("signature", id).await.map_err(|e| e.to_string())?;
+    match crate::revocation::decide(chain, &kept, &[], at) {
+        Err(kiroku_sign::SignError::RevocationUnknown { .. }) => {
+            let live = crate::revocation::gather(&state.settings.revocation, ("signature", id), chain).await.map_err(|e| e.to_string())?;
+            crate::revocation::decide(chain, &live.records, &live.unknown, at).map_err(|e| e.to_string())
+        }
+        other => other.map_err(|e| e.to_string()),
+    }
 }
 
 /// `GET /documents/{id}/versions/{n}/signatures`: the version's signatures, each verified.

@@ -263,3 +263,33 @@ fn the_hpki_role_of_a_signer_is_shown() {
     let report = kiroku_sign::verify_detached(&signature, b"prescription", &anchors(&pki), now()).expect("verifies");
     assert!(report.signer.hc_roles.contains(&"Medical Doctor".to_string()), "{:?}", report.signer.hc_roles);
 }
+
+mod pkcs12;
+mod revocation;
+
+/// `openssl cms -verify` over a detached DER signature, trusting the test CA.
+fn openssl_cms_verifies(pki: &TestPki, signature: &[u8], content: &[u8]) -> (bool, String) {
+    let sig = write(&pki.dir, &format!("sig-{}.p7s", signature.len()), signature);
+    let doc = write(&pki.dir, &format!("doc-{}.bin", signature.len()), content);
+    let ca = pki.ca_cert.display().to_string();
+    openssl_status(
+        &pki.dir,
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            &sig,
+            "-content",
+            &doc,
+            "-CAfile",
+            &ca,
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+    )
+}
