@@ -197,15 +197,48 @@ pub struct SigningConfig {
     /// CRL files (DER or PEM), comma separated, relative to the data directory unless absolute.
     pub crl_files: String,
     pub revocation_timeout_seconds: u64,
+    /// The facility's seal on a PKCS#11 token: the module (.so), the token's label and the
+    /// label of the key and its certificate. The PIN is given with each signature.
+    pub pkcs11_module: String,
+    pub pkcs11_token_label: String,
+    pub pkcs11_key_label: String,
 }
 
 impl Default for SigningConfig {
     fn default() -> Self {
-        SigningConfig { trust_anchors: String::new(), crl_files: String::new(), revocation_timeout_seconds: 10 }
+        SigningConfig {
+            trust_anchors: String::new(),
+            crl_files: String::new(),
+            revocation_timeout_seconds: 10,
+            pkcs11_module: String::new(),
+            pkcs11_token_label: String::new(),
+            pkcs11_key_label: String::new(),
+        }
     }
 }
 
 impl SigningConfig {
+    /// The facility's seal on a PKCS#11 token, when configured.
+    pub fn pkcs11(&self) -> Result<Option<kiroku_sign::pkcs11::Pkcs11Location>> {
+        if self.pkcs11_module.is_empty() {
+            if !self.pkcs11_token_label.is_empty() || !self.pkcs11_key_label.is_empty() {
+                bail!("signing.pkcs11_token_label and pkcs11_key_label need signing.pkcs11_module");
+            }
+            return Ok(None);
+        }
+        if self.pkcs11_token_label.is_empty() || self.pkcs11_key_label.is_empty() {
+            bail!("signing.pkcs11_module needs pkcs11_token_label and pkcs11_key_label");
+        }
+        if !Path::new(&self.pkcs11_module).is_file() {
+            bail!("signing.pkcs11_module: {} is not a file", self.pkcs11_module);
+        }
+        Ok(Some(kiroku_sign::pkcs11::Pkcs11Location {
+            module: self.pkcs11_module.clone().into(),
+            token_label: self.pkcs11_token_label.clone(),
+            key_label: self.pkcs11_key_label.clone(),
+        }))
+    }
+
     /// The revocation settings, reading the configured CRL files.
     pub fn revocation(&self, data_dir: &Path) -> Result<kiroku_server::revocation::RevocationSettings> {
         let mut crl_files = Vec::new();

@@ -37,6 +37,7 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, listen: Option<S
     settings.timestamp = config.timestamp.settings(data_dir)?.map(std::sync::Arc::new);
     settings.signer_anchors = config.signing.anchors(data_dir)?;
     settings.revocation = config.signing.revocation(data_dir)?;
+    settings.pkcs11 = config.signing.pkcs11()?;
     if let Some(s) = &settings.syslog {
         // Unreadable certificates stop start-up here, before anyone relies on the forwarding.
         kiroku_server::syslog::Forwarder::new(s.clone()).context("the [syslog] settings cannot be used")?;

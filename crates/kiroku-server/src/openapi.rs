@@ -396,7 +396,8 @@ fn more_schemas() -> Value {
             "private_key_pem": { "type": "string", "description": "PKCS#8 PEM key, used for this signature only and never stored" },
             "certificate_pem": { "type": "string", "description": "PEM certificate of the key, then its chain" },
             "pkcs12": { "type": "string", "description": "base64 of a PKCS#12 file (.p12/.pfx: PBES2/AES or legacy 3DES/RC2), used for this signature only and never stored" },
-            "pkcs12_password": { "type": "string", "description": "the PKCS#12 file's password; never stored or logged" } } },
+            "pkcs12_password": { "type": "string", "description": "the PKCS#12 file's password; never stored or logged" },
+            "pkcs11_pin": { "type": "string", "description": "PIN of the facility's seal on the PKCS#11 token configured in [signing]; never stored or logged" } } },
         "NewBreakGlass": { "type": "object", "additionalProperties": false, "required": ["username", "display_name", "role"], "properties": {
             "username": { "type": "string" }, "display_name": { "type": "string" }, "role": { "$ref": "#/components/schemas/Role" } } },
         "Code": { "type": "object", "additionalProperties": false, "required": ["code"], "properties": { "code": { "type": "string", "description": "6-digit TOTP code or a recovery code" } } },

@@ -40,6 +40,8 @@ pub struct Settings {
     pub signer_anchors: kiroku_sign::TrustAnchors,
     /// Where revocation answers come from besides the certificates' own URLs.
     pub revocation: crate::revocation::RevocationSettings,
+    /// The facility's seal on a PKCS#11 token (HSM); the PIN comes with each use, never kept.
+    pub pkcs11: Option<kiroku_sign::pkcs11::Pkcs11Location>,
     /// The data directory, whose filesystem the health monitor watches; `None`: the file store's.
     pub data_dir: Option<std::path::PathBuf>,
     /// Seconds between the health monitor's checks (database, free space, file store); 0: off.
@@ -73,6 +75,7 @@ impl Default for Settings {
             timestamp: None,
             signer_anchors: kiroku_sign::TrustAnchors::default(),
             revocation: crate::revocation::RevocationSettings::default(),
+            pkcs11: None,
             break_glass_secs: 4 * 3600,
             data_dir: None,
             health_check_interval_secs: 5,

@@ -57,6 +57,10 @@ pub enum SignError {
     Pkcs12NoKey,
     #[error("the PKCS#12 file cannot be read: {0}")]
     Pkcs12(String),
+    #[error("the PKCS#11 token cannot be used: {0}")]
+    Pkcs11(String),
+    #[error("the PKCS#11 token refused the PIN")]
+    Pkcs11Pin,
     #[error("certificate {subject} was revoked at {at} (reason: {reason})")]
     Revoked { subject: String, at: String, reason: String },
     #[error("the {kind} answer was made at {this_update}, after {at}")]
@@ -110,6 +114,8 @@ impl SignError {
             Self::Pkcs12Password => "pkcs12_password",
             Self::Pkcs12NoKey => "pkcs12_no_key",
             Self::Pkcs12(_) => "pkcs12_unreadable",
+            Self::Pkcs11(_) => "pkcs11",
+            Self::Pkcs11Pin => "pkcs11_pin",
             Self::Revoked { .. } => "revoked",
             Self::RevocationNotYetValid { .. } => "revocation_not_yet_valid",
             Self::RevocationExpired { .. } => "revocation_expired",

@@ -9,6 +9,7 @@ pub mod cert;
 pub mod cms;
 mod error;
 pub mod oid;
+pub mod pkcs11;
 pub mod revocation;
 pub mod signer;
 pub mod tsp;

@@ -315,3 +315,77 @@ async fn revoked_signers_are_refused_and_kept_answers_outlive_the_responder() {
     assert!(out.contains("1 signatures ("), "{out}");
     assert!(!out.contains("(0 certificates and revocation answers kept)"), "{out}");
 }
+
+/// The facility's seal on a PKCS#11 token (SoftHSM2 made in the test's directory, the signer's
+/// key and certificate imported): the PIN is sent with the request and never kept, the key
+/// signs on the token, and openssl verifies the signature; a wrong PIN is refused as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_facility_seal_on_a_pkcs11_token_signs_and_openssl_verifies() {
+    if !pki::openssl_available() {
+        return;
+    }
+    let dir = temp_dir();
+    let pki = TestPki::create(&dir.path().join("pki"), 30);
+    let Some(hsm) = kiroku_testkit::pkcs11::SoftHsm::with_signer(&dir.path().join("hsm"), &pki) else { return };
+    let data = dir.path().join("data");
+    let env: Vec<(String, String)> = vec![
+        ("SOFTHSM2_CONF".into(), hsm.conf.display().to_string()),
+        ("KIROKU_SIGNING_TRUST_ANCHORS".into(), pki.ca_cert.display().to_string()),
+        ("KIROKU_SIGNING_PKCS11_MODULE".into(), hsm.module.display().to_string()),
+        ("KIROKU_SIGNING_PKCS11_TOKEN_LABEL".into(), hsm.token_label.clone()),
+        ("KIROKU_SIGNING_PKCS11_KEY_LABEL".into(), hsm.key_label.clone()),
+    ];
+    let server = Server::init_and_start(&data, &as_refs(&env));
+    let admin = admin(&server).await;
+    let doctor = user(&server, &admin, "dr.seal", "doctor").await;
+    create_patient(&doctor, "P1").await;
+    let id = confirmed_note(&doctor, "P1", "死亡診断書").await;
+    let path = format!("/api/v1/documents/{id}/versions/1/signatures");
+
+    let r = doctor.post(&path, json!({ "pkcs11_pin": "0000" })).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["detail"].as_str().unwrap_or_default().contains("pkcs11_pin"), "{}", r.body);
+    let signed = doctor.post(&path, json!({ "pkcs11_pin": hsm.pin })).await.expect(201, "signed on the token");
+    assert!(signed["signer"].as_str().unwrap_or_default().contains("Test Doctor"), "{signed}");
+    // Twice in a row: the token is opened and closed for each use.
+    doctor.post(&path, json!({ "pkcs11_pin": hsm.pin })).await.expect(201, "signed again");
+    let listed = doctor.get(&path).await.expect(200, "list");
+    assert_eq!(listed["signatures"][0]["valid"], true, "{listed}");
+
+    let content = doctor
+        .http
+        .get(format!("{}/api/v1/documents/{id}/versions/1/signed-content", server.base))
+        .bearer_auth(doctor.token.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("content")
+        .bytes()
+        .await
+        .expect("bytes");
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD.decode(signed["signature"].as_str().unwrap_or_default()).expect("base64");
+    std::fs::write(pki.dir.join("seal.json"), &content).expect("write");
+    std::fs::write(pki.dir.join("seal.p7s"), &der).expect("write");
+    let ca = pki.ca_cert.display().to_string();
+    let (ok, out) = pki::openssl_status(
+        &pki.dir,
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "seal.p7s",
+            "-content",
+            "seal.json",
+            "-CAfile",
+            &ca,
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+    );
+    assert!(ok, "openssl cms -verify refused the token's signature: {out}");
+}

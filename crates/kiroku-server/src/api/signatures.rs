@@ -77,6 +77,9 @@ pub struct SignRequest {
     /// signature only.
     pkcs12: Option<String>,
     pkcs12_password: Option<String>,
+    /// Or the PIN of the facility's seal on the PKCS#11 token of `[signing] pkcs11_module`,
+    /// used for this signature only.
+    pkcs11_pin: Option<String>,
 }
 
 impl SignRequest {
@@ -88,6 +91,7 @@ impl SignRequest {
             certificate_pem: Some(certificate_pem),
             pkcs12: None,
             pkcs12_password: None,
+            pkcs11_pin: None,
         }
     }
 }
@@ -115,6 +119,13 @@ pub async fn sign_version(state: &AppState, auth: &Authenticated, view: &Documen
         kiroku_sign::sign_detached(&content, &signer, time::OffsetDateTime::now_utc())
             .map_err(|e| ApiError::validation(field, format!("{} ({})", e, e.code())))
     };
+    if let Some(pin) = req.pkcs11_pin {
+        if req.signature.is_some() || req.private_key_pem.is_some() || req.certificate_pem.is_some() || req.pkcs12.is_some() {
+            return Err(ApiError::validation("pkcs11_pin", "send pkcs11_pin alone"));
+        }
+        let der = sign_on_token(state, content.clone(), pin).await?;
+        return store_signature(state, auth, view, &content, der).await;
+    }
     let der = match (req.signature, req.private_key_pem, req.certificate_pem, req.pkcs12, req.pkcs12_password) {
         (Some(b64), None, None, None, None) => {
             STANDARD.decode(b64.trim()).map_err(|_| ApiError::validation("signature", "must be base64 of a DER CMS signature"))?
@@ -137,8 +148,42 @@ pub async fn sign_version(state: &AppState, auth: &Authenticated, view: &Documen
             ));
         }
     };
+    store_signature(state, auth, view, &content, der).await
+}
+
+/// One token session at a time: a PKCS#11 module is initialised once per process.
+static TOKEN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Signs `content` with the facility's seal on the configured PKCS#11 token, logging in with
+/// `pin` for this signature only.
+async fn sign_on_token(state: &AppState, content: Vec<u8>, pin: String) -> ApiResult<Vec<u8>> {
+    let location = state.settings.pkcs11.clone().ok_or_else(|| {
+        ApiError::conflict("no PKCS#11 token is configured: set [signing] pkcs11_module, pkcs11_token_label and pkcs11_key_label")
+    })?;
+    let signed = tokio::task::spawn_blocking(move || {
+        let _one = TOKEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let signer = kiroku_sign::pkcs11::Pkcs11Signer::open(&location, &pin, Vec::new())?;
+        kiroku_sign::sign_detached(&content, &signer, time::OffsetDateTime::now_utc())
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "the PKCS#11 signing task failed");
+        ApiError::internal()
+    })?;
+    signed.map_err(|e| ApiError::validation("pkcs11_pin", format!("{} ({})", e, e.code())))
+}
+
+/// Verifies a signature over `content`, checks its path's revocation and stores it with the
+/// validation data.
+async fn store_signature(
+    state: &AppState,
+    auth: &Authenticated,
+    view: &DocumentView,
+    content: &[u8],
+    der: Vec<u8>,
+) -> ApiResult<SignatureRecord> {
     let now = time::OffsetDateTime::now_utc();
-    let report = kiroku_sign::verify_detached(&der, &content, &state.settings.signer_anchors, now)
+    let report = kiroku_sign::verify_detached(&der, content, &state.settings.signer_anchors, now)
         .map_err(|e| ApiError::validation("signature", format!("{} ({})", e, e.code())))?;
     // Revocation now: a revoked certificate is refused; the answers and the path are kept.
     let id = uuid::Uuid::now_v7().to_string();
