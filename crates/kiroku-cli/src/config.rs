@@ -126,6 +126,8 @@ pub struct TimestampConfig {
     pub interval_seconds: u64,
     pub batch_max: i64,
     pub renew_before_days: u64,
+    /// PEM CA certificates for an https TSA with a private CA, relative to the data directory.
+    pub tls_ca_file: String,
 }
 
 impl Default for TimestampConfig {
@@ -138,6 +140,7 @@ impl Default for TimestampConfig {
             interval_seconds: 30,
             batch_max: 256,
             renew_before_days: 90,
+            tls_ca_file: String::new(),
         }
     }
 }
@@ -152,8 +155,8 @@ impl TimestampConfig {
         if urls.is_empty() {
             return Ok(());
         }
-        if let Some(bad) = urls.iter().find(|u| !u.starts_with("http://")) {
-            bail!("timestamp.urls: {bad} is not an http:// URL (RFC 3161 over HTTP; https is not supported yet)");
+        if let Some(bad) = urls.iter().find(|u| !u.starts_with("http://") && !u.starts_with("https://")) {
+            bail!("timestamp.urls: {bad} is not an http:// or https:// URL (RFC 3161 over HTTP)");
         }
         if self.trust_anchors.is_empty() {
             bail!("timestamp.trust_anchors must name the PEM file of the CA certificates the TSA's certificate leads to");
@@ -184,6 +187,12 @@ impl TimestampConfig {
             interval: std::time::Duration::from_secs(self.interval_seconds),
             batch_max: self.batch_max,
             renew_before: std::time::Duration::from_secs(self.renew_before_days * 86_400),
+            tls_ca_pem: if self.tls_ca_file.is_empty() {
+                None
+            } else {
+                let path = data_dir.join(&self.tls_ca_file);
+                Some(std::fs::read(&path).with_context(|| format!("timestamp.tls_ca_file: cannot read {}", path.display()))?)
+            },
         }))
     }
 }

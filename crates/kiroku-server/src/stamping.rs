@@ -35,6 +35,22 @@ pub struct TimestampSettings {
     pub batch_max: i64,
     /// Re-stamp a token this long before its TSA certificate expires.
     pub renew_before: Duration,
+    /// PEM CA certificates an https TSA's server certificate may lead to (a private TSA),
+    /// besides the system's.
+    pub tls_ca_pem: Option<Vec<u8>>,
+}
+
+impl TimestampSettings {
+    /// The HTTP client for the TSAs: the timeout, and the private CA for https when configured.
+    pub fn client(&self) -> Result<reqwest::Client, String> {
+        let mut builder = reqwest::Client::builder().timeout(self.timeout);
+        if let Some(pem) = &self.tls_ca_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem).map_err(|e| format!("the TSA CA file is not PEM: {e}"))? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        builder.build().map_err(|e| e.to_string())
+    }
 }
 
 /// What the stamping job last saw, for /healthz, /metrics and the administrators' page.
@@ -101,7 +117,7 @@ pub async fn run(state: AppState, settings: std::sync::Arc<TimestampSettings>, m
 /// One round: stamp the backlog in batches, renew tokens that are about to expire, and publish
 /// the backlog that remains.
 pub async fn run_once(state: &AppState, settings: &TimestampSettings) -> Result<(), StampingError> {
-    let client = reqwest::Client::builder().timeout(settings.timeout).build().map_err(|e| StampingError::Tsa(e.to_string()))?;
+    let client = settings.client().map_err(StampingError::Tsa)?;
     let result = async {
         loop {
             let pending = state.store.pending_stamps(settings.batch_max).await?;

@@ -389,3 +389,105 @@ async fn the_facility_seal_on_a_pkcs11_token_signs_and_openssl_verifies() {
     );
     assert!(ok, "openssl cms -verify refused the token's signature: {out}");
 }
+
+/// TLS in front of the test TSA (rustls, a server certificate for 127.0.0.1 from the test CA),
+/// forwarding each connection to the TSA's plain HTTP port. Returns the https URL.
+async fn tls_in_front_of(tsa: &TestTsa, pki: &TestPki) -> String {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    std::fs::write(pki.dir.join("tls.ext"), "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        .expect("ext");
+    for args in [
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "tls.key",
+            "-out",
+            "tls.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ][..],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "tls.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "9",
+            "-days",
+            "2",
+            "-extfile",
+            "tls.ext",
+            "-out",
+            "tls.pem",
+        ][..],
+    ] {
+        pki::openssl(&pki.dir, args);
+    }
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(pki.dir.join("tls.pem")).expect("cert").collect::<Result<_, _>>().expect("certs");
+    let key = PrivateKeyDer::from_pem_file(pki.dir.join("tls.key")).expect("key");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let upstream = tsa.url.trim_start_matches("http://").split('/').next().unwrap_or_default().to_string();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(upstream).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    format!("https://127.0.0.1:{port}/tsa")
+}
+
+/// An https TSA whose server certificate a private CA issued: with `tls_ca_file` naming that CA
+/// the backlog is stamped through TLS; without it the TLS handshake fails and the items wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_tsa_with_a_private_ca_stamps() {
+    if !pki::openssl_available() {
+        return;
+    }
+    let dir = temp_dir();
+    let pki = TestPki::create(&dir.path().join("pki"), 30);
+    let tsa = TestTsa::start(&pki);
+    let url = tls_in_front_of(&tsa, &pki).await;
+    let data = dir.path().join("data");
+    let mut env = tsa_env(&tsa, &pki, "0");
+    env[0].1 = url.clone();
+
+    // Without the private CA the TSA's certificate is not trusted: nothing is stamped.
+    let server = Server::init_and_start(&data, &as_refs(&env));
+    let admin = admin(&server).await;
+    let doctor = user(&server, &admin, "dr.tls", "doctor").await;
+    create_patient(&doctor, "P1").await;
+    confirmed_note(&doctor, "P1", "手術記録").await;
+    let health = wait_for(&server, "a failed attempt", |t| t["last_error"].is_string() && t["backlog"].as_i64() >= Some(1)).await;
+    assert_eq!(tsa.served(), 0, "{health}");
+    let mut server = server;
+    server.stop();
+
+    env.push(("KIROKU_TIMESTAMP_TLS_CA_FILE".into(), pki.ca_cert.display().to_string()));
+    let server = Server::start(&data, &as_refs(&env));
+    wait_for(&server, "the version stamped over https", |t| t["backlog"] == 0 && t["stamped_total"].as_u64() >= Some(1)).await;
+    assert!(tsa.served() >= 1);
+}
