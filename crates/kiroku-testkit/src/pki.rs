@@ -53,6 +53,33 @@ pub fn openssl_status(dir: &Path, args: &[&str]) -> (bool, String) {
 }
 
 impl TestPki {
+    /// `openssl cms -verify` of a detached DER signature over `content`, trusting the test CA;
+    /// the files are written as `name.p7s` and `name.bin`. Whether it verified, and its output.
+    pub fn openssl_cms_verify(&self, name: &str, signature: &[u8], content: &[u8]) -> (bool, String) {
+        let (sig, doc) = (format!("{name}.p7s"), format!("{name}.bin"));
+        std::fs::write(self.dir.join(&sig), signature).expect("write signature");
+        std::fs::write(self.dir.join(&doc), content).expect("write content");
+        let ca = self.ca_cert.display().to_string();
+        let args = [
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            &sig,
+            "-content",
+            &doc,
+            "-CAfile",
+            &ca,
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ];
+        openssl_status(&self.dir, &args)
+    }
+
     /// A CA, a TSA certificate valid for `tsa_days`, and an RSA signer, in `dir`.
     pub fn create(dir: &Path, tsa_days: u32) -> Self {
         Self::create_named(dir, "kiroku test CA", tsa_days)

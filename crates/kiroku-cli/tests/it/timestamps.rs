@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
+
 use kiroku_testkit::pki::{self, TestPki, TestTsa};
 use serde_json::{Value, json};
 
@@ -41,6 +43,22 @@ async fn confirmed_note(doctor: &Client, patient: &str, text: &str) -> String {
     let id = doc["id"].as_str().expect("id").to_string();
     doctor.post(&format!("/api/v1/documents/{id}/confirm"), json!({})).await.expect(200, "confirm while the TSA is down");
     id
+}
+
+/// `openssl cms -verify` of a signature (as the API answered it) over the version's signed bytes.
+async fn openssl_verifies(server: &Server, user: &Client, pki: &TestPki, id: &str, signed: &Value, name: &str) -> (bool, String) {
+    let content = user
+        .http
+        .get(format!("{}/api/v1/documents/{id}/versions/1/signed-content", server.base))
+        .bearer_auth(user.token.clone().unwrap_or_default())
+        .send()
+        .await
+        .expect("content")
+        .bytes()
+        .await
+        .expect("bytes");
+    let der = base64::engine::general_purpose::STANDARD.decode(signed["signature"].as_str().unwrap_or_default()).expect("base64");
+    pki.openssl_cms_verify(name, &der, &content)
 }
 
 fn verify(data: &std::path::Path, env: &[(&str, &str)], at: Option<String>) -> (Option<i32>, String) {
@@ -195,41 +213,7 @@ async fn a_confirmed_version_is_signed_with_the_users_key_verified_stamped_and_c
     assert_eq!(listed["signatures"][0]["valid"], true, "{listed}");
 
     // The signature file verifies with openssl over the exact signed bytes.
-    let content = doctor
-        .http
-        .get(format!("{}/api/v1/documents/{id}/versions/1/signed-content", server.base))
-        .bearer_auth(doctor.token.clone().unwrap_or_default())
-        .send()
-        .await
-        .expect("content")
-        .bytes()
-        .await
-        .expect("bytes");
-    use base64::Engine;
-    let der = base64::engine::general_purpose::STANDARD.decode(signed["signature"].as_str().unwrap_or_default()).expect("base64");
-    std::fs::write(pki.dir.join("v1.json"), &content).expect("write");
-    std::fs::write(pki.dir.join("v1.p7s"), &der).expect("write");
-    let ca = pki.ca_cert.display().to_string();
-    let (ok, out) = pki::openssl_status(
-        &pki.dir,
-        &[
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            "v1.p7s",
-            "-content",
-            "v1.json",
-            "-CAfile",
-            &ca,
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
-    );
+    let (ok, out) = openssl_verifies(&server, &doctor, &pki, &id, &signed, "v1").await;
     assert!(ok, "openssl cms -verify: {out}");
 
     // A key from a CA nobody configured is refused with the reason.
@@ -352,41 +336,7 @@ async fn the_facility_seal_on_a_pkcs11_token_signs_and_openssl_verifies() {
     let listed = doctor.get(&path).await.expect(200, "list");
     assert_eq!(listed["signatures"][0]["valid"], true, "{listed}");
 
-    let content = doctor
-        .http
-        .get(format!("{}/api/v1/documents/{id}/versions/1/signed-content", server.base))
-        .bearer_auth(doctor.token.clone().unwrap_or_default())
-        .send()
-        .await
-        .expect("content")
-        .bytes()
-        .await
-        .expect("bytes");
-    use base64::Engine;
-    let der = base64::engine::general_purpose::STANDARD.decode(signed["signature"].as_str().unwrap_or_default()).expect("base64");
-    std::fs::write(pki.dir.join("seal.json"), &content).expect("write");
-    std::fs::write(pki.dir.join("seal.p7s"), &der).expect("write");
-    let ca = pki.ca_cert.display().to_string();
-    let (ok, out) = pki::openssl_status(
-        &pki.dir,
-        &[
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            "seal.p7s",
-            "-content",
-            "seal.json",
-            "-CAfile",
-            &ca,
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
-    );
+    let (ok, out) = openssl_verifies(&server, &doctor, &pki, &id, &signed, "seal").await;
     assert!(ok, "openssl cms -verify refused the token's signature: {out}");
 }
 

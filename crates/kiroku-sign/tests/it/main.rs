@@ -151,31 +151,9 @@ fn kiroku_cms_signature_verifies_with_openssl_and_in_kiroku() {
     assert!(report.signer.subject.contains("Test Doctor"));
     assert_eq!(report.path.len(), 2);
 
-    let sig = write(&pki.dir, "doc.p7s", &signature);
-    let doc = write(&pki.dir, "doc.bin", content);
-    let ca = pki.ca_cert.display().to_string();
-    let (ok, out) = openssl_status(
-        &pki.dir,
-        &[
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            &sig,
-            "-content",
-            &doc,
-            "-CAfile",
-            &ca,
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
-    );
+    let (ok, out) = pki.openssl_cms_verify("doc", &signature, content);
     assert!(ok, "openssl cms -verify refused kiroku's signature: {out}");
-    let (ok, out) = openssl_status(&pki.dir, &["cms", "-cmsout", "-print", "-inform", "DER", "-in", &sig]);
+    let (ok, out) = openssl_status(&pki.dir, &["cms", "-cmsout", "-print", "-inform", "DER", "-in", "doc.p7s"]);
     assert!(ok && out.contains("id-smime-aa-signingCertificateV2"), "{out}");
 
     let changed = kiroku_sign::verify_detached(&signature, b"changed", &anchors(&pki), now());
@@ -266,30 +244,3 @@ fn the_hpki_role_of_a_signer_is_shown() {
 
 mod pkcs12;
 mod revocation;
-
-/// `openssl cms -verify` over a detached DER signature, trusting the test CA.
-fn openssl_cms_verifies(pki: &TestPki, signature: &[u8], content: &[u8]) -> (bool, String) {
-    let sig = write(&pki.dir, &format!("sig-{}.p7s", signature.len()), signature);
-    let doc = write(&pki.dir, &format!("doc-{}.bin", signature.len()), content);
-    let ca = pki.ca_cert.display().to_string();
-    openssl_status(
-        &pki.dir,
-        &[
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            &sig,
-            "-content",
-            &doc,
-            "-CAfile",
-            &ca,
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
-    )
-}

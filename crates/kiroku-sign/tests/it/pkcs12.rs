@@ -5,7 +5,7 @@
 use kiroku_sign::{SignError, SoftwareSigner};
 use kiroku_testkit::pki::{TestPki, openssl};
 
-use super::{anchors, now, openssl_cms_verifies, setup};
+use super::{anchors, now, setup};
 
 const PASSWORD: &str = "署名用 pass-123";
 
@@ -37,7 +37,7 @@ fn signs_and_verifies(pki: &TestPki, p12: &[u8]) {
     assert!(report.signer.subject.contains("Test Doctor"));
     // The CA certificate of the file travels in the signature.
     assert_eq!(report.certificates.len(), 2);
-    let (ok, out) = openssl_cms_verifies(pki, &signature, content);
+    let (ok, out) = pki.openssl_cms_verify("p12", &signature, content);
     assert!(ok, "openssl cms -verify refused a signature made with a PKCS#12 key: {out}");
 }
 
