@@ -28,6 +28,8 @@ pub struct Config {
     pub signing: SigningConfig,
     pub emergency: EmergencyConfig,
     pub response_time: ResponseTimeConfig,
+    pub webauthn: WebauthnConfig,
+    pub tls: TlsConfig,
 }
 
 /// The health monitor behind automatic emergency read-only mode.
@@ -112,6 +114,98 @@ impl NetworkConfig {
             by_role: roles.iter().map(|(r, k, v)| Ok((*r, parse(k, v)?))).collect::<Result<_>>()?,
             by_kind: kinds.iter().map(|(r, k, v)| Ok((*r, parse(k, v)?))).collect::<Result<_>>()?,
         })
+    }
+}
+
+/// Security keys (WebAuthn): the relying party. Empty `rp_id`: `localhost`; empty `rp_origin`:
+/// the scheme and port kiroku listens on with `rp_id` as host.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnConfig {
+    pub rp_id: String,
+    pub rp_origin: String,
+    pub rp_name: String,
+}
+
+impl Default for WebauthnConfig {
+    fn default() -> Self {
+        WebauthnConfig { rp_id: String::new(), rp_origin: String::new(), rp_name: "kiroku".into() }
+    }
+}
+
+impl WebauthnConfig {
+    /// The relying party for a server listening on `port`, over https when `tls`.
+    pub fn relying_party(&self, port: u16, tls: bool) -> Result<kiroku_server::api::webauthn::Webauthn> {
+        let rp_id = if self.rp_id.is_empty() { "localhost" } else { self.rp_id.as_str() };
+        let origin = if self.rp_origin.is_empty() {
+            let scheme = if tls { "https" } else { "http" };
+            if (tls && port == 443) || (!tls && port == 80) { format!("{scheme}://{rp_id}") } else { format!("{scheme}://{rp_id}:{port}") }
+        } else {
+            self.rp_origin.clone()
+        };
+        kiroku_server::api::webauthn::relying_party(rp_id, &origin, &self.rp_name).map_err(|e| anyhow::anyhow!(e))
+    }
+}
+
+/// Serving over TLS, and client certificates for terminals; empty `cert_file`: plain http (on
+/// loopback, or behind a TLS reverse proxy). Files are relative to the data directory unless absolute.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    pub cert_file: String,
+    pub key_file: String,
+    pub client_ca_file: String,
+    /// `off` (or empty), `optional` or `required`.
+    pub client_auth: String,
+    /// Comma-separated roles whose sessions must come from a terminal with a client certificate.
+    pub client_cert_roles: String,
+}
+
+impl TlsConfig {
+    fn client_auth(&self) -> Result<kiroku_server::tls::ClientAuth> {
+        kiroku_server::tls::ClientAuth::parse(&self.client_auth)
+            .ok_or_else(|| anyhow::anyhow!("tls.client_auth must be off, optional or required, not {:?}", self.client_auth))
+    }
+
+    pub fn roles(&self) -> Result<Vec<kiroku_core::Role>> {
+        self.client_cert_roles
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(|r| r.parse().map_err(|_| anyhow::anyhow!("tls.client_cert_roles: {r:?} is not a role")))
+            .collect()
+    }
+
+    fn validate(&self) -> Result<()> {
+        let auth = self.client_auth()?;
+        if self.cert_file.is_empty() != self.key_file.is_empty() {
+            bail!("tls.cert_file and tls.key_file go together");
+        }
+        if self.cert_file.is_empty() && (auth != kiroku_server::tls::ClientAuth::Off || !self.client_ca_file.is_empty()) {
+            bail!("client certificates need TLS: set tls.cert_file and tls.key_file");
+        }
+        if auth != kiroku_server::tls::ClientAuth::Off && self.client_ca_file.is_empty() {
+            bail!("tls.client_auth needs tls.client_ca_file (the CA that signs the terminals' certificates)");
+        }
+        if !self.roles()?.is_empty() && auth == kiroku_server::tls::ClientAuth::Off {
+            bail!("tls.client_cert_roles needs tls.client_auth = \"optional\" or \"required\"");
+        }
+        Ok(())
+    }
+
+    /// The listener's settings, `None` for plain http. The key file must be readable by its owner only.
+    pub fn settings(&self, data_dir: &Path) -> Result<Option<kiroku_server::tls::TlsSettings>> {
+        if self.cert_file.is_empty() {
+            return Ok(None);
+        }
+        let key_file = data_dir.join(&self.key_file);
+        crate::logkey::check_private(&key_file).context("tls.key_file")?;
+        Ok(Some(kiroku_server::tls::TlsSettings {
+            cert_file: data_dir.join(&self.cert_file),
+            key_file,
+            client_ca_file: (!self.client_ca_file.is_empty()).then(|| data_dir.join(&self.client_ca_file)),
+            client_auth: self.client_auth()?,
+        }))
     }
 }
 
@@ -423,6 +517,8 @@ impl Default for Config {
             signing: SigningConfig::default(),
             emergency: EmergencyConfig::default(),
             response_time: ResponseTimeConfig::default(),
+            webauthn: WebauthnConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -504,6 +600,7 @@ impl Config {
         self.syslog.validate()?;
         self.network.rules()?;
         self.timestamp.validate()?;
+        self.tls.validate()?;
         let r = &self.response_time;
         for (key, v) in [
             ("chart_ms", r.chart_ms),

@@ -98,7 +98,7 @@ fn create(path: &Path) -> Result<()> {
 }
 
 /// Refuses a key file that others can read: a leaked key lets anyone sign a rewritten history.
-fn check_private(path: &Path) -> Result<()> {
+pub(crate) fn check_private(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

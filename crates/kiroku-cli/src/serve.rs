@@ -42,13 +42,20 @@ pub async fn run(data_dir: &Path, database_url: Option<String>, listen: Option<S
         // Unreadable certificates stop start-up here, before anyone relies on the forwarding.
         kiroku_server::syslog::Forwarder::new(s.clone()).context("the [syslog] settings cannot be used")?;
     }
-    // Browsers send Secure cookies only over https; on loopback kiroku is reached over plain http.
-    settings.secure_cookies = !local.ip().is_loopback();
+    if let Some(tls) = config.tls.settings(data_dir)? {
+        settings.tls = Some(kiroku_server::tls::server_config(&tls).map_err(|e| anyhow::anyhow!(e))?);
+    }
+    settings.client_cert_roles = config.tls.roles()?;
+    let tls = settings.tls.is_some();
+    // Browsers send Secure cookies only over https; on loopback kiroku may be reached over plain http.
+    settings.secure_cookies = tls || !local.ip().is_loopback();
     // The health monitor watches the filesystem that holds the database and the files.
     settings.data_dir = Some(data_dir.to_path_buf());
+    settings.webauthn = Some(std::sync::Arc::new(config.webauthn.relying_party(local.port(), tls)?));
     let log_key = crate::logkey::load_for_serving(data_dir, &store).await?;
     let state = kiroku_server::AppState::new(store, blobs, settings).with_log_key(log_key);
-    println!("kiroku: listening on http://{local} ({} backend, ready in {} ms)", backend.kind(), started.elapsed().as_millis());
+    let scheme = if tls { "https" } else { "http" };
+    println!("kiroku: listening on {scheme}://{local} ({} backend, ready in {} ms)", backend.kind(), started.elapsed().as_millis());
     tracing::info!(%local, backend = backend.kind(), "listening");
     kiroku_server::serve(listener, state, shutdown_signal()).await.context("the server stopped with an error")?;
     tracing::info!("shut down");

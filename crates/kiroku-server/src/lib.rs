@@ -17,6 +17,7 @@ pub mod settings;
 pub mod stamping;
 pub mod syslog;
 pub mod timing;
+pub mod tls;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub stamping: Arc<stamping::StampingState>,
     /// Response times per purpose, measured from real requests.
     pub response_times: Arc<timing::ResponseTimes>,
+    /// WebAuthn ceremonies in progress, by session.
+    pub webauthn: Arc<api::webauthn::Challenges>,
 }
 
 impl AppState {
@@ -58,6 +61,7 @@ impl AppState {
             fixity: Arc::default(),
             stamping: Arc::default(),
             response_times: Arc::default(),
+            webauthn: Arc::default(),
         }
     }
 
@@ -106,8 +110,13 @@ pub async fn serve(
         let interval = std::time::Duration::from_secs(state.settings.health_check_interval_secs);
         tokio::spawn(monitor::run(state.clone(), interval, stop.subscribe()))
     });
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = match state.settings.tls.clone() {
+        Some(config) => tls::serve(listener, config, router(state), shutdown).await,
+        None => {
+            let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        }
+    };
     // Requests are done: sign the final tree head before the process ends.
     let _ = stop.send(true);
     if let Some(task) = forwarder {

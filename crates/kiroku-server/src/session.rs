@@ -21,6 +21,11 @@ pub fn client_addr(parts: &Parts, state: &AppState) -> Option<String> {
     Some(client_ip(peer, &parts.headers, state))
 }
 
+/// The subject of the client certificate the request's TLS connection presented, if any.
+pub fn client_cert(extensions: &axum::http::Extensions) -> Option<String> {
+    extensions.get::<crate::tls::ClientCert>().and_then(|c| c.0.clone())
+}
+
 /// The same from a handler's `ConnectInfo` and headers.
 pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, state: &AppState) -> String {
     state.settings.network.client_ip(peer.ip(), headers).to_string()
@@ -33,6 +38,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// A logged-in user whose password is in order. Handlers that take this may act.
+#[derive(Clone)]
 pub struct Authenticated {
     pub actor: Actor,
     pub user: UserRecord,
@@ -94,9 +100,9 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, 
     let token =
         bearer(&parts.headers).ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer TOKEN from POST /api/v1/auth/login"))?;
     if token.starts_with(API_TOKEN_PREFIX) {
-        return authenticate_api_token(token, client_addr(parts, state), state).await;
+        return authenticate_api_token(token, client_addr(parts, state), client_cert(&parts.extensions), state).await;
     }
-    authenticate_token(token, client_addr(parts, state), state).await
+    authenticate_token(token, client_addr(parts, state), client_cert(&parts.extensions), state).await
 }
 
 /// What every API token begins with, so that it is told from a session token at a glance.
@@ -105,7 +111,12 @@ pub const API_TOKEN_PREFIX: &str = "kiroku_at_";
 /// Checks an integration's API token: known, not revoked, not expired (a refused use is recorded),
 /// its service account enabled and within the networks of its role and kind. The token acts as
 /// its service account within its scope; every command it sends is audited under that account.
-async fn authenticate_api_token(token: &str, client_addr: Option<String>, state: &AppState) -> Result<Authenticated, ApiError> {
+async fn authenticate_api_token(
+    token: &str,
+    client_addr: Option<String>,
+    client_cert: Option<String>,
+    state: &AppState,
+) -> Result<Authenticated, ApiError> {
     let hashed = kiroku_auth::token::hash_token(token);
     let (record, user) = state.store.api_token(&hashed).await?.ok_or_else(|| ApiError::unauthenticated("the API token is not valid"))?;
     let actor = Actor {
@@ -131,7 +142,7 @@ async fn authenticate_api_token(token: &str, client_addr: Option<String>, state:
     if user.disabled || user.kind != AccountKind::Service {
         return Err(ApiError::unauthenticated("the API token's account is disabled"));
     }
-    refuse_outside_networks(state, &actor, user.kind).await?;
+    refuse_outside_networks(state, &actor, user.kind, client_cert.as_deref()).await?;
     Ok(Authenticated { actor, user, stage: SessionStage::Full, has_second_factor: false, mfa_required: false })
 }
 
@@ -164,7 +175,14 @@ async fn work_order_scope(state: &AppState, actor: &Actor, session_id: &str) -> 
 /// Checks a session token, whether it came as a bearer token (API) or in the session cookie (web
 /// pages): revocation, disabled account, lifetime and idle timeout (expiring the session through the
 /// writer when it has run out), and records activity. The forced password change is left to the caller.
-pub async fn authenticate_token(token: &str, client_addr: Option<String>, state: &AppState) -> Result<Authenticated, ApiError> {
+/// Without `client_addr` (bookkeeping such as the language choice) the network and terminal checks
+/// are skipped.
+pub async fn authenticate_token(
+    token: &str,
+    client_addr: Option<String>,
+    client_cert: Option<String>,
+    state: &AppState,
+) -> Result<Authenticated, ApiError> {
     let hashed = kiroku_auth::token::hash_token(token);
     let SessionWithUser { session, user, has_second_factor, mfa_policy } =
         state.store.session(&hashed).await?.ok_or_else(|| ApiError::unauthenticated("the session is not valid"))?;
@@ -172,7 +190,11 @@ pub async fn authenticate_token(token: &str, client_addr: Option<String>, state:
     if session.revoked_at.is_some() || user.disabled {
         return Err(ApiError::unauthenticated("the session has ended"));
     }
-    refuse_outside_networks(state, &actor, user.kind).await?;
+    refuse_outside_networks(state, &actor, user.kind, client_cert.as_deref()).await?;
+    // A session opened from a terminal with a certificate stays on that terminal.
+    if actor.client_addr.is_some() && session.client_cert.is_some() && session.client_cert != client_cert {
+        refuse(state, &actor, "client_certificate_changed".into()).await?;
+    }
     let now = Timestamp::now();
     let idle_limit = session.last_seen_at.plus_seconds(state.settings.idle_timeout_secs);
     let expiry = if now >= session.expires_at {
@@ -207,10 +229,25 @@ pub async fn authenticate_token(token: &str, client_addr: Option<String>, state:
     Ok(Authenticated { actor, user, stage, has_second_factor, mfa_required: mfa_policy.requires(now) })
 }
 
-/// Refuses, and records, a request from outside the networks the account's role and kind may use.
-pub async fn refuse_outside_networks(state: &AppState, actor: &Actor, kind: AccountKind) -> Result<(), ApiError> {
+/// Refuses, and records, a request from outside the networks the account's role and kind may use,
+/// or without the client certificate (TLS) its role must present.
+pub async fn refuse_outside_networks(
+    state: &AppState,
+    actor: &Actor,
+    kind: AccountKind,
+    client_cert: Option<&str>,
+) -> Result<(), ApiError> {
     let Some(ip) = actor.client_addr.as_deref().and_then(|a| a.parse().ok()) else { return Ok(()) };
-    let Some(detail) = state.settings.network.refusal(actor.role, kind, ip) else { return Ok(()) };
+    if let Some(detail) = state.settings.network.refusal(actor.role, kind, ip) {
+        return refuse(state, actor, detail).await;
+    }
+    if client_cert.is_none() && state.settings.client_cert_roles.contains(&actor.role) {
+        return refuse(state, actor, format!("client_certificate_required role={}", actor.role)).await;
+    }
+    Ok(())
+}
+
+async fn refuse(state: &AppState, actor: &Actor, detail: String) -> Result<(), ApiError> {
     state
         .store
         .execute(Command::RefuseAccess {

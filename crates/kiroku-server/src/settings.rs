@@ -53,6 +53,12 @@ pub struct Settings {
     pub emergency_contact: String,
     /// Response-time targets per purpose (見読性, T2-2.3).
     pub response_targets: crate::timing::Targets,
+    /// The WebAuthn relying party (security keys as second factors); `None`: keys cannot be used.
+    pub webauthn: Option<std::sync::Arc<webauthn_rs::Webauthn>>,
+    /// Serve over TLS with this configuration (certificate, key, client certificates); `None`: plain http.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// Roles whose sessions must come from a terminal with a client certificate (TLS).
+    pub client_cert_roles: Vec<kiroku_core::Role>,
 }
 
 impl Default for Settings {
@@ -82,6 +88,9 @@ impl Default for Settings {
             min_free_bytes: 512 * 1024 * 1024,
             emergency_contact: String::new(),
             response_targets: crate::timing::Targets::default(),
+            webauthn: None,
+            tls: None,
+            client_cert_roles: Vec::new(),
         }
     }
 }

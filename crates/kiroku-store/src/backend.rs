@@ -218,4 +218,10 @@ pub trait Tx: Send {
     /// The validation data of one signature or timestamp, in the order it was kept.
     async fn list_evidence(&mut self, owner_kind: &str, owner_id: &str) -> Result<Vec<crate::records::EvidenceRecord>>;
     async fn scan_evidence(&mut self, after: &str, limit: i64) -> Result<Vec<crate::records::EvidenceRecord>>;
+    async fn insert_webauthn_credential(&mut self, credential: &WebauthnCredential) -> Result<()>;
+    async fn insert_webauthn_event(&mut self, event: &WebauthnEvent) -> Result<()>;
+    /// The account's credentials with their events folded in, removed ones too, oldest first.
+    async fn list_webauthn_keys(&mut self, username: &str) -> Result<Vec<WebauthnKey>>;
+    /// Credentials in id order after `after`, with every event of each (for verification).
+    async fn scan_webauthn(&mut self, after: &str, limit: i64) -> Result<Vec<(WebauthnCredential, Vec<WebauthnEvent>)>>;
 }

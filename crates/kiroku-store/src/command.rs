@@ -151,6 +151,13 @@ pub enum Command {
         recovery_hashes: Vec<String>,
         end_other_sessions: bool,
     },
+    /// Registers a WebAuthn/FIDO2 credential whose attestation the server verified against the
+    /// challenge it issued; a session waiting to enrol becomes full.
+    RegisterWebauthn {
+        actor: Actor,
+        credential: WebauthnCredential,
+        end_other_sessions: bool,
+    },
     /// The second step of a login succeeded as far as the server can tell; the engine refuses a
     /// replayed step or a used recovery code, counting it as a failed login.
     SecondFactorVerified {
@@ -611,7 +618,9 @@ impl Command {
             Command::ListUsers { actor } => s(actor, A::UserList),
             Command::Logout { actor } | Command::ExpireSession { actor, .. } => s(actor, A::Logout),
             Command::ChangePassword { actor, .. } => s(actor, A::PasswordChange),
-            Command::BeginTotp { actor, .. } | Command::ConfirmTotp { actor, .. } => s(actor, A::SecondFactorEnrol),
+            Command::BeginTotp { actor, .. } | Command::ConfirmTotp { actor, .. } | Command::RegisterWebauthn { actor, .. } => {
+                s(actor, A::SecondFactorEnrol)
+            }
             Command::RemoveSecondFactor { actor, .. } => s(actor, A::SecondFactorRemove),
             Command::CreateBreakGlass { actor, .. } => s(actor, A::UserCreate),
             Command::ResealBreakGlass { actor, .. } => s(actor, A::BreakGlassReseal),
@@ -721,6 +730,7 @@ impl Command {
                     | Command::SecondFactorFailed { .. }
                     | Command::BeginTotp { .. }
                     | Command::ConfirmTotp { .. }
+                    | Command::RegisterWebauthn { .. }
                     | Command::RevokeSession { .. }
                     | Command::RefuseAccess { .. }
                     | Command::LoginFailed { .. }

@@ -196,6 +196,9 @@ impl Ctx<'_> {
             }
             Command::SecondFactorFailed { actor, policy } => self.second_factor_failed(actor, "second_factor:wrong_code", policy).await,
             Command::RemoveSecondFactor { actor, factor_id } => self.remove_second_factor(actor, factor_id).await,
+            Command::RegisterWebauthn { actor, credential, end_other_sessions } => {
+                self.register_webauthn(actor, credential, *end_other_sessions).await
+            }
             Command::ReadMfaPolicies { actor } => {
                 self.allow(actor, P::UserManage)?;
                 let policies = self.mfa_policies().await?;
@@ -559,7 +562,7 @@ impl Ctx<'_> {
                     Err(refusal) => return Ok(Reply::LoginRefused(refusal)),
                 }
             }
-            let has_factor = self.tx.list_second_factors(user.username.as_str()).await?.iter().any(|f| f.confirmed_at.is_some());
+            let has_factor = self.has_second_factor(&user.username).await?;
             let policy = self.mfa_policy(user.role).await?;
             SessionStage::after_password(has_factor, &policy, self.now)
         };
@@ -571,11 +574,19 @@ impl Ctx<'_> {
         }
         self.tx.update_user(&user).await?;
         self.tx.insert_session(&session).await?;
-        let detail = if stage == SessionStage::Full {
+        let mut detail = if stage == SessionStage::Full {
             self.end_others(&actor, end_other_sessions).await?
         } else {
             Some(format!("password; stage={}", stage.as_str()))
         };
+        // The terminal's client certificate (TLS), so the trail says which terminal it was.
+        if let Some(subject) = &session.client_cert {
+            let subject: String = subject.chars().filter(|c| !c.is_control()).take(300).collect();
+            detail = Some(match detail {
+                Some(d) => format!("{d} client_cert={subject}"),
+                None => format!("client_cert={subject}"),
+            });
+        }
         self.audit(&actor, A::Login, None, None, None, detail, None).await?;
         Ok(Reply::LoggedIn(Box::new(user), stage))
     }
@@ -789,6 +800,30 @@ impl Ctx<'_> {
                 let left = self.tx.unused_recovery_codes(actor.username.as_str()).await?;
                 ("recovery", format!(" recovery_codes_left={left}"))
             }
+            FactorProof::Webauthn { credential, counter, state } => {
+                let keys = self.tx.list_webauthn_keys(actor.username.as_str()).await?;
+                let Some(key) = keys.into_iter().find(|k| &k.credential.id == credential && k.active()) else {
+                    return self.second_factor_failed(actor, "second_factor:unknown", policy).await;
+                };
+                // The signature counter must move forward; an authenticator that keeps no
+                // counter shows 0 every time, which is all it can prove (the challenge is single-use).
+                if (*counter != 0 || key.counter != 0) && *counter <= key.counter {
+                    return self.second_factor_failed(actor, "second_factor:webauthn_counter", policy).await;
+                }
+                let event = WebauthnEvent {
+                    credential: credential.clone(),
+                    n: key.events + 1,
+                    kind: "use".into(),
+                    counter: *counter,
+                    state: Some(state.clone()),
+                    at: self.now,
+                    session_id: Some(session.id.clone()),
+                    seq: self.seq,
+                };
+                self.tx.insert_webauthn_event(&event).await?;
+                self.log.append_leaf(Leaf::WebauthnEvent(&event));
+                ("webauthn", format!(" credential={credential} counter={counter}"))
+            }
         };
         self.tx.set_session_stage(&session.id, SessionStage::Full.as_str(), Some(kind)).await?;
         let mut user = user;
@@ -830,10 +865,15 @@ impl Ctx<'_> {
 
     async fn remove_second_factor(&mut self, actor: &Actor, factor_id: &str) -> Result<Reply> {
         let factors = self.tx.list_second_factors(actor.username.as_str()).await?;
+        let keys = self.tx.list_webauthn_keys(actor.username.as_str()).await?;
+        let other_keys = keys.iter().filter(|k| k.active() && k.credential.id != factor_id).count();
         let Some(mut factor) = factors.iter().find(|f| f.id == factor_id).cloned() else {
-            return Err(StoreError::NotFound("second factor"));
+            let Some(key) = keys.iter().find(|k| k.credential.id == factor_id && k.active()) else {
+                return Err(StoreError::NotFound("second factor"));
+            };
+            return self.remove_webauthn(actor, key, factors.iter().any(|f| f.confirmed_at.is_some()) || other_keys > 0).await;
         };
-        let others = factors.iter().filter(|f| f.id != factor_id && f.confirmed_at.is_some()).count();
+        let others = factors.iter().filter(|f| f.id != factor_id && f.confirmed_at.is_some()).count() + other_keys;
         if factor.confirmed_at.is_some() && others == 0 && self.mfa_policy(actor.role).await?.requires(self.now) {
             return Err(StoreError::Conflict("your role requires a second factor: register another before removing this one".into()));
         }
@@ -843,6 +883,74 @@ impl Ctx<'_> {
             self.tx.replace_recovery_codes(actor.username.as_str(), &[], self.now.as_micros()).await?;
         }
         self.audit(actor, A::SecondFactorRemove, None, None, None, Some(format!("kind={} id={factor_id}", factor.kind)), None).await?;
+        Ok(Reply::Done)
+    }
+
+    /// Whether the account has a confirmed authenticator app or a registered WebAuthn credential.
+    async fn has_second_factor(&mut self, username: &Username) -> Result<bool> {
+        if self.tx.list_second_factors(username.as_str()).await?.iter().any(|f| f.confirmed_at.is_some()) {
+            return Ok(true);
+        }
+        Ok(self.tx.list_webauthn_keys(username.as_str()).await?.iter().any(WebauthnKey::active))
+    }
+
+    async fn register_webauthn(&mut self, actor: &Actor, credential: &WebauthnCredential, end_other_sessions: bool) -> Result<Reply> {
+        let session = self.own_session(actor).await?;
+        if credential.username != actor.username {
+            return Err(DomainError::invalid("credential", "a security key of one's own").into());
+        }
+        text_field("label", &credential.label, 100)?;
+        let keys = self.tx.list_webauthn_keys(actor.username.as_str()).await?;
+        if keys.iter().any(|k| k.credential.credential_id == credential.credential_id) {
+            return Err(StoreError::Conflict("this security key is registered already".into()));
+        }
+        let record = WebauthnCredential { seq: self.seq, created_at: self.now, ..credential.clone() };
+        self.tx.insert_webauthn_credential(&record).await?;
+        self.log.append_leaf(Leaf::WebauthnCredential(&record));
+        let mut detail = format!("registered kind=webauthn id={} label={}", record.id, record.label);
+        // Proving the new key is a second factor: a session that had to enrol may act now.
+        if session.stage == SessionStage::Enrol {
+            self.tx.set_session_stage(&session.id, SessionStage::Full.as_str(), Some("webauthn")).await?;
+            let mut user = self.user(&actor.username).await?;
+            user.last_login_at = Some(self.now);
+            self.tx.update_user(&user).await?;
+            if let Some(ended) = self.end_others(actor, end_other_sessions).await? {
+                detail.push(' ');
+                detail.push_str(&ended);
+            }
+        }
+        self.audit(actor, A::SecondFactorEnrol, None, None, None, Some(detail), None).await?;
+        Ok(Reply::Done)
+    }
+
+    /// Appends the removal event of a key (with its leaf).
+    pub(super) async fn append_webauthn_removal(&mut self, actor: &Actor, key: &WebauthnKey) -> Result<()> {
+        let event = WebauthnEvent {
+            credential: key.credential.id.clone(),
+            n: key.events + 1,
+            kind: "removal".into(),
+            counter: key.counter,
+            state: None,
+            at: self.now,
+            session_id: actor.session.clone(),
+            seq: self.seq,
+        };
+        self.tx.insert_webauthn_event(&event).await?;
+        self.log.append_leaf(Leaf::WebauthnEvent(&event));
+        Ok(())
+    }
+
+    /// A removal is an event of the credential, never a change of its row.
+    async fn remove_webauthn(&mut self, actor: &Actor, key: &WebauthnKey, others: bool) -> Result<Reply> {
+        if !others && self.mfa_policy(actor.role).await?.requires(self.now) {
+            return Err(StoreError::Conflict("your role requires a second factor: register another before removing this one".into()));
+        }
+        self.append_webauthn_removal(actor, key).await?;
+        if !others {
+            self.tx.replace_recovery_codes(actor.username.as_str(), &[], self.now.as_micros()).await?;
+        }
+        let detail = format!("kind=webauthn id={} label={}", key.credential.id, key.credential.label);
+        self.audit(actor, A::SecondFactorRemove, None, None, None, Some(detail), None).await?;
         Ok(Reply::Done)
     }
 

@@ -23,9 +23,11 @@ pub enum Leaf<'a> {
     StampItem(&'a StampItem),
     Signature(&'a SignatureRecord),
     Evidence(&'a crate::records::EvidenceRecord),
+    WebauthnCredential(&'a WebauthnCredential),
+    WebauthnEvent(&'a WebauthnEvent),
 }
 
-/// The leaf data of the rows of schema 7 (stamps, stamp items, signatures): the row under its
+/// The leaf data of the rows of schema 7 (stamps, stamp items, signatures) and 14 (WebAuthn credentials and their events): the row under its
 /// kind's name, like the others.
 #[derive(Serialize)]
 struct Tagged<'a, T: Serialize> {
@@ -41,6 +43,8 @@ enum Named<'a, T: Serialize> {
     StampItem(&'a T),
     Signature(&'a T),
     ValidationEvidence(&'a T),
+    WebauthnCredential(&'a T),
+    WebauthnEvent(&'a T),
 }
 
 /// The leaf data of audit events, attestations and attachments: the row under its kind's name.
@@ -82,6 +86,8 @@ impl Leaf<'_> {
             Leaf::StampItem(_) => "stamp_item",
             Leaf::Signature(_) => "signature",
             Leaf::Evidence(_) => "validation_evidence",
+            Leaf::WebauthnCredential(_) => "webauthn_credential",
+            Leaf::WebauthnEvent(_) => "webauthn_event",
         }
     }
 
@@ -96,6 +102,8 @@ impl Leaf<'_> {
             Leaf::StampItem(i) => (i.ref_id.clone(), Some(i.ref_version), Some(i.item_kind.clone())),
             Leaf::Signature(g) => (g.id.clone(), None, None),
             Leaf::Evidence(e) => (e.id.clone(), None, None),
+            Leaf::WebauthnCredential(c) => (c.id.clone(), None, None),
+            Leaf::WebauthnEvent(e) => (e.credential.clone(), Some(e.n), None),
         }
     }
 
@@ -124,6 +132,8 @@ impl Leaf<'_> {
             Leaf::StampItem(i) => canonical_json(&Tagged { leaf: "stamp_item", row: Named::StampItem(*i) }),
             Leaf::Signature(g) => canonical_json(&Tagged { leaf: "signature", row: Named::Signature(*g) }),
             Leaf::Evidence(e) => canonical_json(&Tagged { leaf: "validation_evidence", row: Named::ValidationEvidence(*e) }),
+            Leaf::WebauthnCredential(c) => canonical_json(&Tagged { leaf: "webauthn_credential", row: Named::WebauthnCredential(*c) }),
+            Leaf::WebauthnEvent(e) => canonical_json(&Tagged { leaf: "webauthn_event", row: Named::WebauthnEvent(*e) }),
         }
     }
 

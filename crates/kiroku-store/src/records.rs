@@ -62,8 +62,10 @@ pub struct SessionRecord {
     pub client_addr: Option<String>,
     /// How far the login has come; only a full session may act.
     pub stage: SessionStage,
-    /// The kind of second factor the login used (`totp`, `recovery`), if any.
+    /// The kind of second factor the login used (`totp`, `recovery`, `webauthn`), if any.
     pub second_factor: Option<String>,
+    /// The subject of the client certificate the terminal presented over TLS at login (schema 14).
+    pub client_cert: Option<String>,
 }
 
 /// A session as its owner or an administrator sees it in a list: never the token's hash.
@@ -77,6 +79,7 @@ pub struct SessionInfo {
     pub client_addr: Option<String>,
     pub stage: SessionStage,
     pub second_factor: Option<String>,
+    pub client_cert: Option<String>,
 }
 
 impl From<&SessionRecord> for SessionInfo {
@@ -90,6 +93,7 @@ impl From<&SessionRecord> for SessionInfo {
             client_addr: s.client_addr.clone(),
             stage: s.stage,
             second_factor: s.second_factor.clone(),
+            client_cert: s.client_cert.clone(),
         }
     }
 }
@@ -102,6 +106,88 @@ pub struct SessionWithUser {
     pub user: UserRecord,
     pub has_second_factor: bool,
     pub mfa_policy: MfaPolicy,
+}
+
+/// A WebAuthn/FIDO2 credential (security key or platform authenticator) as it was registered
+/// (schema 14, append-only). `state` is what verification needs: webauthn-rs's credential as JSON
+/// (credential id, public key, algorithm, the signature counter at registration).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WebauthnCredential {
+    pub id: String,
+    pub username: Username,
+    pub label: String,
+    /// The authenticator's credential id, base64url.
+    pub credential_id: String,
+    pub state: String,
+    pub counter: i64,
+    pub created_at: Timestamp,
+    pub seq: i64,
+}
+
+/// What happened to a credential after its registration (append-only): a use, with the signature
+/// counter it showed and the credential's state after it, or its removal. The `n`-th event of a
+/// credential is unique, so two writers cannot both append the same step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WebauthnEvent {
+    pub credential: String,
+    pub n: i64,
+    /// `use` or `removal`.
+    pub kind: String,
+    pub counter: i64,
+    pub state: Option<String>,
+    pub at: Timestamp,
+    pub session_id: Option<String>,
+    pub seq: i64,
+}
+
+/// A credential as it stands now: its registration with its events folded in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebauthnKey {
+    pub credential: WebauthnCredential,
+    /// The state and counter after the last use (or the registration's).
+    pub state: String,
+    pub counter: i64,
+    pub events: i64,
+    pub last_used_at: Option<Timestamp>,
+    pub removed_at: Option<Timestamp>,
+}
+
+impl WebauthnKey {
+    /// Folds each credential's events (in any order) into its current state.
+    pub fn fold(credentials: Vec<WebauthnCredential>, mut events: Vec<WebauthnEvent>) -> Vec<WebauthnKey> {
+        events.sort_by(|a, b| (&a.credential, a.n).cmp(&(&b.credential, b.n)));
+        credentials
+            .into_iter()
+            .map(|c| {
+                let mut key = WebauthnKey {
+                    state: c.state.clone(),
+                    counter: c.counter,
+                    credential: c,
+                    events: 0,
+                    last_used_at: None,
+                    removed_at: None,
+                };
+                for e in events.iter().filter(|e| e.credential == key.credential.id) {
+                    key.events = key.events.max(e.n);
+                    match e.kind.as_str() {
+                        "removal" => key.removed_at = Some(e.at),
+                        _ => {
+                            key.counter = key.counter.max(e.counter);
+                            key.last_used_at = Some(e.at);
+                            if let Some(state) = &e.state {
+                                key.state = state.clone();
+                            }
+                        }
+                    }
+                }
+                key
+            })
+            .collect()
+    }
+
+    pub fn active(&self) -> bool {
+        self.removed_at.is_none()
+    }
 }
 
 /// An authenticator an account enrolled. The secret never leaves the server after enrolment.
@@ -130,6 +216,10 @@ pub enum FactorProof {
     Totp { factor_id: String, step: i64 },
     /// A recovery code, by its hash.
     Recovery { code_hash: String },
+    /// An assertion of WebAuthn credential `credential` (our id) verified by the server against
+    /// the challenge it issued; `counter` is the signature counter it showed and `state` the
+    /// credential's state after it. The engine refuses a counter that did not move forward.
+    Webauthn { credential: String, counter: i64, state: String },
 }
 
 /// The current state of a document; derived from its versions and attestations.

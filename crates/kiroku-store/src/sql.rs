@@ -108,6 +108,7 @@ macro_rules! sql_tx {
                     client_addr: os(row, "client_addr")?,
                     stage: opt("stage", $crate::kiroku_core::identity::SessionStage::parse(&s(row, "stage")?))?,
                     second_factor: os(row, "second_factor")?,
+                    client_cert: os(row, "client_cert")?,
                 })
             }
 
@@ -200,6 +201,32 @@ macro_rules! sql_tx {
                     confirmed_at: ot(row, "confirmed_at")?,
                     last_step: i(row, "last_step")?,
                     removed_at: ot(row, "removed_at")?,
+                })
+            }
+
+            pub fn webauthn_credential(row: &DbRow) -> Result<WebauthnCredential> {
+                Ok(WebauthnCredential {
+                    id: s(row, "id")?,
+                    username: name(row, "username")?,
+                    label: s(row, "label")?,
+                    credential_id: s(row, "credential_id")?,
+                    state: s(row, "state")?,
+                    counter: i(row, "counter")?,
+                    created_at: t(row, "created_at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn webauthn_event(row: &DbRow) -> Result<WebauthnEvent> {
+                Ok(WebauthnEvent {
+                    credential: s(row, "credential")?,
+                    n: i(row, "n")?,
+                    kind: s(row, "kind")?,
+                    counter: i(row, "counter")?,
+                    state: os(row, "state")?,
+                    at: t(row, "at")?,
+                    session_id: os(row, "session_id")?,
+                    seq: i(row, "seq")?,
                 })
             }
 
@@ -422,7 +449,7 @@ macro_rules! sql_tx {
         }
 
         const USER_COLS: &str = "username, display_name, role, kind, password_hash, must_change_password, disabled, failed_logins, locked_until, created_at, last_login_at, password_changed_at";
-        const SESSION_COLS: &str = "id, token_hash, username, created_at, last_seen_at, expires_at, revoked_at, client_addr, stage, second_factor";
+        const SESSION_COLS: &str = "id, token_hash, username, created_at, last_seen_at, expires_at, revoked_at, client_addr, stage, second_factor, client_cert";
         const WORK_ORDER_COLS: &str = "id, account, vendor, purpose, starts_at, ends_at, scope, networks, supervisor, created_by, created_at, seq";
         const API_TOKEN_COLS: &str = "id, username, token_hash, scope, expires_at, created_by, created_at, revoked_at, revoked_by";
         const FACTOR_RESET_COLS: &str = "id, username, code_hash, issued_by, issued_at, expires_at, approved_by, approved_at, used_at";
@@ -746,10 +773,10 @@ macro_rules! sql_tx {
             }
 
             async fn insert_session(&mut self, x: &$crate::records::SessionRecord) -> $crate::error::Result<()> {
-                ::sqlx::query("INSERT INTO sessions (id, token_hash, username, created_at, last_seen_at, expires_at, revoked_at, client_addr, stage, second_factor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                ::sqlx::query("INSERT INTO sessions (id, token_hash, username, created_at, last_seen_at, expires_at, revoked_at, client_addr, stage, second_factor, client_cert) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
                     .bind(&x.id).bind(&x.token_hash).bind(x.username.as_str()).bind(x.created_at.as_micros())
                     .bind(x.last_seen_at.as_micros()).bind(x.expires_at.as_micros()).bind(x.revoked_at.map(|t| t.as_micros())).bind(x.client_addr.clone())
-                    .bind(x.stage.as_str()).bind(x.second_factor.clone())
+                    .bind(x.stage.as_str()).bind(x.second_factor.clone()).bind(x.client_cert.clone())
                     .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
@@ -1329,6 +1356,50 @@ macro_rules! sql_tx {
                     .iter().map(sql_rows::signature).collect()
             }
 
+            async fn insert_webauthn_credential(&mut self, c: &$crate::records::WebauthnCredential) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO webauthn_credentials (id, username, label, credential_id, state, counter, created_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(&c.id).bind(c.username.as_str()).bind(&c.label).bind(&c.credential_id).bind(&c.state).bind(c.counter)
+                    .bind(c.created_at.as_micros()).bind(c.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn insert_webauthn_event(&mut self, e: &$crate::records::WebauthnEvent) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO webauthn_events (credential, n, kind, counter, state, at, session_id, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(&e.credential).bind(e.n).bind(&e.kind).bind(e.counter).bind(e.state.clone())
+                    .bind(e.at.as_micros()).bind(e.session_id.clone()).bind(e.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn list_webauthn_keys(&mut self, username: &str) -> $crate::error::Result<Vec<$crate::records::WebauthnKey>> {
+                let credentials = ::sqlx::query("SELECT id, username, label, credential_id, state, counter, created_at, seq FROM webauthn_credentials WHERE username = $1 ORDER BY created_at, id")
+                    .bind(username)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::webauthn_credential).collect::<$crate::error::Result<Vec<_>>>()?;
+                let events = ::sqlx::query("SELECT e.credential, e.n, e.kind, e.counter, e.state, e.at, e.session_id, e.seq FROM webauthn_events e JOIN webauthn_credentials c ON c.id = e.credential WHERE c.username = $1")
+                    .bind(username)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::webauthn_event).collect::<$crate::error::Result<Vec<_>>>()?;
+                Ok($crate::records::WebauthnKey::fold(credentials, events))
+            }
+
+            async fn scan_webauthn(&mut self, after: &str, limit: i64) -> $crate::error::Result<Vec<($crate::records::WebauthnCredential, Vec<$crate::records::WebauthnEvent>)>> {
+                let credentials = ::sqlx::query("SELECT id, username, label, credential_id, state, counter, created_at, seq FROM webauthn_credentials WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::webauthn_credential).collect::<$crate::error::Result<Vec<_>>>()?;
+                let mut out = Vec::with_capacity(credentials.len());
+                for c in credentials {
+                    let events = ::sqlx::query("SELECT credential, n, kind, counter, state, at, session_id, seq FROM webauthn_events WHERE credential = $1 ORDER BY n")
+                        .bind(&c.id)
+                        .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                        .iter().map(sql_rows::webauthn_event).collect::<$crate::error::Result<Vec<_>>>()?;
+                    out.push((c, events));
+                }
+                Ok(out)
+            }
+
             async fn scan_signatures(&mut self, after: &str, limit: i64) -> $crate::error::Result<Vec<$crate::records::SignatureRecord>> {
                 let sql = ::sqlx::AssertSqlSafe(format!("SELECT {SIGNATURE_COLS} FROM signatures WHERE id > $1 ORDER BY id LIMIT $2"));
                 ::sqlx::query(sql).bind(after).bind(limit)
@@ -1367,8 +1438,9 @@ macro_rules! sql_tx {
                 let sql = ::sqlx::AssertSqlSafe(format!(
                     "SELECT s.id AS s_id, s.token_hash AS s_token_hash, s.created_at AS s_created_at, s.last_seen_at AS s_last_seen_at, \
                      s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at, s.client_addr AS s_client_addr, \
-                     s.stage AS s_stage, s.second_factor AS s_second_factor, p.mode AS p_mode, p.required_from AS p_required_from, \
-                     CAST(CASE WHEN EXISTS (SELECT 1 FROM second_factors f WHERE f.username = u.username AND f.confirmed_at IS NOT NULL AND f.removed_at IS NULL) THEN 1 ELSE 0 END AS BIGINT) AS has_factor, {} \
+                     s.stage AS s_stage, s.second_factor AS s_second_factor, s.client_cert AS s_client_cert, p.mode AS p_mode, p.required_from AS p_required_from, \
+                     CAST(CASE WHEN EXISTS (SELECT 1 FROM second_factors f WHERE f.username = u.username AND f.confirmed_at IS NOT NULL AND f.removed_at IS NULL) \
+                     OR EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.username = u.username AND NOT EXISTS (SELECT 1 FROM webauthn_events x WHERE x.credential = w.id AND x.kind = 'removal')) THEN 1 ELSE 0 END AS BIGINT) AS has_factor, {} \
                      FROM sessions s JOIN users u ON u.username = s.username LEFT JOIN mfa_policies p ON p.role = u.role WHERE s.token_hash = $1",
                     USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
                 ));
@@ -1388,6 +1460,7 @@ macro_rules! sql_tx {
                     stage: $crate::kiroku_core::identity::SessionStage::parse(&sql_rows::s(&row, "s_stage")?)
                         .ok_or_else(|| $crate::StoreError::Corrupt("session stage".into()))?,
                     second_factor: sql_rows::os(&row, "s_second_factor")?,
+                    client_cert: sql_rows::os(&row, "s_client_cert")?,
                 };
                 let mfa_policy = $crate::records::mfa_policy_of(sql_rows::os(&row, "p_mode")?.as_deref(), sql_rows::oi(&row, "p_required_from")?)?;
                 let has_second_factor = sql_rows::i(&row, "has_factor")? == 1;

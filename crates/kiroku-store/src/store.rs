@@ -82,6 +82,14 @@ impl Store {
         Ok(factors)
     }
 
+    /// The account's WebAuthn credentials as they stand, removed ones too.
+    pub async fn webauthn_keys(&self, username: &str) -> Result<Vec<WebauthnKey>> {
+        let mut tx = self.backend.begin_read().await?;
+        let keys = tx.list_webauthn_keys(username).await?;
+        tx.rollback().await?;
+        Ok(keys)
+    }
+
     /// Break-glass accounts in use now, for the banner every page shows while one is.
     pub async fn active_break_glass(&self) -> Result<Vec<BreakGlassRecord>> {
         let mut tx = self.backend.begin_read().await?;

@@ -25,7 +25,8 @@ macro_rules! conformance_tests {
             export_cursor_moves_forward_only,
             log_proves_every_record, review_report_counts_the_period, second_factor_steps_are_used_once,
             whole_record_export_is_console_only_and_audited,
-            emergency_mode_refuses_changes_and_keeps_reads, location_register_keeps_every_revision);
+            emergency_mode_refuses_changes_and_keeps_reads, location_register_keeps_every_revision,
+            webauthn_counters_move_forward_by_events);
     };
     (@each $make:path; $($story:ident),+) => {
         $(
@@ -564,6 +565,7 @@ pub async fn disabled_accounts_lose_sessions(store: Store) {
         client_addr: None,
         stage: kiroku_core::identity::SessionStage::Full,
         second_factor: None,
+        client_cert: None,
     };
     w.store.execute(Command::LoginSucceeded { session, end_other_sessions: false, break_glass: None }).await.expect("login");
     assert_eq!(w.store.language("ns.tanaka").await.expect("read"), None);
@@ -714,6 +716,7 @@ fn session_of(id: &str, username: &str) -> SessionRecord {
         client_addr: Some("127.0.0.1".into()),
         stage: kiroku_core::identity::SessionStage::Full,
         second_factor: None,
+        client_cert: None,
     }
 }
 
@@ -798,6 +801,66 @@ pub async fn second_factor_steps_are_used_once(store: Store) {
         .expect("sessions");
     assert!(sessions.iter().all(|s| s.id != "s1"), "ended sessions are not listed");
     assert!(w.store.execute(Command::ListSessions { actor: w.nurse.clone(), username: name("dr.sato") }).await.is_err());
+}
+
+/// WebAuthn credentials: a use whose signature counter did not move forward is refused inside the
+/// login's transaction; each use and the removal are new rows (events), never changes of the
+/// credential's row; both are leaves of the log, so the store still verifies.
+pub async fn webauthn_counters_move_forward_by_events(store: Store) {
+    use kiroku_core::identity::SessionStage;
+    let w = World::new(store).await;
+    let lockout = crate::command::LockoutPolicy { max_failures: 10, lock_seconds: 60 };
+    let (_, first) = login_stage(&w, "w1", "dr.sato", Role::Doctor).await;
+    let credential = WebauthnCredential {
+        id: "k1".into(),
+        username: name("dr.sato"),
+        label: "診察室のキー".into(),
+        credential_id: "AAEC".into(),
+        state: "{\"c\":0}".into(),
+        counter: 0,
+        created_at: Timestamp::now(),
+        seq: 0,
+    };
+    let register = |actor: &Actor, credential: WebauthnCredential| Command::RegisterWebauthn {
+        actor: actor.clone(),
+        credential,
+        end_other_sessions: false,
+    };
+    w.store.execute(register(&first, credential.clone())).await.expect("register");
+    let again = w.store.execute(register(&first, WebauthnCredential { id: "k2".into(), ..credential.clone() })).await;
+    assert!(again.is_err(), "the same authenticator credential twice");
+    let someone_else =
+        w.store.execute(register(&first, WebauthnCredential { id: "k3".into(), username: name("ns.tanaka"), ..credential })).await;
+    assert!(someone_else.is_err(), "a key is registered for one's own account only");
+
+    let verify =
+        |actor: &Actor, proof| Command::SecondFactorVerified { actor: actor.clone(), proof, end_other_sessions: false, policy: lockout };
+    let key = |counter: i64| FactorProof::Webauthn { credential: "k1".into(), counter, state: format!("{{\"c\":{counter}}}") };
+    let (stage, second) = login_stage(&w, "w2", "dr.sato", Role::Doctor).await;
+    assert_eq!(stage, SessionStage::SecondFactor, "a key is a second factor");
+    assert!(matches!(w.store.execute(verify(&second, key(5))).await.expect("answered"), Reply::LoggedIn(_, SessionStage::Full)));
+    let (_, third) = login_stage(&w, "w3", "dr.sato", Role::Doctor).await;
+    for stale in [5, 4] {
+        let r = w.store.execute(verify(&third, key(stale))).await.expect("answered");
+        assert!(matches!(r, Reply::LoginFailed { .. }), "counter {stale} after 5 is refused");
+    }
+    assert!(matches!(w.store.execute(verify(&third, key(6))).await.expect("answered"), Reply::LoggedIn(..)));
+    let keys = w.store.webauthn_keys("dr.sato").await.expect("keys");
+    assert_eq!((keys.len(), keys[0].counter, keys[0].events, keys[0].state.as_str()), (1, 6, 2, "{\"c\":6}"));
+    assert_eq!(keys[0].credential.counter, 0, "the registration row is as registered");
+
+    w.store.execute(Command::RemoveSecondFactor { actor: third.clone(), factor_id: "k1".into() }).await.expect("remove");
+    let keys = w.store.webauthn_keys("dr.sato").await.expect("keys");
+    assert!(keys[0].removed_at.is_some() && keys[0].events == 3, "the removal is the third event");
+    assert!(w.store.session("th-w3").await.expect("read").is_some_and(|s| !s.has_second_factor));
+    let (stage, _) = login_stage(&w, "w4", "dr.sato", Role::Doctor).await;
+    assert_eq!(stage, SessionStage::Full, "no factor left");
+    let failures = w
+        .audit(AuditFilter { user: Some("dr.sato".into()), action: Some(kiroku_core::AuditAction::LoginFailed), ..Default::default() })
+        .await;
+    assert_eq!(failures.len(), 2, "two stale counters");
+    assert!(failures.iter().all(|e| e.detail.as_deref().is_some_and(|d| d.starts_with("second_factor:webauthn_counter"))));
+    assert_clean(&w.store).await;
 }
 
 /// The offline export reads a patient's whole record (every class, version, attestation and file

@@ -424,6 +424,19 @@ async fn verify_evidence(
             expect(expected, Leaf::Evidence(&e));
         }
     }
+    // WebAuthn credentials and their events (schema 14): rows of history like the others.
+    let mut after = String::new();
+    loop {
+        let page = tx.scan_webauthn(&after, PAGE).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = last.id.clone();
+        for (credential, events) in &page {
+            expect(expected, Leaf::WebauthnCredential(credential));
+            for event in events {
+                expect(expected, Leaf::WebauthnEvent(event));
+            }
+        }
+    }
     Ok(())
 }
 

@@ -148,6 +148,15 @@ impl TestPki {
         }
     }
 
+    /// A P-256 certificate from this CA for TLS: `name.pem` and `name.key` in the PKI's folder,
+    /// with the extensions in `ext` (one `key=value` a line), e.g. a server's subjectAltName and
+    /// serverAuth, or a terminal's clientAuth.
+    pub fn issue_tls(&self, name: &str, subj: &str, ext: &str, serial: &str) -> (PathBuf, PathBuf) {
+        std::fs::write(self.dir.join(format!("{name}.ext")), ext).expect("ext file");
+        issue(&self.dir, name, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], subj, "30", serial);
+        (self.dir.join(format!("{name}.pem")), self.dir.join(format!("{name}.key")))
+    }
+
     /// Another TSA certificate from the same CA, valid for `tsa_days`, with its own keys, serial
     /// file and configuration in `dir`: a TSA after its certificate was renewed.
     pub fn another_tsa(&self, dir: &Path, tsa_days: u32) -> Self {

@@ -17,4 +17,6 @@ mod sessions;
 mod story;
 mod tamper;
 mod timestamps;
+mod tls;
 mod web;
+mod webauthn;

@@ -523,7 +523,7 @@ async fn web_pages_carry_csp_and_security_headers() {
     create_patient(&doctor, "P-9").await;
     let (cookie, _) = web_login(&server.base, "dr.mori", &pw).await;
     let http = raw_client();
-    let page_csp = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+    let page_csp = "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
     for path in ["/login", "/patients", "/patients/P-9", "/patients/P-9/documents/new", "/approvals", "/no-such-page"] {
         let r = http.get(format!("{}{path}", server.base)).header("cookie", &cookie).send().await.expect("get");
         let h = r.headers().clone();
@@ -915,5 +915,64 @@ async fn operations_pages_in_a_real_browser() {
     b.click("#leave-emergency").await;
     assert!(b.text("#status-notice").await.contains("解除しました"));
     assert!(b.d().find(Locator::Css("#emergency-banner")).await.is_err(), "the banner is gone");
+    b.close().await;
+}
+
+/// The WebDriver WebAuthn extension's "add virtual authenticator", which chromedriver implements:
+/// Chromium then answers navigator.credentials.create/get itself, as a security key would.
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/webauthn/authenticator", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({
+            "protocol": "ctap2",
+            "transport": "usb",
+            "hasResidentKey": false,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+        });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Security keys on the pages, with Chromium's virtual authenticator: the doctor registers a key on
+/// セキュリティ設定 (the vendored script calls navigator.credentials.create), then logs in with the
+/// password and the key (navigator.credentials.get) instead of a code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_key_pages_in_a_real_browser() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    let admin_api = admin(&server).await;
+    let (_doctor_api, password) = account(&server, &admin_api, "dr.hayashi", "林 医師", "doctor").await;
+    // The relying party is `localhost` by default: the browser must use that name, not the address.
+    let base = server.base.replace("127.0.0.1", "localhost");
+    let Some(b) = browser(&base).await else { return };
+    b.d().issue_cmd(AddVirtualAuthenticator).await.expect("chromedriver adds a virtual authenticator");
+
+    b.login("dr.hayashi", &password).await;
+    b.click("#nav-security").await;
+    assert!(b.text("#keys-none").await.contains("未登録"));
+    b.fill("#key-label", "診察室のキー").await;
+    b.click("#key-add").await;
+    assert!(b.text("#security-notice").await.contains("セキュリティキーを登録しました"), "{}", b.main_text().await);
+    assert!(b.text("#keys").await.contains("診察室のキー"));
+    b.shot("security-keys").await;
+    b.logout().await;
+
+    b.login("dr.hayashi", &password).await;
+    assert_eq!(b.path().await, "/login/second-factor");
+    assert!(b.text("#key-use").await.contains("セキュリティキーを使う"));
+    b.shot("second-factor-key").await;
+    b.click("#key-use").await;
+    assert_ne!(b.path().await, "/login/second-factor", "{}", b.main_text().await);
+    b.goto("/patients").await;
+    assert_eq!(b.path().await, "/patients", "a full session after the key");
+    b.click("#nav-security").await;
+    assert!(b.text("#sessions").await.contains("webauthn"), "the session says which factor it used");
     b.close().await;
 }

@@ -38,10 +38,12 @@ pub struct LoggedIn {
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    cert: Option<axum::Extension<crate::tls::ClientCert>>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<Value>> {
-    let done = login_user(&state, req.username, req.password, Some(client_ip(addr, &headers, &state)), req.break_glass_reason).await?;
+    let client = Some(client_ip(addr, &headers, &state));
+    let done = login_user(&state, req.username, req.password, client, cert.and_then(|c| c.0.0), req.break_glass_reason).await?;
     Ok(Json(json!({
         "token": done.token,
         "token_type": "Bearer",
@@ -62,6 +64,7 @@ pub async fn login_user(
     username: String,
     pw: String,
     client_addr: Option<String>,
+    client_cert: Option<String>,
     break_glass_reason: Option<String>,
 ) -> ApiResult<LoggedIn> {
     if username.len() > 64 || pw.len() > 256 {
@@ -78,7 +81,7 @@ pub async fn login_user(
         return Err(ApiError::login_failed());
     };
     let actor = Actor { username: user.username.clone(), role: user.role, session: None, client_addr: client_addr.clone(), scope: None };
-    refuse_outside_networks(state, &actor, user.kind).await?;
+    refuse_outside_networks(state, &actor, user.kind, client_cert.as_deref()).await?;
     let (bearer, token_hash) = token::new_session_token();
     let now = Timestamp::now();
     let session = SessionRecord {
@@ -92,6 +95,7 @@ pub async fn login_user(
         client_addr,
         stage: SessionStage::Full,
         second_factor: None,
+        client_cert,
     };
     let expires_at = session.expires_at;
     let user_kind = user.kind;

@@ -156,7 +156,9 @@ pub async fn confirm_totp(
 
 pub async fn list_factors(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Json<Value>> {
     let factors = state.store.second_factors(auth.user.username.as_str()).await?;
-    Ok(Json(json!({ "second_factors": factors.iter().filter(|f| f.confirmed_at.is_some()).collect::<Vec<_>>() })))
+    let mut list: Vec<Value> = factors.iter().filter(|f| f.confirmed_at.is_some()).map(|f| json!(f)).collect();
+    list.extend(crate::api::webauthn::keys_json(&state.store.webauthn_keys(auth.user.username.as_str()).await?));
+    Ok(Json(json!({ "second_factors": list })))
 }
 
 pub async fn remove_factor(State(state): State<AppState>, auth: Authenticated, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Value>> {

@@ -14,6 +14,7 @@ pub mod patients;
 mod review;
 pub mod signatures;
 pub mod users;
+pub mod webauthn;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -37,6 +38,10 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/totp", post(identity::begin_totp))
         .route("/auth/totp/confirm", post(identity::confirm_totp))
         .route("/auth/second-factors", get(identity::list_factors))
+        .route("/auth/webauthn/register", post(webauthn::begin_register))
+        .route("/auth/webauthn/register/finish", post(webauthn::finish_register))
+        .route("/auth/webauthn/login", post(webauthn::begin_login))
+        .route("/auth/webauthn/login/finish", post(webauthn::finish_login_step))
         .route("/auth/second-factors/{id}", axum::routing::delete(identity::remove_factor))
         .route("/auth/sessions", get(identity::my_sessions))
         .route("/sessions/{id}/revoke", post(identity::revoke_session))
@@ -131,7 +136,7 @@ async fn no_route(uri: Uri) -> Response {
 
 /// The policy of the web pages: their own stylesheet, script and images, forms posted only to
 /// kiroku, never framed; no inline script or style, so injected markup cannot run.
-const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// Everything else (JSON, files) is never a document that loads anything.
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
@@ -154,5 +159,9 @@ async fn secure_headers(State(state): State<AppState>, request: Request, next: N
     }
     // Patient data must not linger in shared caches or the browser's disk cache.
     headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    // Served over TLS: browsers must not come back over plain http for a year.
+    if state.settings.tls.is_some() {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
     response
 }

@@ -20,13 +20,34 @@ use crate::api::identity::{finish_totp, start_totp, verify_second_factor};
 struct SecondFactorPage {
     c: Chrome,
     error: String,
+    /// The account has security keys: the page offers to use one.
+    has_keys: bool,
 }
 
-pub async fn second_factor_form(PendingWebSession(s): PendingWebSession) -> Result<Response, WebError> {
+async fn has_keys(state: &AppState, username: &str) -> Result<bool, WebError> {
+    Ok(state.settings.webauthn.is_some() && state.store.webauthn_keys(username).await?.iter().any(|k| k.active()))
+}
+
+pub async fn second_factor_form(State(state): State<AppState>, PendingWebSession(s): PendingWebSession) -> Result<Response, WebError> {
     if s.auth.stage != SessionStage::SecondFactor {
         return Ok(see_other("/"));
     }
-    render(&SecondFactorPage { c: s.chrome, error: String::new() })
+    let has_keys = has_keys(&state, s.auth.user.username.as_str()).await?;
+    render(&SecondFactorPage { c: s.chrome, error: String::new(), has_keys })
+}
+
+/// The second step's page again after a refused code or key, or the login page after a lockout.
+pub(super) async fn second_factor_page(state: &AppState, c: Chrome, username: &str, e: &crate::ApiError) -> Result<Response, WebError> {
+    // After a lockout the session is gone: start again at the login page.
+    let locked = state.store.user(username).await?.is_some_and(|u| u.is_locked(Timestamp::now()));
+    if locked {
+        return Ok(see_other("/login?expired=1"));
+    }
+    let error = explain(c.lang, e).title.to_string();
+    let has_keys = has_keys(state, username).await?;
+    let mut r = render(&SecondFactorPage { c, error, has_keys })?;
+    *r.status_mut() = e.status();
+    Ok(r)
 }
 
 #[derive(Deserialize)]
@@ -41,17 +62,7 @@ pub async fn second_factor(State(state): State<AppState>, PendingWebPost(post): 
     let username = session.auth.user.username.clone();
     match verify_second_factor(&state, session.auth, &form.code).await {
         Ok(()) => Ok(see_other("/")),
-        Err(e) if e.status().is_client_error() => {
-            // After a lockout the session is gone: start again at the login page.
-            let locked = state.store.user(username.as_str()).await?.is_some_and(|u| u.is_locked(Timestamp::now()));
-            if locked {
-                return Ok(see_other("/login?expired=1"));
-            }
-            let error = explain(c.lang, &e).title.to_string();
-            let mut r = render(&SecondFactorPage { c, error })?;
-            *r.status_mut() = e.status();
-            Ok(r)
-        }
+        Err(e) if e.status().is_client_error() => second_factor_page(&state, c, username.as_str(), &e).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -134,13 +145,25 @@ struct SecurityPage {
     required: bool,
     sessions: Vec<SessionRow>,
     notice: &'static str,
+    /// Registered security keys, and whether keys can be registered here ([webauthn]).
+    keys: Vec<KeyRow>,
+    webauthn: bool,
+    error: String,
+}
+
+/// A security key as a line of the list.
+pub struct KeyRow {
+    pub id: String,
+    pub label: String,
+    pub created: String,
+    pub last_used: String,
 }
 
 pub async fn security(State(state): State<AppState>, s: WebSession) -> Result<Response, WebError> {
-    security_page(&state, s, "").await
+    security_page(&state, s, "", String::new()).await
 }
 
-async fn security_page(state: &AppState, s: WebSession, notice: &'static str) -> Result<Response, WebError> {
+pub(super) async fn security_page(state: &AppState, s: WebSession, notice: &'static str, error: String) -> Result<Response, WebError> {
     let username = s.auth.user.username.clone();
     let current = s.auth.actor.session.clone();
     let factors = state.store.second_factors(username.as_str()).await?;
@@ -158,7 +181,21 @@ async fn security_page(state: &AppState, s: WebSession, notice: &'static str) ->
         })
         .collect();
     let required = s.auth.mfa_required;
+    let keys = state.store.webauthn_keys(s.auth.user.username.as_str()).await?;
+    let keys = keys
+        .iter()
+        .filter(|k| k.active())
+        .map(|k| KeyRow {
+            id: k.credential.id.clone(),
+            label: k.credential.label.clone(),
+            created: jst(k.credential.created_at),
+            last_used: k.last_used_at.map(jst).unwrap_or_default(),
+        })
+        .collect();
     render(&SecurityPage {
+        keys,
+        webauthn: state.settings.webauthn.is_some(),
+        error,
         c: s.chrome,
         totp_id: totp.map(|f| f.id.clone()),
         totp_since: totp.and_then(|f| f.confirmed_at).map(jst).unwrap_or_default(),
@@ -174,12 +211,12 @@ pub async fn revoke_session(State(state): State<AppState>, Path(id): Path<String
     if own {
         return Ok(see_other("/login?out=1"));
     }
-    security_page(&state, post.session, "security.revoked").await
+    security_page(&state, post.session, "security.revoked", String::new()).await
 }
 
 pub async fn remove_factor(State(state): State<AppState>, Path(id): Path<String>, post: WebPost<Empty>) -> Result<Response, WebError> {
     state.store.execute(Command::RemoveSecondFactor { actor: post.session.auth.actor.clone(), factor_id: id }).await?;
-    security_page(&state, post.session, "security.removed").await
+    security_page(&state, post.session, "security.removed", String::new()).await
 }
 
 /// One role's line of the policy form.

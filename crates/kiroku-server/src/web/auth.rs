@@ -84,6 +84,7 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    cert: Option<axum::Extension<crate::tls::ClientCert>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, WebError> {
@@ -93,7 +94,8 @@ pub async fn login(
     let form: LoginForm = serde_urlencoded::from_bytes(&body).map_err(|_| WebError::Csrf)?;
     let client = crate::session::client_ip(addr, &headers, &state);
     let reason = Some(form.break_glass_reason).filter(|r| !r.trim().is_empty());
-    match login_user(&state, form.username.clone(), form.password, Some(client), reason).await {
+    let cert = cert.and_then(|c| c.0.0);
+    match login_user(&state, form.username.clone(), form.password, Some(client), cert, reason).await {
         Ok(done) => {
             let next = match done.stage {
                 SessionStage::SecondFactor => "/login/second-factor",
@@ -195,7 +197,7 @@ pub async fn set_lang(
     let lang = Lang::parse(&code).unwrap_or(Lang::Ja);
     // Logged in: remember the choice for the user, so that it follows them to any terminal.
     if let Some(token) = cookie(&headers, SESSION_COOKIE)
-        && let Ok(auth) = crate::session::authenticate_token(token, None, &state).await
+        && let Ok(auth) = crate::session::authenticate_token(token, None, None, &state).await
     {
         let command = kiroku_store::Command::SetLanguage { actor: auth.actor, language: lang.code().to_string() };
         if let Err(e) = state.store.execute(command).await {

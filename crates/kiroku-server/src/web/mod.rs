@@ -19,6 +19,7 @@ mod operations;
 pub mod page;
 mod patients;
 mod signatures;
+mod webauthn;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -44,6 +45,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/account/security", get(account::security))
         .route("/account/sessions/{id}/revoke", post(account::revoke_session))
         .route("/account/second-factors/{id}/remove", post(account::remove_factor))
+        .route("/account/webauthn/options", post(webauthn::register_options))
+        .route("/account/webauthn", post(webauthn::register))
+        .route("/login/second-factor/webauthn/options", post(webauthn::login_options))
+        .route("/login/second-factor/webauthn", post(webauthn::login))
         .route("/admin/mfa", get(account::mfa).post(account::save_mfa))
         .route("/admin/break-glass", get(break_glass::view).post(break_glass::create))
         .route("/admin/break-glass/{username}/reseal", post(break_glass::reseal))
@@ -75,6 +80,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/audit/export.csv", get(audit::csv))
         .route("/static/kiroku.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../../static/kiroku.css")) }))
         .route("/static/kiroku.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/kiroku.js")) }))
+        .route("/static/webauthn.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/webauthn.js")) }))
 }
 
 /// An embedded asset; the browser may keep it for an hour (it holds no patient data).

@@ -180,7 +180,7 @@ pub enum Accept {
 impl WebSession {
     async fn from_parts(parts: &Parts, state: &AppState, accept: Accept) -> Result<WebSession, WebError> {
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(WebError::Redirect("/login".into())) };
-        let auth = match authenticate_token(token, client_addr(parts, state), state).await {
+        let auth = match authenticate_token(token, client_addr(parts, state), crate::session::client_cert(&parts.extensions), state).await {
             Ok(auth) => auth,
             // Idle timeout, lifetime, revocation: log in again.
             Err(e) if e.status() == StatusCode::UNAUTHORIZED => return Err(WebError::Redirect("/login?expired=1".into())),

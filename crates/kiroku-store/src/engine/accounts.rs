@@ -292,12 +292,17 @@ impl Ctx<'_> {
             factor.removed_at = Some(self.now);
             self.tx.update_second_factor(&factor).await?;
         }
+        // Security keys go too (a lost key is the usual reason), each by a removal event.
+        let keys: Vec<WebauthnKey> = self.tx.list_webauthn_keys(actor.username.as_str()).await?.into_iter().filter(|k| k.active()).collect();
+        for key in &keys {
+            self.append_webauthn_removal(actor, key).await?;
+        }
         self.tx.replace_recovery_codes(actor.username.as_str(), &[], self.now.as_micros()).await?;
         self.tx.revoke_other_sessions(actor.username.as_str(), &session.id, self.now.as_micros()).await?;
         // The session may only enrol a new factor now.
         self.tx.set_session_stage(&session.id, SessionStage::Enrol.as_str(), None).await?;
         let detail =
-            format!("reset={} factors_removed={} approved_by={}", reset.id, factors.len(), reset.approved_by.clone().unwrap_or_default());
+            format!("reset={} factors_removed={} approved_by={}", reset.id, factors.len() + keys.len(), reset.approved_by.clone().unwrap_or_default());
         self.audit(actor, A::FactorResetUse, None, None, None, Some(detail), None).await?;
         Ok(Reply::Done)
     }
@@ -318,7 +323,7 @@ impl Ctx<'_> {
         let markers = self.tx.list_left_markers().await?;
         let mut accounts = Vec::new();
         for user in self.tx.list_users().await? {
-            let second_factors = self
+            let mut second_factors: Vec<String> = self
                 .tx
                 .list_second_factors(user.username.as_str())
                 .await?
@@ -326,6 +331,9 @@ impl Ctx<'_> {
                 .filter(|f| f.confirmed_at.is_some())
                 .map(|f| f.kind)
                 .collect();
+            if self.tx.list_webauthn_keys(user.username.as_str()).await?.iter().any(WebauthnKey::active) {
+                second_factors.push("webauthn".into());
+            }
             let left_on = markers.iter().rev().find(|m| m.username == user.username).map(|m| m.left_on.clone());
             let last = user.last_login_at.unwrap_or(user.created_at);
             accounts.push(AccessRow {
