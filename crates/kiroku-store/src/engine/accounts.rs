@@ -293,7 +293,8 @@ impl Ctx<'_> {
             self.tx.update_second_factor(&factor).await?;
         }
         // Security keys go too (a lost key is the usual reason), each by a removal event.
-        let keys: Vec<WebauthnKey> = self.tx.list_webauthn_keys(actor.username.as_str()).await?.into_iter().filter(|k| k.active()).collect();
+        let keys: Vec<WebauthnKey> =
+            self.tx.list_webauthn_keys(actor.username.as_str()).await?.into_iter().filter(|k| k.active()).collect();
         for key in &keys {
             self.append_webauthn_removal(actor, key).await?;
         }
@@ -301,8 +302,12 @@ impl Ctx<'_> {
         self.tx.revoke_other_sessions(actor.username.as_str(), &session.id, self.now.as_micros()).await?;
         // The session may only enrol a new factor now.
         self.tx.set_session_stage(&session.id, SessionStage::Enrol.as_str(), None).await?;
-        let detail =
-            format!("reset={} factors_removed={} approved_by={}", reset.id, factors.len() + keys.len(), reset.approved_by.clone().unwrap_or_default());
+        let detail = format!(
+            "reset={} factors_removed={} approved_by={}",
+            reset.id,
+            factors.len() + keys.len(),
+            reset.approved_by.clone().unwrap_or_default()
+        );
         self.audit(actor, A::FactorResetUse, None, None, None, Some(detail), None).await?;
         Ok(Reply::Done)
     }
