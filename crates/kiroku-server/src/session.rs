@@ -127,16 +127,7 @@ async fn authenticate_api_token(
         scope: Some(record.scope.clone()),
     };
     if let Some(why) = record.refusal(Timestamp::now()) {
-        state
-            .store
-            .execute(Command::RefuseAccess {
-                username: actor.username.to_string(),
-                role: Some(actor.role),
-                session: actor.session.clone(),
-                client_addr: actor.client_addr.clone(),
-                detail: format!("api_token:{why} token={}", record.id),
-            })
-            .await?;
+        record_refusal(state, &actor, format!("api_token:{why} token={}", record.id)).await?;
         return Err(ApiError::unauthenticated(format!("the API token is {why}")));
     }
     if user.disabled || user.kind != AccountKind::Service {
@@ -157,17 +148,7 @@ async fn work_order_scope(state: &AppState, actor: &Actor, session_id: &str) -> 
         return Err(ended());
     }
     if !order.allows_addr(actor.client_addr.as_deref()) {
-        state
-            .store
-            .execute(Command::RefuseAccess {
-                username: actor.username.to_string(),
-                role: Some(actor.role),
-                session: actor.session.clone(),
-                client_addr: actor.client_addr.clone(),
-                detail: format!("maintenance:network work_order={}", order.id),
-            })
-            .await?;
-        return Err(ApiError::network_refused());
+        return refuse(state, actor, format!("maintenance:network work_order={}", order.id)).await.map(|()| order.scope);
     }
     Ok(order.scope)
 }
@@ -247,18 +228,22 @@ pub async fn refuse_outside_networks(
     Ok(())
 }
 
+/// Records a refused request (`access_refused`) and answers 403 `network-refused`.
 async fn refuse(state: &AppState, actor: &Actor, detail: String) -> Result<(), ApiError> {
-    state
-        .store
-        .execute(Command::RefuseAccess {
-            username: actor.username.to_string(),
-            role: Some(actor.role),
-            session: actor.session.clone(),
-            client_addr: actor.client_addr.clone(),
-            detail,
-        })
-        .await?;
+    record_refusal(state, actor, detail).await?;
     Err(ApiError::network_refused())
+}
+
+async fn record_refusal(state: &AppState, actor: &Actor, detail: String) -> Result<(), ApiError> {
+    let command = Command::RefuseAccess {
+        username: actor.username.to_string(),
+        role: Some(actor.role),
+        session: actor.session.clone(),
+        client_addr: actor.client_addr.clone(),
+        detail,
+    };
+    state.store.execute(command).await?;
+    Ok(())
 }
 
 /// A JSON body: `application/json`, valid UTF-8, within the size limit, matching `T` exactly.

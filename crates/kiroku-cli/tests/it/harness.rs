@@ -211,3 +211,16 @@ pub fn note(text: &str) -> Value {
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
+
+/// A fresh PostgreSQL database of its own for the binary (`KIROKU_DATABASE_URL`), or None when
+/// the peer is absent (kiroku-testkit says so loudly, and fails under CI).
+pub async fn postgres_database() -> Option<String> {
+    let url = kiroku_testkit::pg_url()?;
+    let db = format!("kiroku_e2e_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&url).await.expect("connect postgres");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&admin).await.expect("create database");
+    match url.rsplit_once('/') {
+        Some((prefix, _)) => Some(format!("{prefix}/{db}")),
+        None => panic!("unexpected KIROKU_TEST_PG_URL {url}"),
+    }
+}

@@ -14,15 +14,8 @@ async fn full_story_walk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_story_walk_on_postgres() {
-    let Some(url) = kiroku_testkit::pg_url() else { return };
     // A database of its own, so that the binary runs on PostgreSQL exactly as a facility would.
-    let db = format!("kiroku_e2e_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&url).await.expect("connect postgres");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&admin).await.expect("create database");
-    let db_url = match url.rsplit_once('/') {
-        Some((prefix, _)) => format!("{prefix}/{db}"),
-        None => panic!("unexpected KIROKU_TEST_PG_URL {url}"),
-    };
+    let Some(db_url) = postgres_database().await else { return };
     let dir = temp_dir();
     let server = Server::init_and_start(&dir.path().join("data"), &[("KIROKU_DATABASE_URL", &db_url)]);
     let health = server.client().get("/healthz").await.expect(200, "health");

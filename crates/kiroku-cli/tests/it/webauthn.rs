@@ -64,14 +64,7 @@ async fn security_keys_register_log_in_and_refuse_replays() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_keys_on_postgres() {
-    let Some(url) = kiroku_testkit::pg_url() else { return };
-    let db = format!("kiroku_e2e_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&url).await.expect("connect postgres");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&admin).await.expect("create database");
-    let db_url = match url.rsplit_once('/') {
-        Some((prefix, _)) => format!("{prefix}/{db}"),
-        None => panic!("unexpected KIROKU_TEST_PG_URL {url}"),
-    };
+    let Some(db_url) = postgres_database().await else { return };
     let dir = temp_dir();
     let env = [("KIROKU_DATABASE_URL", db_url.as_str())];
     let server = Server::init_and_start(&dir.path().join("data"), &env);
