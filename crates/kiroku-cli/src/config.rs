@@ -30,6 +30,8 @@ pub struct Config {
     pub response_time: ResponseTimeConfig,
     pub webauthn: WebauthnConfig,
     pub tls: TlsConfig,
+    /// How many days old the compliance checklist's evidence may be.
+    pub checklist: kiroku_governance::checklist::Thresholds,
 }
 
 /// The health monitor behind automatic emergency read-only mode.
@@ -519,6 +521,7 @@ impl Default for Config {
             response_time: ResponseTimeConfig::default(),
             webauthn: WebauthnConfig::default(),
             tls: TlsConfig::default(),
+            checklist: kiroku_governance::checklist::Thresholds::default(),
         }
     }
 }
@@ -615,6 +618,7 @@ impl Config {
                 bail!("response_time.{key} must be greater than 0");
             }
         }
+        self.checklist.validate().map_err(anyhow::Error::msg)?;
         if self.emergency.contact.chars().count() > 200 {
             bail!("emergency.contact must be at most 200 characters");
         }
@@ -668,6 +672,7 @@ impl Config {
                 write_ms: self.response_time.write_ms,
                 window_secs: self.response_time.window_minutes * 60,
             },
+            checklist: self.checklist,
             ..kiroku_server::Settings::default()
         }
     }

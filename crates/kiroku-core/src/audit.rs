@@ -86,6 +86,8 @@ actions! {
     UserLeft = "user_left" / "退職の記録",
     AccessReview = "access_review" / "アカウント棚卸し報告の参照",
     AccessReviewSignoff = "access_review_signoff" / "アカウント棚卸しの確認記録",
+    ChecklistSignoff = "checklist_signoff" / "チェックリストの確認記録",
+    ChecklistAttest = "checklist_attest" / "チェックリスト項目の手動確認",
 }
 
 /// How an attempt ended.

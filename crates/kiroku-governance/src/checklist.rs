@@ -447,6 +447,12 @@ pub fn assess<'a>(class: &str, items: impl IntoIterator<Item = ItemRef<'a>>, ev:
     Report { class: class.into(), thresholds: *t, rows, mhlw }
 }
 
+/// The checklist of a catalogue for a facility of `class`.
+pub fn assess_catalogue(cat: &crate::Catalogue, class: crate::FacilityClass, ev: &Evidence, t: &Thresholds, now: Timestamp) -> Report {
+    let items = cat.items.iter().map(|i| ItemRef { id: &i.id, area_ja: &i.area, title_ja: &i.title, applicable: i.applies_to(class) });
+    assess(class.as_str(), items, ev, t, now)
+}
+
 /// Whether `id` is an item a person may attest (a catalogue or MHLW item with an operational need).
 pub fn attestable(id: &str, known_catalogue_item: impl Fn(&str) -> bool) -> bool {
     let catalogue = known_catalogue_item(id) && needs(id).iter().any(|n| matches!(n, Need::Operational(_)));

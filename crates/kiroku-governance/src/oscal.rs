@@ -26,6 +26,32 @@ pub struct ItemText {
     pub operational: Vec<String>,
 }
 
+/// The catalogue's items with their table titles and measures (each distinct text once).
+pub fn item_texts(cat: &crate::Catalogue) -> Vec<ItemText> {
+    let tables = ["付表1 一般管理における運用管理", "付表2 電子保存における運用管理", "付表3 外部保存における運用管理"];
+    let distinct = |texts: Vec<&str>| {
+        let mut out: Vec<String> = Vec::new();
+        for t in texts.into_iter().map(str::trim).filter(|t| !t.is_empty()) {
+            if !out.iter().any(|o| o == t) {
+                out.push(t.to_string());
+            }
+        }
+        out
+    };
+    cat.items
+        .iter()
+        .map(|i| ItemText {
+            id: i.id.clone(),
+            table_title: tables.get(usize::from(i.table).saturating_sub(1)).map_or_else(|| format!("付表{}", i.table), |t| t.to_string()),
+            area: i.area.clone(),
+            title: i.title.clone(),
+            targets: i.targets.clone(),
+            technical: distinct(i.rows.iter().map(|r| r.technical.as_str()).collect()),
+            operational: distinct(i.rows.iter().map(|r| r.operational.as_str()).collect()),
+        })
+        .collect()
+}
+
 /// A stable UUID (version 5) for a name, so that regenerated documents keep their identities.
 pub fn stable_uuid(name: &str) -> String {
     Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("{NS}/{name}").as_bytes()).to_string()

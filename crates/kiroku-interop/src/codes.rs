@@ -124,6 +124,9 @@ pub fn codes_of(action: AuditAction) -> EventCodes {
         A::WorkOrderRead | A::AccessReview => security(dcm("110101", "Audit Log Used"), None, "R"),
         A::WorkOrderSignoff | A::AccessReviewSignoff => security(dcm("110101", "Audit Log Used"), None, "E"),
         A::ApiTokenList => security(SECURITY_ALERT, None, "R"),
+        // The compliance checklist's sign-off and attestations are statements about the system,
+        // like an audit review's sign-off.
+        A::ChecklistSignoff | A::ChecklistAttest => security(dcm("110101", "Audit Log Used"), None, "E"),
     }
 }
 

@@ -376,6 +376,40 @@ pub const OPERATIONS: &[Operation] = &[
         None,
         true,
     ),
+    op("get", "/api/v1/governance/checklist", "Compliance checklist with live evidence ?status=&table= (governance.read)", None, 200, None, true),
+    op("get", "/api/v1/governance/checklist.csv", "The checklist as CSV, UTF-8 with BOM (governance.read)", None, 200, None, true),
+    op(
+        "post",
+        "/api/v1/governance/checklist/signoff",
+        "The audit officer signs off the checklist by its report hash (audit.read, governance.read); recorded in the log",
+        Some("ChecklistSignOff"),
+        201,
+        None,
+        true,
+    ),
+    op(
+        "post",
+        "/api/v1/governance/checklist/attestations",
+        "Attest an item kiroku cannot see: satisfied, partly or not, with the reason (governance.manage); recorded in the log",
+        Some("Attestation"),
+        201,
+        None,
+        true,
+    ),
+    op("get", "/api/v1/governance/evidence", "Every piece of evidence with its time and links (governance.read)", None, 200, None, true),
+    op("get", "/api/v1/governance/oscal/catalog.json", "OSCAL 1.1 catalog of the guideline's items (governance.read)", None, 200, None, true),
+    op("get", "/api/v1/governance/oscal/profile.json", "OSCAL 1.1 profile of the facility class (governance.read)", None, 200, None, true),
+    op(
+        "get",
+        "/api/v1/governance/oscal/assessment-results.json",
+        "OSCAL 1.1 assessment results: statuses as findings, evidence as observations (governance.read)",
+        None,
+        200,
+        None,
+        true,
+    ),
+    op("get", "/api/v1/governance/disclosure", "kiroku's MDS/SDS-style self-disclosure from its configuration (governance.read)", None, 200, None, true),
+    op("get", "/api/v1/governance/split", "Technical/operational split of every item, T1-4.6 (governance.read)", None, 200, None, true),
     op("get", "/healthz", "Health", None, 200, None, false),
     op("get", "/metrics", "Prometheus metrics", None, 200, None, false),
     op("get", "/api/openapi.json", "This document", None, 200, None, false),
@@ -483,10 +517,22 @@ pub fn document() -> Value {
         "servers": [{ "url": "/" }],
         "paths": paths,
         "components": {
-            "schemas": merged(schemas(), more_schemas()),
+            "schemas": merged(merged(schemas(), more_schemas()), checklist_schemas()),
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } }
         },
         "security": [{ "bearer": [] }]
+    })
+}
+
+/// Schemas of the compliance checklist's requests.
+fn checklist_schemas() -> Value {
+    let text = json!({ "type": "string" });
+    json!({
+        "ChecklistSignOff": { "type": "object", "additionalProperties": false, "required": ["report_hash"], "properties": {
+            "report_hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "comment": text } },
+        "Attestation": { "type": "object", "additionalProperties": false, "required": ["item", "status", "reason"], "properties": {
+            "item": { "type": "string", "description": "catalogue item (T1-2.4) or MHLW checklist item (M-10)" },
+            "status": { "type": "string", "enum": ["satisfied", "partly", "not"] }, "reason": text } }
     })
 }
 

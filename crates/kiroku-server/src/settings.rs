@@ -59,6 +59,8 @@ pub struct Settings {
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// Roles whose sessions must come from a terminal with a client certificate (TLS).
     pub client_cert_roles: Vec<kiroku_core::Role>,
+    /// How old the compliance checklist's evidence may be (`[checklist]`).
+    pub checklist: kiroku_governance::checklist::Thresholds,
 }
 
 impl Default for Settings {
@@ -91,6 +93,7 @@ impl Default for Settings {
             webauthn: None,
             tls: None,
             client_cert_roles: Vec::new(),
+            checklist: kiroku_governance::checklist::Thresholds::default(),
         }
     }
 }

@@ -425,6 +425,21 @@ pub enum Command {
         actor: Actor,
         id: String,
     },
+    /// The audit officer's sign-off of the compliance checklist (audit.read and governance.read),
+    /// bound to the hash of the report they read; the caller has checked that the report it computes
+    /// now has that hash.
+    SignOffChecklist {
+        actor: Actor,
+        report_hash: String,
+        counts: String,
+        comment: String,
+    },
+    /// A manual attestation of a checklist item kiroku cannot see (governance.manage): who, when
+    /// and why, in the audit trail. `detail` is `kiroku_governance::evidence::Attestation::detail`.
+    AttestChecklistItem {
+        actor: Actor,
+        detail: String,
+    },
     /// Adds an entry (`id` None) or a new revision of one (ops.manage); `retired` removes it from
     /// the register while its history stays.
     SaveLocation {
@@ -607,6 +622,8 @@ impl Command {
             Command::LeaveEmergency { actor, .. } => s(actor, A::EmergencyModeLeave),
             Command::ReadLocations { actor } | Command::LocationHistory { actor, .. } => s(actor, A::LocationRegisterRead),
             Command::SaveLocation { actor, .. } => s(actor, A::LocationRegisterChange),
+            Command::SignOffChecklist { actor, .. } => s(actor, A::ChecklistSignoff),
+            Command::AttestChecklistItem { actor, .. } => s(actor, A::ChecklistAttest),
             Command::ReadVersionProof { actor, id, version } => Subject { version: Some(*version), ..doc(actor, A::VersionRead, id) },
             Command::AuditReview { actor, .. } => s(actor, A::AuditReview),
             Command::SignOffReview { actor, .. } => s(actor, A::AuditReviewSignoff),

@@ -132,6 +132,17 @@ fn failure_code(err: &StoreError) -> String {
     }
 }
 
+/// Refuses free text that is too long or holds control characters (a newline only where allowed);
+/// `required` refuses empty text.
+fn check_comment(field: &'static str, text: &str, max: usize, required: bool) -> Result<()> {
+    let bad = text.chars().count() > max || text.chars().any(|c| c.is_control() && c != '\n') || (required && text.trim().is_empty());
+    if bad {
+        let need = if required { "is required, " } else { "" };
+        return Err(DomainError::invalid(field, format!("{need}at most {max} characters without control characters")).into());
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn event(
     time: Timestamp,
@@ -301,6 +312,23 @@ impl Ctx<'_> {
             }
             Command::SignOffReview { actor, from, to, hours, report_hash, comment } => {
                 self.sign_off_review(actor, (*from, *to, *hours), report_hash, comment).await
+            }
+            Command::SignOffChecklist { actor, report_hash, counts, comment } => {
+                self.allow(actor, P::AuditRead)?;
+                self.allow(actor, P::GovernanceRead)?;
+                if kiroku_core::ContentHash::parse_hex(report_hash).is_none() {
+                    return Err(DomainError::invalid("report_hash", "must be 64 hexadecimal digits").into());
+                }
+                check_comment("comment", comment, 2000, false)?;
+                let detail = format!("{counts} comment={}", comment.trim());
+                let ev = event(self.now, Some(actor), A::ChecklistSignoff, Outcome::Success, None, None, None, Some(detail), Some(report_hash.clone()));
+                Ok(Reply::Audit(vec![self.log.append_event(self.seq, ev)]))
+            }
+            Command::AttestChecklistItem { actor, detail } => {
+                self.allow(actor, P::GovernanceManage)?;
+                check_comment("detail", detail, 1200, true)?;
+                let ev = event(self.now, Some(actor), A::ChecklistAttest, Outcome::Success, None, None, None, Some(detail.clone()), None);
+                Ok(Reply::Audit(vec![self.log.append_event(self.seq, ev)]))
             }
             Command::SetLanguage { actor, language } => {
                 if !["ja", "en"].contains(&language.as_str()) {

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod command;
 pub mod engine;
 pub mod error;
+pub mod evidence;
 pub mod fixity;
 pub mod ledger;
 pub mod operations;

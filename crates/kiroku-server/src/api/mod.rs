@@ -5,6 +5,7 @@ pub mod audit;
 mod audit_export;
 pub mod auth;
 pub mod break_glass;
+pub mod checklist;
 pub mod documents;
 pub mod identity;
 mod log;
@@ -97,6 +98,16 @@ pub fn router(state: AppState) -> Router {
         .route("/access-review", get(accounts::access_review))
         .route("/access-review/signoff", post(accounts::sign_off_access_review))
         .route("/users/{username}/left", post(accounts::mark_left))
+        .route("/governance/checklist", get(checklist::get_checklist))
+        .route("/governance/checklist.csv", get(checklist::get_csv))
+        .route("/governance/checklist/signoff", post(checklist::sign_off))
+        .route("/governance/checklist/attestations", post(checklist::attest))
+        .route("/governance/evidence", get(checklist::get_evidence))
+        .route("/governance/oscal/catalog.json", get(checklist::oscal_catalog))
+        .route("/governance/oscal/profile.json", get(checklist::oscal_profile))
+        .route("/governance/oscal/assessment-results.json", get(checklist::oscal_results))
+        .route("/governance/disclosure", get(checklist::disclosure))
+        .route("/governance/split", get(checklist::split))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .route_layer(middleware::from_fn_with_state(state.clone(), refuse_changes_in_emergency));
     Router::new()

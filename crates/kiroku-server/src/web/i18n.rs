@@ -224,6 +224,7 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("audit.checkpoint_none", "まだありません", "none yet"),
     ("nav.status", "運用状況", "Status"),
     ("nav.locations", "情報の所在", "Where records live"),
+    ("nav.checklist", "チェックリスト", "Checklist"),
     ("emergency.banner.title", "縮退運用中（読み取り専用）:", "Emergency read-only mode:"),
     (
         "emergency.banner.detail",

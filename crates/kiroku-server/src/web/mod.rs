@@ -12,6 +12,7 @@ mod admin;
 mod audit;
 mod auth;
 mod break_glass;
+mod checklist;
 mod diff;
 mod documents;
 pub mod i18n;
@@ -76,6 +77,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/status/emergency", post(operations::switch_emergency))
         .route("/admin/locations", get(operations::locations).post(operations::add_location))
         .route("/admin/locations/{id}", get(operations::location).post(operations::change_location))
+        .route("/admin/governance/checklist", get(checklist::view))
+        .route("/admin/governance/checklist.csv", get(checklist::csv))
+        .route("/admin/governance/checklist/print", get(checklist::print))
+        .route("/admin/governance/checklist/signoff", post(checklist::sign_off))
+        .route("/admin/governance/checklist/attest", post(checklist::attest))
+        .route("/admin/governance/oscal/{name}", get(checklist::oscal))
+        .route("/admin/governance/disclosure", get(checklist::disclosure))
+        .route("/admin/governance/split", get(checklist::split))
         .route("/audit", get(audit::view))
         .route("/audit/export.csv", get(audit::csv))
         .route("/static/kiroku.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../../static/kiroku.css")) }))

@@ -1,0 +1,136 @@
+//! The facts the compliance checklist reads from the store: the permission matrix, second-factor
+//! policies and enrolment, the newest audit event of each whole-store operation (backups, restore
+//! drills, fixity checks, reviews' sign-offs …), emergency mode and its history, the timestamp
+//! backlog, the latest checkpoint, the location register and the break-glass accounts. One read
+//! transaction, no writes and no audit event: none of it is patient data.
+
+use std::collections::BTreeMap;
+
+use kiroku_core::identity::{AccountKind, MfaPolicy};
+use kiroku_core::{AuditAction, AuditEvent, PermissionMatrix, Role, Timestamp};
+
+use crate::error::Result;
+use crate::operations::{EmergencyState, LocationEntry};
+use crate::records::*;
+
+/// An account as the checklist counts it.
+#[derive(Debug, Clone)]
+pub struct AccountFacts {
+    pub username: String,
+    pub role: Role,
+    pub kind: AccountKind,
+    pub disabled: bool,
+    pub has_second_factor: bool,
+    pub last_login_at: Option<Timestamp>,
+}
+
+/// Everything the checklist's evidence takes from the store, read at one moment.
+#[derive(Debug, Clone)]
+pub struct StoreFacts {
+    pub matrix: PermissionMatrix,
+    pub mfa_policies: Vec<(Role, MfaPolicy)>,
+    pub accounts: Vec<AccountFacts>,
+    /// The newest event of each action in [`EVIDENCE_ACTIONS`] (any outcome), by its wire name.
+    pub newest: BTreeMap<String, AuditEvent>,
+    /// How many times emergency mode was entered (all time).
+    pub emergency_entries: usize,
+    pub emergency: Option<EmergencyState>,
+    /// Items waiting for a timestamp, and since when the oldest waits.
+    pub stamp_backlog: (i64, Option<Timestamp>),
+    pub latest_checkpoint: Option<CheckpointRow>,
+    /// The location register's current administrator entries (retired ones left out).
+    pub locations: Vec<LocationEntry>,
+    pub break_glass: Vec<BreakGlassRecord>,
+    /// Manual attestations of checklist items, newest first.
+    pub attestations: Vec<AuditEvent>,
+}
+
+/// The actions whose newest event is evidence. Actions added by other parts of kiroku are named by
+/// their wire names and looked up, so an action this build does not know is simply absent.
+pub const EVIDENCE_ACTIONS: &[&str] = &[
+    "backup",
+    "backup_verify",
+    "restore",
+    "restore_drill",
+    "fixity_check",
+    "audit_review_signoff",
+    "access_review_signoff",
+    "record_export",
+    "signature_add",
+    "timestamp_add",
+    "emergency_mode_enter",
+    "emergency_mode_leave",
+    "checklist_signoff",
+    "regulation_approve",
+];
+
+/// How many attestation events are read (the newest per item counts).
+const ATTESTATION_LIMIT: i64 = 5_000;
+
+/// Reads [`StoreFacts`] in one read transaction.
+pub async fn gather(tx: &mut dyn crate::Tx) -> Result<StoreFacts> {
+    let matrix = crate::engine::load_matrix(tx).await?;
+    let stored = tx.list_mfa_policies().await?;
+    let mut mfa_policies = Vec::new();
+    for role in Role::ALL {
+        let row = stored.iter().find(|(r, _, _)| r == role.as_str());
+        mfa_policies.push((*role, mfa_policy_of(row.map(|(_, m, _)| m.as_str()), row.and_then(|(_, _, f)| *f))?));
+    }
+    let mut accounts = Vec::new();
+    for user in tx.list_users().await? {
+        let factors = tx.list_second_factors(user.username.as_str()).await?;
+        accounts.push(AccountFacts {
+            username: user.username.to_string(),
+            role: user.role,
+            kind: user.kind,
+            disabled: user.disabled,
+            has_second_factor: factors.iter().any(|f| f.confirmed_at.is_some()),
+            last_login_at: user.last_login_at,
+        });
+    }
+    let mut newest = BTreeMap::new();
+    for name in EVIDENCE_ACTIONS {
+        let Some(action) = AuditAction::parse(name) else { continue };
+        let filter = AuditFilter { action: Some(action), ..AuditFilter::default() };
+        if let Some(e) = tx.query_audit(&filter, 1).await?.into_iter().next() {
+            newest.insert((*name).to_string(), e);
+        }
+    }
+    let emergency_entries = tx.query_audit(&AuditFilter { action: Some(AuditAction::EmergencyModeEnter), ..AuditFilter::default() }, 10_000).await?.len();
+    let emergency = tx.emergency_state().await?;
+    let (waiting, oldest) = tx.stamp_backlog().await?;
+    let latest_checkpoint = tx.latest_checkpoint().await?;
+    let mut current: BTreeMap<String, LocationEntry> = BTreeMap::new();
+    for entry in tx.location_entries(None).await? {
+        current.insert(entry.id.clone(), entry);
+    }
+    let locations = current.into_values().filter(|e| !e.retired).collect();
+    let break_glass = tx.list_break_glass().await?;
+    let attestations = match AuditAction::parse("checklist_attest") {
+        Some(action) => tx.query_audit(&AuditFilter { action: Some(action), ..AuditFilter::default() }, ATTESTATION_LIMIT).await?,
+        None => Vec::new(),
+    };
+    Ok(StoreFacts {
+        matrix,
+        mfa_policies,
+        accounts,
+        newest,
+        emergency_entries,
+        emergency,
+        stamp_backlog: (waiting, oldest.map(Timestamp::from_micros)),
+        latest_checkpoint,
+        locations,
+        break_glass,
+        attestations,
+    })
+}
+
+impl crate::Store {
+    /// The checklist's facts, read without the writer and without an audit event (no patient data).
+    pub async fn governance_facts(&self) -> Result<StoreFacts> {
+        let mut tx = self.backend().begin_read().await?;
+        let facts = gather(tx.as_mut()).await;
+        tx.rollback().await?;
+        facts
+    }
+}
