@@ -6,7 +6,7 @@
 use kiroku_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::evidence::{AttestedStatus, Attestation, Evidence, Level, keys};
+use crate::evidence::{Attestation, AttestedStatus, Evidence, Level, keys};
 
 /// An item's status on the checklist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -302,9 +302,24 @@ fn missing(key: &str, ja: String, en: String) -> Finding {
     Finding { evidence: key.into(), met: Met::No, ja, en, time: None, age_days: None, link: String::new(), api: String::new() }
 }
 
+/// The names of evidence kiroku may lack, for the sentence that says it is missing.
+const MISSING_TITLES: &[(&str, &str, &str)] = &[
+    (keys::REGULATION, "承認された運用管理規程", "an approved 運用管理規程"),
+    (keys::FACILITY_PROFILE, "施設情報（責任者の任命）", "the facility profile (appointed officers)"),
+    (keys::ACCESS_REVIEW, "アカウント棚卸しの確認記録", "an access review sign-off"),
+    (keys::AUDIT_REVIEW, "監査レビューの確認記録", "an audit review sign-off"),
+    (keys::FIXITY, "定期整合性検査の結果", "a fixity check result"),
+    (keys::CHECKPOINT, "署名付きチェックポイント", "a signed checkpoint"),
+    (keys::BACKUP, "バックアップの記録", "a backup record"),
+    (keys::RESTORE_DRILL, "リストア訓練の記録", "a restore drill record"),
+    (keys::OFFLINE_EXPORT, "見読用出力の記録", "an offline-readable export record"),
+    (keys::TRAINING, "職員ごとの研修受講状況", "training status per member of staff"),
+];
+
 fn shows(key: &str, window: Option<Window>, ev: &Evidence, t: &Thresholds, now: Timestamp) -> Finding {
     let Some(e) = ev.get(key) else {
-        return missing(key, format!("{}: 証跡がありません。", key), format!("{key}: no evidence."));
+        let (ja, en) = MISSING_TITLES.iter().find(|(k, _, _)| *k == key).map_or((key, key), |(_, ja, en)| (*ja, *en));
+        return missing(key, format!("{ja}がありません。"), format!("no {en}"));
     };
     let age = e.age_days(now);
     let mut met = match e.level {
@@ -421,7 +436,16 @@ fn combine(findings: Vec<Finding>) -> (Status, String, String, Vec<Finding>) {
 }
 
 /// Assesses one item with the given needs.
-pub fn assess_row(id: &str, area_ja: &str, title_ja: &str, applicable: bool, needs: &[Need], ev: &Evidence, t: &Thresholds, now: Timestamp) -> Row {
+pub fn assess_row(
+    id: &str,
+    area_ja: &str,
+    title_ja: &str,
+    applicable: bool,
+    needs: &[Need],
+    ev: &Evidence,
+    t: &Thresholds,
+    now: Timestamp,
+) -> Row {
     if !applicable {
         return Row {
             id: id.into(),
@@ -443,7 +467,10 @@ pub fn assess_row(id: &str, area_ja: &str, title_ja: &str, applicable: bool, nee
 /// and the MHLW cyber-security checklist, from `evidence` as of `now`.
 pub fn assess<'a>(class: &str, items: impl IntoIterator<Item = ItemRef<'a>>, ev: &Evidence, t: &Thresholds, now: Timestamp) -> Report {
     let rows = items.into_iter().map(|i| assess_row(i.id, i.area_ja, i.title_ja, i.applicable, needs(i.id), ev, t, now)).collect();
-    let mhlw = crate::mhlw::ITEMS.iter().map(|m| assess_row(m.id, "サイバーセキュリティ対策チェックリスト", m.ja, true, m.needs, ev, t, now)).collect();
+    let mhlw = crate::mhlw::ITEMS
+        .iter()
+        .map(|m| assess_row(m.id, "サイバーセキュリティ対策チェックリスト", m.ja, true, m.needs, ev, t, now))
+        .collect();
     Report { class: class.into(), thresholds: *t, rows, mhlw }
 }
 
@@ -462,11 +489,17 @@ pub fn attestable(id: &str, known_catalogue_item: impl Fn(&str) -> bool) -> bool
 
 /// The evidence item of an attestation read from the audit trail.
 pub fn attestation_evidence(a: &Attestation, time: Timestamp, by: &str, event_id: i64) -> crate::evidence::EvidenceItem {
-    crate::evidence::EvidenceItem::new(keys::attestation(&a.item), ("手動確認", "manual attestation"), Level::Good, "/admin/governance/checklist", "/api/v1/governance/checklist")
-        .at(Some(time))
-        .by(Some(by.to_string()))
-        .summary(a.reason.clone(), a.reason.clone())
-        .facts(serde_json::json!({ "status": a.status.as_str(), "reason": a.reason, "audit_event": event_id }))
+    crate::evidence::EvidenceItem::new(
+        keys::attestation(&a.item),
+        ("手動確認", "manual attestation"),
+        Level::Good,
+        "/admin/governance/checklist",
+        "/api/v1/governance/checklist",
+    )
+    .at(Some(time))
+    .by(Some(by.to_string()))
+    .summary(a.reason.clone(), a.reason.clone())
+    .facts(serde_json::json!({ "status": a.status.as_str(), "reason": a.reason, "audit_event": event_id }))
 }
 
 #[cfg(test)]
@@ -510,7 +543,7 @@ mod tests {
         ev.add(item(keys::CHECKPOINT, Level::Good, Some("2026-11-25T00:00:00Z")));
         let row = assess_row("T1-4.2", "", "", true, needs("T1-4.2"), &ev, &t, now);
         assert_eq!(row.status, Status::Partly);
-        assert!(row.reason_ja.contains("証跡がありません"), "{}", row.reason_ja);
+        assert!(row.reason_ja.contains("アカウント棚卸しの確認記録がありません"), "{}", row.reason_ja);
     }
 
     #[test]

@@ -20,24 +20,116 @@ pub struct Question {
 }
 
 pub const QUESTIONS: &[Question] = &[
-    Question { id: "DS-01", ja: "利用者ごとのIDとパスワードによる本人認証", en: "Per-user ID and password authentication", items: &["T2-1.1"], evidence: k::PASSWORD },
-    Question { id: "DS-02", ja: "二要素認証（職種ごとの必須化）", en: "Two-factor authentication (required per role)", items: &["T2-1.1", "T1-7.5"], evidence: k::MFA },
-    Question { id: "DS-03", ja: "アカウントロック・自動ログオフ・同時ログイン制限", en: "Lockout, idle logout, one session per account", items: &["T1-3.2", "T2-1.1"], evidence: k::SESSIONS },
-    Question { id: "DS-04", ja: "職種・情報区分別のアクセス権限", en: "Access rights per job type and information class", items: &["T1-4.2"], evidence: k::MATRIX },
-    Question { id: "DS-05", ja: "参照を含むアクセスログの記録と改ざん検知（署名付きマークル木）", en: "Access log including reads, tamper-evident (signed Merkle tree)", items: &["T1-4.2", "T2-1.3"], evidence: k::CHECKPOINT },
-    Question { id: "DS-06", ja: "保存情報の定期的な整合性検査", en: "Scheduled fixity checks of stored records", items: &["T2-1.3", "T2-3.3"], evidence: k::FIXITY },
-    Question { id: "DS-07", ja: "アクセスログの外部転送（IHE ATNA, syslog over TLS）", en: "Audit forwarding (IHE ATNA, syslog over TLS)", items: &["T1-4.2"], evidence: k::AUDIT_FORWARDING },
-    Question { id: "DS-08", ja: "電子署名（CMS, HPKI対応）", en: "Electronic signatures (CMS, HPKI-ready)", items: &["T1-4.9", "T2-5.3"], evidence: k::SIGNATURES },
-    Question { id: "DS-09", ja: "RFC 3161 タイムスタンプと長期検証", en: "RFC 3161 timestamps and long-term validity", items: &["T1-4.9", "T2-5.3"], evidence: k::TIMESTAMPS },
-    Question { id: "DS-10", ja: "暗号化・世代管理されたバックアップ", en: "Encrypted backups with generations", items: &["T2-3.2", "T1-8.1"], evidence: k::BACKUP },
-    Question { id: "DS-11", ja: "リストアの検証（訓練）", en: "Verified restore (drills)", items: &["T2-3.4"], evidence: k::RESTORE_DRILL },
-    Question { id: "DS-12", ja: "障害時の見読用出力（ブラウザで読めるHTML）", en: "Offline-readable export (HTML any browser opens)", items: &["T2-2.2", "T2-2.4"], evidence: k::OFFLINE_EXPORT },
-    Question { id: "DS-13", ja: "縮退運用（読み取り専用モード）", en: "Emergency read-only mode", items: &["T1-8.2", "T2-2.4"], evidence: k::EMERGENCY },
-    Question { id: "DS-14", ja: "緊急時（ブレークグラス）アカウント", en: "Break-glass accounts", items: &["T1-8.3"], evidence: k::BREAK_GLASS },
-    Question { id: "DS-15", ja: "接続元ネットワークの制限", en: "Source-network restrictions", items: &["T1-7.4", "T1-7.5"], evidence: k::NETWORK },
+    Question {
+        id: "DS-01",
+        ja: "利用者ごとのIDとパスワードによる本人認証",
+        en: "Per-user ID and password authentication",
+        items: &["T2-1.1"],
+        evidence: k::PASSWORD,
+    },
+    Question {
+        id: "DS-02",
+        ja: "二要素認証（職種ごとの必須化）",
+        en: "Two-factor authentication (required per role)",
+        items: &["T2-1.1", "T1-7.5"],
+        evidence: k::MFA,
+    },
+    Question {
+        id: "DS-03",
+        ja: "アカウントロック・自動ログオフ・同時ログイン制限",
+        en: "Lockout, idle logout, one session per account",
+        items: &["T1-3.2", "T2-1.1"],
+        evidence: k::SESSIONS,
+    },
+    Question {
+        id: "DS-04",
+        ja: "職種・情報区分別のアクセス権限",
+        en: "Access rights per job type and information class",
+        items: &["T1-4.2"],
+        evidence: k::MATRIX,
+    },
+    Question {
+        id: "DS-05",
+        ja: "参照を含むアクセスログの記録と改ざん検知（署名付きマークル木）",
+        en: "Access log including reads, tamper-evident (signed Merkle tree)",
+        items: &["T1-4.2", "T2-1.3"],
+        evidence: k::CHECKPOINT,
+    },
+    Question {
+        id: "DS-06",
+        ja: "保存情報の定期的な整合性検査",
+        en: "Scheduled fixity checks of stored records",
+        items: &["T2-1.3", "T2-3.3"],
+        evidence: k::FIXITY,
+    },
+    Question {
+        id: "DS-07",
+        ja: "アクセスログの外部転送（IHE ATNA, syslog over TLS）",
+        en: "Audit forwarding (IHE ATNA, syslog over TLS)",
+        items: &["T1-4.2"],
+        evidence: k::AUDIT_FORWARDING,
+    },
+    Question {
+        id: "DS-08",
+        ja: "電子署名（CMS, HPKI対応）",
+        en: "Electronic signatures (CMS, HPKI-ready)",
+        items: &["T1-4.9", "T2-5.3"],
+        evidence: k::SIGNATURES,
+    },
+    Question {
+        id: "DS-09",
+        ja: "RFC 3161 タイムスタンプと長期検証",
+        en: "RFC 3161 timestamps and long-term validity",
+        items: &["T1-4.9", "T2-5.3"],
+        evidence: k::TIMESTAMPS,
+    },
+    Question {
+        id: "DS-10",
+        ja: "暗号化・世代管理されたバックアップ",
+        en: "Encrypted backups with generations",
+        items: &["T2-3.2", "T1-8.1"],
+        evidence: k::BACKUP,
+    },
+    Question {
+        id: "DS-11", ja: "リストアの検証（訓練）", en: "Verified restore (drills)", items: &["T2-3.4"], evidence: k::RESTORE_DRILL
+    },
+    Question {
+        id: "DS-12",
+        ja: "障害時の見読用出力（ブラウザで読めるHTML）",
+        en: "Offline-readable export (HTML any browser opens)",
+        items: &["T2-2.2", "T2-2.4"],
+        evidence: k::OFFLINE_EXPORT,
+    },
+    Question {
+        id: "DS-13",
+        ja: "縮退運用（読み取り専用モード）",
+        en: "Emergency read-only mode",
+        items: &["T1-8.2", "T2-2.4"],
+        evidence: k::EMERGENCY,
+    },
+    Question {
+        id: "DS-14",
+        ja: "緊急時（ブレークグラス）アカウント",
+        en: "Break-glass accounts",
+        items: &["T1-8.3"],
+        evidence: k::BREAK_GLASS,
+    },
+    Question {
+        id: "DS-15",
+        ja: "接続元ネットワークの制限",
+        en: "Source-network restrictions",
+        items: &["T1-7.4", "T1-7.5"],
+        evidence: k::NETWORK,
+    },
     Question { id: "DS-16", ja: "通信の暗号化（TLS）", en: "Encrypted transport (TLS)", items: &["T1-7.1"], evidence: k::TLS },
     Question { id: "DS-17", ja: "情報の所在管理", en: "Location register", items: &["T2-2.1"], evidence: k::LOCATIONS },
-    Question { id: "DS-18", ja: "見読目的に応じた応答時間の目標と測定", en: "Response-time targets and measurement", items: &["T2-2.3"], evidence: k::RESPONSE_TIMES },
+    Question {
+        id: "DS-18",
+        ja: "見読目的に応じた応答時間の目標と測定",
+        en: "Response-time targets and measurement",
+        items: &["T2-2.3"],
+        evidence: k::RESPONSE_TIMES,
+    },
 ];
 
 /// One answer of the disclosure.
@@ -86,7 +178,13 @@ pub fn disclosure(ev: &Evidence, version: &str, generated_at: &str) -> Disclosur
             }
         })
         .collect();
-    Disclosure { format: "kiroku-self-disclosure/1", product: "kiroku", version: version.into(), generated_at: generated_at.into(), answers }
+    Disclosure {
+        format: "kiroku-self-disclosure/1",
+        product: "kiroku",
+        version: version.into(),
+        generated_at: generated_at.into(),
+        answers,
+    }
 }
 
 /// One item of the split document.

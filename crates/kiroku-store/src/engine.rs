@@ -321,7 +321,17 @@ impl Ctx<'_> {
                 }
                 check_comment("comment", comment, 2000, false)?;
                 let detail = format!("{counts} comment={}", comment.trim());
-                let ev = event(self.now, Some(actor), A::ChecklistSignoff, Outcome::Success, None, None, None, Some(detail), Some(report_hash.clone()));
+                let ev = event(
+                    self.now,
+                    Some(actor),
+                    A::ChecklistSignoff,
+                    Outcome::Success,
+                    None,
+                    None,
+                    None,
+                    Some(detail),
+                    Some(report_hash.clone()),
+                );
                 Ok(Reply::Audit(vec![self.log.append_event(self.seq, ev)]))
             }
             Command::AttestChecklistItem { actor, detail } => {

@@ -96,7 +96,8 @@ pub async fn gather(tx: &mut dyn crate::Tx) -> Result<StoreFacts> {
             newest.insert((*name).to_string(), e);
         }
     }
-    let emergency_entries = tx.query_audit(&AuditFilter { action: Some(AuditAction::EmergencyModeEnter), ..AuditFilter::default() }, 10_000).await?.len();
+    let emergency_entries =
+        tx.query_audit(&AuditFilter { action: Some(AuditAction::EmergencyModeEnter), ..AuditFilter::default() }, 10_000).await?.len();
     let emergency = tx.emergency_state().await?;
     let (waiting, oldest) = tx.stamp_backlog().await?;
     let latest_checkpoint = tx.latest_checkpoint().await?;

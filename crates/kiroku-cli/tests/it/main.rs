@@ -7,6 +7,7 @@ mod access;
 mod accounts;
 mod backup;
 mod bad_input;
+mod checklist;
 mod crash;
 mod export;
 mod identity;

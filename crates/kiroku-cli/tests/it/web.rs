@@ -88,13 +88,13 @@ impl Browser {
         self.d().goto(&format!("{}{}", self.base, path)).await.expect("goto");
     }
 
-    async fn fill(&self, css: &str, text: &str) {
+    pub(crate) async fn fill(&self, css: &str, text: &str) {
         let e = self.d().wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
         e.clear().await.expect("clear");
         e.send_keys(text).await.expect("type");
     }
 
-    async fn select(&self, css: &str, value: &str) {
+    pub(crate) async fn select(&self, css: &str, value: &str) {
         self.d().find(Locator::Css(css)).await.expect(css).select_by_value(value).await.expect("select");
     }
 
@@ -135,7 +135,7 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
-    async fn login(&self, username: &str, password: &str) {
+    pub(crate) async fn login(&self, username: &str, password: &str) {
         self.goto("/login").await;
         self.fill("#username", username).await;
         self.fill("#password", password).await;

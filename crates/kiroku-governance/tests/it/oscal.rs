@@ -10,7 +10,16 @@ use kiroku_governance::{Catalogue, FacilityClass, oscal};
 
 fn evidence(now: Timestamp) -> Evidence {
     let mut ev = Evidence::default();
-    ev.add(EvidenceItem::new(keys::RESTORE_DRILL, ("リストア訓練", "restore drill"), Level::Good, "/audit?action=restore_drill", "/api/v1/audit").at(Some(now)));
+    ev.add(
+        EvidenceItem::new(
+            keys::RESTORE_DRILL,
+            ("リストア訓練", "restore drill"),
+            Level::Good,
+            "/audit?action=restore_drill",
+            "/api/v1/audit",
+        )
+        .at(Some(now)),
+    );
     ev.add(EvidenceItem::new(keys::MATRIX, ("権限表", "matrix"), Level::Good, "/admin/roles", "/api/v1/roles").summary("6職種", "6 roles"));
     ev
 }
@@ -48,7 +57,10 @@ fn oscal_documents_validate_in_trestle() {
     let cat = Catalogue::embedded();
     let texts = oscal::item_texts(&cat);
     let catalog = oscal::catalog(&texts, &cat.edition, now);
-    assert_eq!(catalog["catalog"]["groups"].as_array().map(|g| g.iter().map(|g| g["controls"].as_array().map_or(0, Vec::len)).sum::<usize>()), Some(80));
+    assert_eq!(
+        catalog["catalog"]["groups"].as_array().map(|g| g.iter().map(|g| g["controls"].as_array().map_or(0, Vec::len)).sum::<usize>()),
+        Some(80)
+    );
     let ids: Vec<String> = cat.applicable_to(FacilityClass::B).iter().map(|i| i.id.clone()).collect();
     let profile = oscal::profile("B", &ids, &cat.edition, "catalog.json", now);
     let report = assess_catalogue(&cat, FacilityClass::B, &evidence(now), &Thresholds::default(), now);

@@ -53,7 +53,10 @@ fn event_item(facts: &StoreFacts, action: &str, key: &str, title: (&str, &str), 
     let (ja, en) = if ok {
         (format!("最新は{}（{}、成功）", e.time.to_rfc3339(), who), format!("latest {} by {who}, succeeded", e.time.to_rfc3339()))
     } else {
-        (format!("最新は{}（{}、{}）", e.time.to_rfc3339(), who, e.outcome.as_str()), format!("latest {} by {who}: {}", e.time.to_rfc3339(), e.outcome.as_str()))
+        (
+            format!("最新は{}（{}、{}）", e.time.to_rfc3339(), who, e.outcome.as_str()),
+            format!("latest {} by {who}: {}", e.time.to_rfc3339(), e.outcome.as_str()),
+        )
     };
     Some(
         EvidenceItem::new(key, title, if ok { Level::Good } else { Level::Bad }, link, api)
@@ -96,8 +99,17 @@ pub async fn gather(state: &AppState, facility: &Facility) -> ApiResult<Evidence
             "/api/v1/roles",
         )
         .summary(
-            format!("{}職種中{}職種に権限設定。システム管理者・監査責任者は診療記録を参照{}", Role::ALL.len(), roles_with_grants, if separated { "できない" } else { "できる" }),
-            format!("{roles_with_grants} of {} roles hold grants; administrator and auditor {} read clinical records", Role::ALL.len(), if separated { "cannot" } else { "can" }),
+            format!(
+                "{}職種中{}職種に権限設定。システム管理者・監査責任者は診療記録を参照{}",
+                Role::ALL.len(),
+                roles_with_grants,
+                if separated { "できない" } else { "できる" }
+            ),
+            format!(
+                "{roles_with_grants} of {} roles hold grants; administrator and auditor {} read clinical records",
+                Role::ALL.len(),
+                if separated { "cannot" } else { "can" }
+            ),
         )
         .facts(json!(per_role)),
     );
@@ -126,15 +138,57 @@ pub async fn gather(state: &AppState, facility: &Facility) -> ApiResult<Evidence
 
     // Events: reviews, checks, backups, drills, exports, sign-offs.
     let events: [(&str, &str, (&str, &str), String, String); 9] = [
-        ("audit_review_signoff", keys::AUDIT_REVIEW, ("監査レビューの確認記録", "audit review sign-off"), "/audit".into(), "/api/v1/audit/review".into()),
-        ("access_review_signoff", keys::ACCESS_REVIEW, ("アカウント棚卸しの確認記録", "access review sign-off"), audit_link("access_review_signoff"), api_audit_link("access_review_signoff")),
+        (
+            "audit_review_signoff",
+            keys::AUDIT_REVIEW,
+            ("監査レビューの確認記録", "audit review sign-off"),
+            "/audit".into(),
+            "/api/v1/audit/review".into(),
+        ),
+        (
+            "access_review_signoff",
+            keys::ACCESS_REVIEW,
+            ("アカウント棚卸しの確認記録", "access review sign-off"),
+            audit_link("access_review_signoff"),
+            api_audit_link("access_review_signoff"),
+        ),
         ("fixity_check", keys::FIXITY, ("定期整合性検査", "scheduled fixity check"), "/admin/status".into(), "/healthz".into()),
         ("backup", keys::BACKUP, ("バックアップ", "backup"), "/admin/locations".into(), "/api/v1/locations".into()),
-        ("restore_drill", keys::RESTORE_DRILL, ("リストア訓練", "restore drill"), audit_link("restore_drill"), api_audit_link("restore_drill")),
-        ("record_export", keys::OFFLINE_EXPORT, ("見読用出力（オフラインHTML）", "offline-readable export"), audit_link("record_export"), api_audit_link("record_export")),
-        ("checklist_signoff", keys::CHECKLIST_SIGNOFF, ("チェックリストの確認記録", "checklist sign-off"), "/admin/governance/checklist".into(), api_audit_link("checklist_signoff")),
-        ("regulation_approve", keys::REGULATION, ("運用管理規程の承認", "approval of the 運用管理規程"), "/admin/governance/regulation".into(), "/api/v1/governance/regulation".into()),
-        ("signature_add", "latest_signature", ("最新の電子署名", "latest signature"), "/admin/timestamps".into(), api_audit_link("signature_add")),
+        (
+            "restore_drill",
+            keys::RESTORE_DRILL,
+            ("リストア訓練", "restore drill"),
+            audit_link("restore_drill"),
+            api_audit_link("restore_drill"),
+        ),
+        (
+            "record_export",
+            keys::OFFLINE_EXPORT,
+            ("見読用出力（オフラインHTML）", "offline-readable export"),
+            audit_link("record_export"),
+            api_audit_link("record_export"),
+        ),
+        (
+            "checklist_signoff",
+            keys::CHECKLIST_SIGNOFF,
+            ("チェックリストの確認記録", "checklist sign-off"),
+            "/admin/governance/checklist".into(),
+            api_audit_link("checklist_signoff"),
+        ),
+        (
+            "regulation_approve",
+            keys::REGULATION,
+            ("運用管理規程の承認", "approval of the 運用管理規程"),
+            "/admin/governance/regulation".into(),
+            "/api/v1/governance/regulation".into(),
+        ),
+        (
+            "signature_add",
+            "latest_signature",
+            ("最新の電子署名", "latest signature"),
+            "/admin/timestamps".into(),
+            api_audit_link("signature_add"),
+        ),
     ];
     for (action, key, title, link, api) in events {
         if let Some(item) = event_item(&facts, action, key, title, &link, &api) {
@@ -143,10 +197,16 @@ pub async fn gather(state: &AppState, facility: &Facility) -> ApiResult<Evidence
     }
     if let Some(cp) = &facts.latest_checkpoint {
         ev.add(
-            EvidenceItem::new(keys::CHECKPOINT, ("署名付きチェックポイント（改ざん検知ログ）", "signed checkpoint of the tamper-evident log"), Level::Good, "/admin/status", "/api/v1/log/checkpoint")
-                .at(Some(cp.time))
-                .summary(format!("ログ{}件の木頭に署名済み", cp.size), format!("tree head of {} leaves signed", cp.size))
-                .facts(json!({ "size": cp.size, "root": cp.root })),
+            EvidenceItem::new(
+                keys::CHECKPOINT,
+                ("署名付きチェックポイント（改ざん検知ログ）", "signed checkpoint of the tamper-evident log"),
+                Level::Good,
+                "/admin/status",
+                "/api/v1/log/checkpoint",
+            )
+            .at(Some(cp.time))
+            .summary(format!("ログ{}件の木頭に署名済み", cp.size), format!("tree head of {} leaves signed", cp.size))
+            .facts(json!({ "size": cp.size, "root": cp.root })),
         );
     }
 
@@ -172,10 +232,19 @@ pub async fn gather(state: &AppState, facility: &Facility) -> ApiResult<Evidence
         _ => Level::Partial,
     };
     ev.add(
-        EvidenceItem::new(keys::BREAK_GLASS, ("緊急時アカウント（封印）", "break-glass accounts (sealed)"), bg_level, "/admin/break-glass", "/api/v1/break-glass")
-            .at(facts.break_glass.iter().map(|b| b.sealed_at).max())
-            .summary(format!("{}件中{}件が封印済み", facts.break_glass.len(), sealed), format!("{sealed} of {} sealed", facts.break_glass.len()))
-            .facts(json!({ "accounts": facts.break_glass.len(), "sealed": sealed })),
+        EvidenceItem::new(
+            keys::BREAK_GLASS,
+            ("緊急時アカウント（封印）", "break-glass accounts (sealed)"),
+            bg_level,
+            "/admin/break-glass",
+            "/api/v1/break-glass",
+        )
+        .at(facts.break_glass.iter().map(|b| b.sealed_at).max())
+        .summary(
+            format!("{}件中{}件が封印済み", facts.break_glass.len(), sealed),
+            format!("{sealed} of {} sealed", facts.break_glass.len()),
+        )
+        .facts(json!({ "accounts": facts.break_glass.len(), "sealed": sealed })),
     );
 
     // Timestamps and signatures.
@@ -198,32 +267,56 @@ pub async fn gather(state: &AppState, facility: &Facility) -> ApiResult<Evidence
     );
     let anchors = !s.signer_anchors.is_empty();
     ev.add(
-        EvidenceItem::new(keys::SIGNATURES, ("電子署名の検証設定", "signature verification"), if anchors { Level::Good } else { Level::Partial }, "/admin/timestamps", "/api/openapi.json")
-            .at(facts.newest.get("signature_add").map(|e| e.time))
-            .summary(
-                format!("署名者の信頼点{}", if anchors { "設定済み（HPKI等）" } else { "未設定（署名は受け付けるが検証できない）" }),
-                format!("signer trust anchors {}", if anchors { "configured (HPKI or the facility's CA)" } else { "not configured" }),
-            )
-            .facts(json!({ "trust_anchors": s.signer_anchors.certificates().len() })),
+        EvidenceItem::new(
+            keys::SIGNATURES,
+            ("電子署名の検証設定", "signature verification"),
+            if anchors { Level::Good } else { Level::Partial },
+            "/admin/timestamps",
+            "/api/openapi.json",
+        )
+        .at(facts.newest.get("signature_add").map(|e| e.time))
+        .summary(
+            format!("署名者の信頼点{}", if anchors { "設定済み（HPKI等）" } else { "未設定（署名は受け付けるが検証できない）" }),
+            format!("signer trust anchors {}", if anchors { "configured (HPKI or the facility's CA)" } else { "not configured" }),
+        )
+        .facts(json!({ "trust_anchors": s.signer_anchors.certificates().len() })),
     );
 
     // The location register and response times.
     ev.add(
-        EvidenceItem::new(keys::LOCATIONS, ("情報の所在一覧", "location register"), if facts.locations.is_empty() { Level::Partial } else { Level::Good }, "/admin/locations", "/api/v1/locations")
-            .at(facts.locations.iter().map(|l| l.edited_at).max())
-            .summary(
-                format!("システムが把握する所在に加え、管理者の登録{}件", facts.locations.len()),
-                format!("the system's own locations and {} administrator entries", facts.locations.len()),
-            )
-            .facts(json!({ "administrator_entries": facts.locations.len() })),
+        EvidenceItem::new(
+            keys::LOCATIONS,
+            ("情報の所在一覧", "location register"),
+            if facts.locations.is_empty() { Level::Partial } else { Level::Good },
+            "/admin/locations",
+            "/api/v1/locations",
+        )
+        .at(facts.locations.iter().map(|l| l.edited_at).max())
+        .summary(
+            format!("システムが把握する所在に加え、管理者の登録{}件", facts.locations.len()),
+            format!("the system's own locations and {} administrator entries", facts.locations.len()),
+        )
+        .facts(json!({ "administrator_entries": facts.locations.len() })),
     );
     let t = &s.response_targets;
     ev.add(
-        EvidenceItem::new(keys::RESPONSE_TIMES, ("応答時間の目標と測定", "response-time targets and measurement"), Level::Good, "/admin/status", "/api/v1/status/response-times")
-            .summary(
-                format!("目標: カルテ{}ms・文書{}ms・検索{}ms・ログイン{}ms・印刷{}ms・書込{}ms", t.chart_ms, t.document_ms, t.search_ms, t.login_ms, t.print_ms, t.write_ms),
-                format!("targets: chart {} ms, document {} ms, search {} ms, login {} ms, print {} ms, write {} ms", t.chart_ms, t.document_ms, t.search_ms, t.login_ms, t.print_ms, t.write_ms),
+        EvidenceItem::new(
+            keys::RESPONSE_TIMES,
+            ("応答時間の目標と測定", "response-time targets and measurement"),
+            Level::Good,
+            "/admin/status",
+            "/api/v1/status/response-times",
+        )
+        .summary(
+            format!(
+                "目標: カルテ{}ms・文書{}ms・検索{}ms・ログイン{}ms・印刷{}ms・書込{}ms",
+                t.chart_ms, t.document_ms, t.search_ms, t.login_ms, t.print_ms, t.write_ms
             ),
+            format!(
+                "targets: chart {} ms, document {} ms, search {} ms, login {} ms, print {} ms, write {} ms",
+                t.chart_ms, t.document_ms, t.search_ms, t.login_ms, t.print_ms, t.write_ms
+            ),
+        ),
     );
 
     // Configuration: network, passwords, sessions, transport, forwarding.
@@ -241,12 +334,24 @@ pub async fn gather(state: &AppState, facility: &Facility) -> ApiResult<Evidence
     let l = &s.password_policy.limits;
     let pw_ok = (l.min_length >= 13 || l.min_length_with_second_factor >= 8) && l.min_length >= 8 && l.history >= 1;
     ev.add(
-        EvidenceItem::new(keys::PASSWORD, ("パスワード方針", "password policy"), if pw_ok { Level::Good } else { Level::Bad }, "/admin/governance/disclosure", "/api/v1/governance/evidence")
-            .summary(
-                format!("{}文字以上（二要素認証の利用者は{}文字以上）、英数字記号の混在と推測困難さを確認、直近{}回の再利用禁止", l.min_length, l.min_length_with_second_factor, l.history),
-                format!("{}+ characters ({}+ with a second factor), mixed classes and strength checked, last {} not reusable", l.min_length, l.min_length_with_second_factor, l.history),
-            )
-            .facts(json!({ "min_length": l.min_length, "min_length_with_second_factor": l.min_length_with_second_factor, "history": l.history,
+        EvidenceItem::new(
+            keys::PASSWORD,
+            ("パスワード方針", "password policy"),
+            if pw_ok { Level::Good } else { Level::Bad },
+            "/admin/governance/disclosure",
+            "/api/v1/governance/evidence",
+        )
+        .summary(
+            format!(
+                "{}文字以上（二要素認証の利用者は{}文字以上）、英数字記号の混在と推測困難さを確認、直近{}回の再利用禁止",
+                l.min_length, l.min_length_with_second_factor, l.history
+            ),
+            format!(
+                "{}+ characters ({}+ with a second factor), mixed classes and strength checked, last {} not reusable",
+                l.min_length, l.min_length_with_second_factor, l.history
+            ),
+        )
+        .facts(json!({ "min_length": l.min_length, "min_length_with_second_factor": l.min_length_with_second_factor, "history": l.history,
                            "min_strength": l.min_strength })),
     );
     let idle_min = s.idle_timeout_secs / 60;
@@ -261,29 +366,67 @@ pub async fn gather(state: &AppState, facility: &Facility) -> ApiResult<Evidence
                            "session_lifetime_seconds": s.session_lifetime_secs, "single_session": s.single_session })),
     );
     ev.add(
-        EvidenceItem::new(keys::TLS, ("通信の暗号化（TLS）", "encrypted transport (TLS)"), if s.secure_cookies { Level::Good } else { Level::Partial }, "/admin/governance/disclosure", "/api/v1/governance/evidence")
-            .summary(
-                if s.secure_cookies { "HTTPS前提（Secure Cookie）。TLSは前段のリバースプロキシで終端".to_string() } else { "ループバックのみで待ち受け（平文HTTP）".to_string() },
-                if s.secure_cookies { "HTTPS assumed (Secure cookies); TLS terminated by the reverse proxy".to_string() } else { "listening on loopback only (plain HTTP)".to_string() },
-            )
-            .facts(json!({ "secure_cookies": s.secure_cookies, "syslog_tls": s.syslog.is_some() })),
+        EvidenceItem::new(
+            keys::TLS,
+            ("通信の暗号化（TLS）", "encrypted transport (TLS)"),
+            if s.secure_cookies { Level::Good } else { Level::Partial },
+            "/admin/governance/disclosure",
+            "/api/v1/governance/evidence",
+        )
+        .summary(
+            if s.secure_cookies {
+                "HTTPS前提（Secure Cookie）。TLSは前段のリバースプロキシで終端".to_string()
+            } else {
+                "ループバックのみで待ち受け（平文HTTP）".to_string()
+            },
+            if s.secure_cookies {
+                "HTTPS assumed (Secure cookies); TLS terminated by the reverse proxy".to_string()
+            } else {
+                "listening on loopback only (plain HTTP)".to_string()
+            },
+        )
+        .facts(json!({ "secure_cookies": s.secure_cookies, "syslog_tls": s.syslog.is_some() })),
     );
     ev.add(
-        EvidenceItem::new(keys::AUDIT_FORWARDING, ("アクセスログの外部転送", "audit forwarding"), if s.syslog.is_some() { Level::Good } else { Level::Partial }, "/admin/governance/disclosure", "/api/v1/governance/evidence")
-            .summary(
-                match &s.syslog { Some(c) => format!("syslog over TLS で {} に転送", c.collector), None => "外部転送は未設定（FHIR AuditEventでの出力は可能）".into() },
-                match &s.syslog { Some(c) => format!("forwarded over TLS to {}", c.collector), None => "not forwarded (FHIR AuditEvent export available)".into() },
-            ),
+        EvidenceItem::new(
+            keys::AUDIT_FORWARDING,
+            ("アクセスログの外部転送", "audit forwarding"),
+            if s.syslog.is_some() { Level::Good } else { Level::Partial },
+            "/admin/governance/disclosure",
+            "/api/v1/governance/evidence",
+        )
+        .summary(
+            match &s.syslog {
+                Some(c) => format!("syslog over TLS で {} に転送", c.collector),
+                None => "外部転送は未設定（FHIR AuditEventでの出力は可能）".into(),
+            },
+            match &s.syslog {
+                Some(c) => format!("forwarded over TLS to {}", c.collector),
+                None => "not forwarded (FHIR AuditEvent export available)".into(),
+            },
+        ),
     );
 
     // Generated documents.
     ev.add(
-        EvidenceItem::new(keys::SPLIT, ("技術的・運用的対策の分担表", "technical/operational split"), Level::Good, "/admin/governance/split", "/api/v1/governance/split")
-            .summary("カタログと規則から生成", "generated from the catalogue and the rules"),
+        EvidenceItem::new(
+            keys::SPLIT,
+            ("技術的・運用的対策の分担表", "technical/operational split"),
+            Level::Good,
+            "/admin/governance/split",
+            "/api/v1/governance/split",
+        )
+        .summary("カタログと規則から生成", "generated from the catalogue and the rules"),
     );
     ev.add(
-        EvidenceItem::new(keys::DISCLOSURE, ("kirokuのセキュリティ開示書（MDS/SDS形式）", "kiroku's self-disclosure (MDS/SDS style)"), Level::Good, "/admin/governance/disclosure", "/api/v1/governance/disclosure")
-            .summary("稼働中の設定から生成", "generated from the running configuration"),
+        EvidenceItem::new(
+            keys::DISCLOSURE,
+            ("kirokuのセキュリティ開示書（MDS/SDS形式）", "kiroku's self-disclosure (MDS/SDS style)"),
+            Level::Good,
+            "/admin/governance/disclosure",
+            "/api/v1/governance/disclosure",
+        )
+        .summary("稼働中の設定から生成", "generated from the running configuration"),
     );
     if let Some(profile) = &facility.profile {
         ev.add(profile.clone());
@@ -334,11 +477,15 @@ impl Filter {
     /// The status and table asked for; unknown values are refused.
     pub fn parse(&self) -> ApiResult<(Option<Status>, Option<u8>)> {
         let status = match self.status.as_deref().filter(|s| !s.is_empty()) {
-            Some(s) => Some(Status::parse(s).ok_or_else(|| ApiError::validation("status", "must be satisfied, partly, not or not_applicable"))?),
+            Some(s) => {
+                Some(Status::parse(s).ok_or_else(|| ApiError::validation("status", "must be satisfied, partly, not or not_applicable"))?)
+            }
             None => None,
         };
         let table = match self.table.as_deref().filter(|s| !s.is_empty()) {
-            Some(t) => Some(t.parse::<u8>().ok().filter(|t| (1..=3).contains(t)).ok_or_else(|| ApiError::validation("table", "must be 1, 2 or 3"))?),
+            Some(t) => Some(
+                t.parse::<u8>().ok().filter(|t| (1..=3).contains(t)).ok_or_else(|| ApiError::validation("table", "must be 1, 2 or 3"))?,
+            ),
             None => None,
         };
         Ok((status, table))
@@ -445,7 +592,11 @@ pub async fn sign_off_as(state: &AppState, auth: &Authenticated, req: SignOff) -
     events.into_iter().next().ok_or_else(ApiError::internal)
 }
 
-pub async fn sign_off(State(state): State<AppState>, auth: Authenticated, ApiJson(req): ApiJson<SignOff>) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn sign_off(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(req): ApiJson<SignOff>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let event = sign_off_as(&state, &auth, req).await?;
     Ok((StatusCode::CREATED, Json(json!({ "signed_off": event }))))
 }
@@ -474,7 +625,11 @@ pub async fn attest_as(state: &AppState, auth: &Authenticated, req: Attest) -> A
     events.into_iter().next().ok_or_else(ApiError::internal)
 }
 
-pub async fn attest(State(state): State<AppState>, auth: Authenticated, ApiJson(req): ApiJson<Attest>) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn attest(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(req): ApiJson<Attest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     require(&state, &auth, Permission::GovernanceRead).await?;
     let event = attest_as(&state, &auth, req).await?;
     Ok((StatusCode::CREATED, Json(json!({ "attested": event }))))

@@ -41,8 +41,13 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("evidence", "証跡", "Evidence"),
     ("days_ago", "日前", "days ago"),
     ("config", "現在の設定", "current setting"),
+    ("missing", "証跡なし", "no evidence"),
     ("none", "該当する項目はありません。", "No items match."),
-    ("mhlw", "医療機関におけるサイバーセキュリティ対策チェックリスト（厚生労働省）との対応", "MHLW cyber-security checklist, mapped to the same evidence"),
+    (
+        "mhlw",
+        "医療機関におけるサイバーセキュリティ対策チェックリスト（厚生労働省）との対応",
+        "MHLW cyber-security checklist, mapped to the same evidence",
+    ),
     ("exports", "出力", "Exports"),
     ("csv", "CSV（Excel用）", "CSV (for Excel)"),
     ("print", "印刷用表示（PDFに保存）", "Print view (save as PDF)"),
@@ -68,12 +73,20 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("answer", "回答", "Answer"),
     ("basis", "根拠（現在の設定・記録）", "Basis (current configuration and records)"),
     ("items", "ガイドライン項目", "Guideline items"),
-    ("disclosure_explain", "JAHIS/JIRA MDS/SDSの形式に倣い、kiroku自身のセキュリティ機能を稼働中の設定から回答しています。", "In the manner of the JAHIS/JIRA MDS/SDS, kiroku's own security functions answered from its running configuration."),
+    (
+        "disclosure_explain",
+        "JAHIS/JIRA MDS/SDSの形式に倣い、kiroku自身のセキュリティ機能を稼働中の設定から回答しています。",
+        "In the manner of the JAHIS/JIRA MDS/SDS, kiroku's own security functions answered from its running configuration.",
+    ),
     ("kiroku_enforces", "kirokuが技術的に実施（証跡）", "kiroku enforces (evidence)"),
     ("technical", "技術的対策（ガイドライン）", "Technical measures (guideline)"),
     ("facility_performs", "施設が実施する運用的対策", "The facility performs"),
     ("ledgers", "記録先の台帳", "Ledgers"),
-    ("split_explain", "T1-4.6: 技術的対策と運用的対策の分担を、カタログとチェックリストの規則から生成しています。", "T1-4.6: the split between technical and operational measures, generated from the catalogue and the checklist's rules."),
+    (
+        "split_explain",
+        "T1-4.6: 技術的対策と運用的対策の分担を、カタログとチェックリストの規則から生成しています。",
+        "T1-4.6: the split between technical and operational measures, generated from the catalogue and the checklist's rules.",
+    ),
     ("yes", "はい", "yes"),
     ("partly", "一部", "partly"),
     ("no", "いいえ", "no"),
@@ -111,7 +124,11 @@ fn row_view(lang: Lang, r: &Row) -> RowView {
         .findings
         .iter()
         .map(|f| {
-            let age = f.age_days.map_or_else(|| text(lang, "config").to_string(), |a| format!("{a} {}", text(lang, "days_ago")));
+            let age = match (f.age_days, f.link.is_empty()) {
+                (Some(a), _) => format!("{a} {}", text(lang, "days_ago")),
+                (None, true) => text(lang, "missing").to_string(),
+                (None, false) => text(lang, "config").to_string(),
+            };
             EvidenceLink {
                 label: format!("{} ({age})", f.evidence),
                 href: f.link.clone(),
@@ -168,7 +185,15 @@ impl ChecklistPage {
     }
 }
 
-fn page(state: &AppState, s: WebSession, cur: Current, filter: &Filter, notice: &'static str, print: bool, rights: (bool, bool)) -> Result<Response, WebError> {
+fn page(
+    state: &AppState,
+    s: WebSession,
+    cur: Current,
+    filter: &Filter,
+    notice: &'static str,
+    print: bool,
+    rights: (bool, bool),
+) -> Result<Response, WebError> {
     let (status, table) = filter.parse()?;
     let lang = s.chrome.lang;
     let hash = cur.report.hash();
@@ -189,7 +214,11 @@ fn page(state: &AppState, s: WebSession, cur: Current, filter: &Filter, notice: 
     let _ = state;
     render(&ChecklistPage {
         facility: cur.facility.name.clone(),
-        class: format!("{} {}", cur.facility.class.as_str(), if lang == Lang::Ja { cur.facility.class.label_ja() } else { cur.facility.class.label_en() }),
+        class: format!(
+            "{} {}",
+            cur.facility.class.as_str(),
+            if lang == Lang::Ja { cur.facility.class.label_ja() } else { cur.facility.class.label_en() }
+        ),
         generated: jst(cur.at),
         counts: cur.report.counts().into_iter().map(|(st, n)| (st.as_str(), status_label(lang, st), n)).collect(),
         rows: api::filtered(&cur.report, status, table).into_iter().map(|r| row_view(lang, r)).collect(),
@@ -237,7 +266,11 @@ pub async fn csv(State(state): State<AppState>, s: WebSession, uri: Uri) -> Resu
 }
 
 /// The OSCAL documents through the page session (the API serves the same with a bearer token).
-pub async fn oscal(State(state): State<AppState>, s: WebSession, axum::extract::Path(name): axum::extract::Path<String>) -> Result<Response, WebError> {
+pub async fn oscal(
+    State(state): State<AppState>,
+    s: WebSession,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<Response, WebError> {
     let cur = api::current_for(&state, &s.auth).await?;
     let cat = kiroku_governance::Catalogue::embedded();
     let now = Timestamp::now();
