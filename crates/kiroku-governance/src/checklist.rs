@@ -241,7 +241,7 @@ pub struct Finding {
 }
 
 /// An item of the catalogue as the checklist needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct ItemRef<'a> {
     pub id: &'a str,
     pub area_ja: &'a str,
@@ -436,16 +436,8 @@ fn combine(findings: Vec<Finding>) -> (Status, String, String, Vec<Finding>) {
 }
 
 /// Assesses one item with the given needs.
-pub fn assess_row(
-    id: &str,
-    area_ja: &str,
-    title_ja: &str,
-    applicable: bool,
-    needs: &[Need],
-    ev: &Evidence,
-    t: &Thresholds,
-    now: Timestamp,
-) -> Row {
+pub fn assess_row(item: &ItemRef<'_>, needs: &[Need], ev: &Evidence, t: &Thresholds, now: Timestamp) -> Row {
+    let ItemRef { id, area_ja, title_ja, applicable } = *item;
     if !applicable {
         return Row {
             id: id.into(),
@@ -466,10 +458,15 @@ pub fn assess_row(
 /// The checklist for `items` (every catalogue item, applicability decided by the facility's class)
 /// and the MHLW cyber-security checklist, from `evidence` as of `now`.
 pub fn assess<'a>(class: &str, items: impl IntoIterator<Item = ItemRef<'a>>, ev: &Evidence, t: &Thresholds, now: Timestamp) -> Report {
-    let rows = items.into_iter().map(|i| assess_row(i.id, i.area_ja, i.title_ja, i.applicable, needs(i.id), ev, t, now)).collect();
+    let rows = items.into_iter().map(|i| assess_row(&i, needs(i.id), ev, t, now)).collect();
     let mhlw = crate::mhlw::ITEMS
         .iter()
-        .map(|m| assess_row(m.id, "サイバーセキュリティ対策チェックリスト", m.ja, true, m.needs, ev, t, now))
+        .map(|m| {
+            let item = ItemRef {
+                id: m.id, area_ja: "サイバーセキュリティ対策チェックリスト", title_ja: m.ja, applicable: true
+            };
+            assess_row(&item, m.needs, ev, t, now)
+        })
         .collect();
     Report { class: class.into(), thresholds: *t, rows, mhlw }
 }
@@ -520,7 +517,9 @@ mod tests {
         let now = at("2026-11-25T00:00:00Z");
         let t = Thresholds::default();
         let mut ev = Evidence::default();
-        let row = |ev: &Evidence| assess_row("T2-3.4", "", "", true, needs("T2-3.4"), ev, &t, now);
+        let row = |ev: &Evidence| {
+            assess_row(&ItemRef { id: "T2-3.4", area_ja: "", title_ja: "", applicable: true }, needs("T2-3.4"), ev, &t, now)
+        };
         assert_eq!(row(&ev).status, Status::Not, "no evidence is not satisfied");
         ev.add(item(keys::RESTORE_DRILL, Level::Good, Some("2026-06-01T00:00:00Z")));
         let old = row(&ev);
@@ -541,7 +540,7 @@ mod tests {
         let mut ev = Evidence::default();
         ev.add(item(keys::MATRIX, Level::Good, None));
         ev.add(item(keys::CHECKPOINT, Level::Good, Some("2026-11-25T00:00:00Z")));
-        let row = assess_row("T1-4.2", "", "", true, needs("T1-4.2"), &ev, &t, now);
+        let row = assess_row(&ItemRef { id: "T1-4.2", area_ja: "", title_ja: "", applicable: true }, needs("T1-4.2"), &ev, &t, now);
         assert_eq!(row.status, Status::Partly);
         assert!(row.reason_ja.contains("アカウント棚卸しの確認記録がありません"), "{}", row.reason_ja);
     }
@@ -551,7 +550,9 @@ mod tests {
         let now = at("2026-11-25T00:00:00Z");
         let t = Thresholds::default();
         let mut ev = Evidence::default();
-        let row = |ev: &Evidence| assess_row("T1-2.4", "", "", true, needs("T1-2.4"), ev, &t, now);
+        let row = |ev: &Evidence| {
+            assess_row(&ItemRef { id: "T1-2.4", area_ja: "", title_ja: "", applicable: true }, needs("T1-2.4"), ev, &t, now)
+        };
         assert_eq!(row(&ev).status, Status::Not);
         let a = Attestation { item: "T1-2.4".into(), status: AttestedStatus::Partly, reason: "窓口のみ".into() };
         ev.add(attestation_evidence(&a, at("2026-11-01T00:00:00Z"), "officer", 7));
@@ -561,12 +562,21 @@ mod tests {
         ev.add(item(&keys::ledger("complaints"), Level::Good, Some("2026-10-01T00:00:00Z")));
         assert_eq!(row(&ev).status, Status::Satisfied, "a ledger entry shows the measure");
         let stale = Thresholds { ledger_days: 10, attestation_days: 10, ..t };
-        assert_eq!(assess_row("T1-2.4", "", "", true, needs("T1-2.4"), &ev, &stale, now).status, Status::Not);
+        assert_eq!(
+            assess_row(&ItemRef { id: "T1-2.4", area_ja: "", title_ja: "", applicable: true }, needs("T1-2.4"), &ev, &stale, now).status,
+            Status::Not
+        );
     }
 
     #[test]
     fn inapplicable_items_say_so() {
-        let row = assess_row("T1-1.3", "", "", false, needs("T1-1.3"), &Evidence::default(), &Thresholds::default(), Timestamp::now());
+        let row = assess_row(
+            &ItemRef { id: "T1-1.3", area_ja: "", title_ja: "", applicable: false },
+            needs("T1-1.3"),
+            &Evidence::default(),
+            &Thresholds::default(),
+            Timestamp::now(),
+        );
         assert_eq!(row.status, Status::NotApplicable);
     }
 

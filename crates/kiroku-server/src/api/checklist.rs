@@ -137,7 +137,9 @@ pub async fn gather(state: &AppState, facility: &Facility) -> ApiResult<Evidence
     );
 
     // Events: reviews, checks, backups, drills, exports, sign-offs.
-    let events: [(&str, &str, (&str, &str), String, String); 9] = [
+    // (action, evidence key, title, page, API path)
+    type EventEvidence<'a> = (&'a str, &'a str, (&'a str, &'a str), String, String);
+    let events: [EventEvidence; 9] = [
         (
             "audit_review_signoff",
             keys::AUDIT_REVIEW,
