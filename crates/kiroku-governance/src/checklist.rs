@@ -273,10 +273,22 @@ pub struct Report {
 }
 
 impl Report {
-    /// The SHA-256 of the report's canonical JSON: what a sign-off refers to. Ages are whole days,
-    /// so the hash stays the same from reading the report to signing it unless evidence changed.
+    /// What a sign-off refers to: the SHA-256 of the canonical JSON of the class, the thresholds and
+    /// every row's status with which evidence met which need. Sentences, times and ages are left out:
+    /// they move with every write (the log's checkpoint) and at midnight, while what the officer
+    /// signs is the statuses and what they rest on.
     pub fn hash(&self) -> String {
-        kiroku_core::ContentHash::of_json(self).to_hex()
+        let rows = |rows: &[Row]| -> Vec<serde_json::Value> {
+            rows.iter()
+                .map(|r| {
+                    let findings: Vec<serde_json::Value> = r.findings.iter().map(|f| serde_json::json!([f.evidence, f.met])).collect();
+                    serde_json::json!({ "id": r.id, "status": r.status, "findings": findings })
+                })
+                .collect()
+        };
+        let signed =
+            serde_json::json!({ "class": self.class, "thresholds": self.thresholds, "rows": rows(&self.rows), "mhlw": rows(&self.mhlw) });
+        kiroku_core::ContentHash::of_json(&signed).to_hex()
     }
 
     /// How many rows of the guideline's tables have each status.
@@ -566,6 +578,20 @@ mod tests {
             assess_row(&ItemRef { id: "T1-2.4", area_ja: "", title_ja: "", applicable: true }, needs("T1-2.4"), &ev, &stale, now).status,
             Status::Not
         );
+    }
+
+    #[test]
+    fn the_signed_hash_follows_statuses_not_sentences() {
+        let now = at("2026-11-25T00:00:00Z");
+        let t = Thresholds::default();
+        let mut ev = Evidence::default();
+        ev.add(item(keys::CHECKPOINT, Level::Good, Some("2026-11-24T23:59:00Z")).summary("100", "100"));
+        let items = || [ItemRef { id: "T2-1.3", area_ja: "", title_ja: "", applicable: true }];
+        let first = assess("B", items(), &ev, &t, now).hash();
+        ev.add(item(keys::CHECKPOINT, Level::Good, Some("2026-11-24T23:59:30Z")).summary("101", "101"));
+        assert_eq!(assess("B", items(), &ev, &t, now).hash(), first, "a newer checkpoint changes no status");
+        ev.add(item(keys::FIXITY, Level::Good, Some("2026-11-24T00:00:00Z")));
+        assert_ne!(assess("B", items(), &ev, &t, now).hash(), first, "new evidence meeting a need changes what is signed");
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub struct StoreFacts {
     pub matrix: PermissionMatrix,
     pub mfa_policies: Vec<(Role, MfaPolicy)>,
     pub accounts: Vec<AccountFacts>,
-    /// The newest event of each action in [`EVIDENCE_ACTIONS`] (any outcome), by its wire name.
+    /// The newest event of each action in [`EVIDENCE_ACTIONS`] by its wire name: of any outcome,
+    /// but only successful sign-offs and approvals.
     pub newest: BTreeMap<String, AuditEvent>,
     /// How many times emergency mode was entered (all time).
     pub emergency_entries: usize,
@@ -91,7 +92,10 @@ pub async fn gather(tx: &mut dyn crate::Tx) -> Result<StoreFacts> {
     let mut newest = BTreeMap::new();
     for name in EVIDENCE_ACTIONS {
         let Some(action) = AuditAction::parse(name) else { continue };
-        let filter = AuditFilter { action: Some(action), ..AuditFilter::default() };
+        // A refused sign-off or approval is no evidence, and must not hide the last one that stood;
+        // a failed backup, drill or fixity check is evidence (of a failure).
+        let outcome = (name.ends_with("_signoff") || name.ends_with("_approve")).then_some(kiroku_core::Outcome::Success);
+        let filter = AuditFilter { action: Some(action), outcome, ..AuditFilter::default() };
         if let Some(e) = tx.query_audit(&filter, 1).await?.into_iter().next() {
             newest.insert((*name).to_string(), e);
         }

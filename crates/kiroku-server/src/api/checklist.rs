@@ -152,7 +152,7 @@ pub async fn gather(state: &AppState, facility: &Facility) -> ApiResult<Evidence
             keys::ACCESS_REVIEW,
             ("アカウント棚卸しの確認記録", "access review sign-off"),
             audit_link("access_review_signoff"),
-            api_audit_link("access_review_signoff"),
+            "/api/v1/access-review".into(),
         ),
         ("fixity_check", keys::FIXITY, ("定期整合性検査", "scheduled fixity check"), "/admin/status".into(), "/healthz".into()),
         ("backup", keys::BACKUP, ("バックアップ", "backup"), "/admin/locations".into(), "/api/v1/locations".into()),
