@@ -88,6 +88,10 @@ actions! {
     AccessReviewSignoff = "access_review_signoff" / "アカウント棚卸しの確認記録",
     ChecklistSignoff = "checklist_signoff" / "チェックリストの確認記録",
     ChecklistAttest = "checklist_attest" / "チェックリスト項目の手動確認",
+    GovernanceRead = "governance_read" / "運用管理規程・施設情報の参照",
+    GovernanceProfileChange = "governance_profile_change" / "施設情報（規程の前提）の変更",
+    RegulationGenerate = "regulation_generate" / "運用管理規程の生成",
+    RegulationApprove = "regulation_approve" / "運用管理規程の承認",
 }
 
 /// How an attempt ended.

@@ -127,6 +127,9 @@ pub fn codes_of(action: AuditAction) -> EventCodes {
         // The compliance checklist's sign-off and attestations are statements about the system,
         // like an audit review's sign-off.
         A::ChecklistSignoff | A::ChecklistAttest => security(dcm("110101", "Audit Log Used"), None, "E"),
+        A::GovernanceRead => EventCodes { dicom_event: QUERY, ..on_record(read, "R") },
+        A::GovernanceProfileChange | A::RegulationApprove => security(dcm("110100", "Application Activity"), None, "U"),
+        A::RegulationGenerate => security(dcm("110100", "Application Activity"), None, "C"),
     }
 }
 

@@ -60,6 +60,14 @@ pub trait Tx: Send {
     async fn insert_location_entry(&mut self, entry: &crate::operations::LocationEntry) -> Result<()>;
     /// Every revision of the location register, by id then revision; `id` narrows it to one entry.
     async fn location_entries(&mut self, id: Option<&str>) -> Result<Vec<crate::operations::LocationEntry>>;
+    /// Appends a facility profile revision (schema 10).
+    async fn insert_profile(&mut self, row: &crate::governance::ProfileRecord) -> Result<()>;
+    /// Appends a generated regulation revision.
+    async fn insert_regulation(&mut self, row: &crate::governance::RegulationRecord) -> Result<()>;
+    /// Appends a regulation approval.
+    async fn insert_regulation_approval(&mut self, row: &crate::governance::ApprovalRecord) -> Result<()>;
+    /// Every governance record, each table by revision.
+    async fn governance_state(&mut self) -> Result<crate::governance::GovernanceState>;
     /// Stores the counters at the end of a batch.
     async fn save_head(&mut self, last_seq: i64, last_event: i64, tree_size: i64) -> Result<()>;
     /// Inserts audit events (with their ids) in one statement per thousand.

@@ -522,6 +522,8 @@ pub enum Command {
         username: Username,
         left_on: String,
     },
+    /// The facility profile and the generated regulation (governance.read / governance.manage).
+    Governance(crate::governance::GovernanceCommand),
 }
 
 /// What a command answers.
@@ -563,6 +565,8 @@ pub enum Reply {
     ApiTokens(Vec<ApiTokenRecord>),
     FactorResets(Vec<FactorResetRecord>),
     AccessReport(Box<AccessReport>),
+    /// The governance records a command read or wrote.
+    Governance(Box<crate::governance::GovernanceState>),
 }
 
 /// A version as the log proves it: the leaf's bytes, its index, the checkpoint and the audit path.
@@ -624,6 +628,7 @@ impl Command {
             Command::SaveLocation { actor, .. } => s(actor, A::LocationRegisterChange),
             Command::SignOffChecklist { actor, .. } => s(actor, A::ChecklistSignoff),
             Command::AttestChecklistItem { actor, .. } => s(actor, A::ChecklistAttest),
+            Command::Governance(g) => s(&g.actor, g.action()),
             Command::ReadVersionProof { actor, id, version } => Subject { version: Some(*version), ..doc(actor, A::VersionRead, id) },
             Command::AuditReview { actor, .. } => s(actor, A::AuditReview),
             Command::SignOffReview { actor, .. } => s(actor, A::AuditReviewSignoff),
@@ -728,7 +733,7 @@ impl Command {
                 | Command::ListApiTokens { .. }
                 | Command::ListFactorResets { .. }
                 | Command::AccessReview { .. }
-        )
+        ) || matches!(self, Command::Governance(g) if g.is_read())
     }
 
     /// Whether the command may run in emergency read-only mode. Read-only means no clinical or

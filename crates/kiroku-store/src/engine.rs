@@ -396,6 +396,7 @@ impl Ctx<'_> {
                 self.sign_off_access_review(actor, *unused_days, report_hash, comment).await
             }
             Command::MarkLeft { actor, username, left_on } => self.mark_left(actor, username, left_on).await,
+            Command::Governance(g) => self.governance(&g.actor, &g.op).await,
             Command::QueryAudit { actor, filter, limit, export } => {
                 self.allow(actor, P::AuditRead)?;
                 let events = self.tx.query_audit(filter, (*limit).clamp(1, 10_000)).await?;
@@ -1622,6 +1623,99 @@ impl Ctx<'_> {
         let detail = format!("location={} revision={revision}{}", entry.id, if retired { " retired=true" } else { "" });
         self.audit(actor, A::LocationRegisterChange, None, None, None, Some(detail), Some(entry.content_hash())).await?;
         Ok(Reply::LocationEntries(vec![entry]))
+    }
+
+    /// The facility profile and the regulation (schema 10); see [`crate::governance`].
+    async fn governance(&mut self, actor: &Actor, op: &crate::governance::GovernanceOp) -> Result<Reply> {
+        use crate::governance::{ApprovalRecord, GovernanceOp, GovernanceState, ProfileRecord, RegulationRecord, content_of};
+        let invalid = |field: &'static str, reason: String| StoreError::Invalid(DomainError::invalid(field, reason));
+        match op {
+            GovernanceOp::Read => {
+                self.allow(actor, P::GovernanceRead)?;
+                let state = self.tx.governance_state().await?;
+                let detail = format!("profiles={} regulations={}", state.profiles.len(), state.regulations.len());
+                self.audit(actor, A::GovernanceRead, None, None, None, Some(detail), None).await?;
+                Ok(Reply::Governance(Box::new(state)))
+            }
+            GovernanceOp::SaveProfile(profile) => {
+                self.allow(actor, P::GovernanceManage)?;
+                profile.validate_values().map_err(|e| invalid("profile", e.to_string()))?;
+                let state = self.tx.governance_state().await?;
+                let (content, content_hash) = content_of(profile.as_ref());
+                let record = ProfileRecord {
+                    revision: state.profiles.last().map_or(1, |p| p.revision + 1),
+                    facility_class: profile.facility_class.to_string(),
+                    content,
+                    content_hash: content_hash.clone(),
+                    edited_by: actor.username.clone(),
+                    edited_at: self.now,
+                    seq: self.seq,
+                };
+                self.tx.insert_profile(&record).await?;
+                self.log.append_leaf(Leaf::Profile(&record));
+                let detail = format!("profile_revision={} class={}", record.revision, record.facility_class);
+                self.audit(actor, A::GovernanceProfileChange, None, None, None, Some(detail), Some(content_hash)).await?;
+                Ok(Reply::Governance(Box::new(GovernanceState { profiles: vec![record], ..GovernanceState::default() })))
+            }
+            GovernanceOp::StoreRegulation { profile_revision, regulation } => {
+                self.allow(actor, P::GovernanceManage)?;
+                let state = self.tx.governance_state().await?;
+                if state.latest_profile().map(|p| p.revision) != Some(*profile_revision) {
+                    return Err(StoreError::Conflict("the facility profile changed meanwhile; generate the regulation again".into()));
+                }
+                let (content, content_hash) = content_of(regulation.as_ref());
+                let record = RegulationRecord {
+                    revision: state.regulations.last().map_or(1, |r| r.revision + 1),
+                    profile_revision: *profile_revision,
+                    catalogue_edition: regulation.catalogue_edition.clone(),
+                    content,
+                    content_hash: content_hash.clone(),
+                    generated_by: actor.username.clone(),
+                    generated_at: self.now,
+                    seq: self.seq,
+                };
+                self.tx.insert_regulation(&record).await?;
+                self.log.append_leaf(Leaf::Regulation(&record));
+                let detail = format!("regulation_revision={} profile_revision={profile_revision}", record.revision);
+                self.audit(actor, A::RegulationGenerate, None, None, None, Some(detail), Some(content_hash)).await?;
+                Ok(Reply::Governance(Box::new(GovernanceState { regulations: vec![record], ..GovernanceState::default() })))
+            }
+            GovernanceOp::Approve { revision, content_hash, note } => {
+                self.allow(actor, P::GovernanceManage)?;
+                if note.chars().count() > 1000 || note.chars().any(|c| c.is_control() && c != '\n') {
+                    return Err(invalid("note", "must be at most 1000 characters without control characters".into()));
+                }
+                let state = self.tx.governance_state().await?;
+                let regulation = state.regulation(*revision).ok_or(StoreError::NotFound("regulation"))?;
+                if state.regulations.last().map(|r| r.revision) != Some(*revision) {
+                    return Err(StoreError::Conflict("a newer revision of the regulation exists; approve that one".into()));
+                }
+                if state.approval(*revision).is_some() {
+                    return Err(StoreError::Conflict("this revision is already approved".into()));
+                }
+                if &regulation.content_hash != content_hash {
+                    return Err(StoreError::Conflict("the text approved is not this revision's; reload and approve again".into()));
+                }
+                if regulation.generated_by == actor.username {
+                    return Err(StoreError::Conflict(
+                        "the regulation must be approved by someone other than the person who generated it".into(),
+                    ));
+                }
+                let record = ApprovalRecord {
+                    revision: *revision,
+                    content_hash: content_hash.clone(),
+                    approved_by: actor.username.clone(),
+                    approved_at: self.now,
+                    note: note.clone(),
+                    seq: self.seq,
+                };
+                self.tx.insert_regulation_approval(&record).await?;
+                self.log.append_leaf(Leaf::RegulationApproval(&record));
+                let detail = format!("regulation_revision={revision}");
+                self.audit(actor, A::RegulationApprove, None, None, None, Some(detail), Some(content_hash.clone())).await?;
+                Ok(Reply::Governance(Box::new(GovernanceState { approvals: vec![record], ..GovernanceState::default() })))
+            }
+        }
     }
 
     async fn store_checkpoint(&mut self, cp: &CheckpointRow) -> Result<Reply> {

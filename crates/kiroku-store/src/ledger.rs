@@ -25,6 +25,9 @@ pub enum Leaf<'a> {
     Evidence(&'a crate::records::EvidenceRecord),
     WebauthnCredential(&'a WebauthnCredential),
     WebauthnEvent(&'a WebauthnEvent),
+    Profile(&'a crate::governance::ProfileRecord),
+    Regulation(&'a crate::governance::RegulationRecord),
+    RegulationApproval(&'a crate::governance::ApprovalRecord),
 }
 
 /// The leaf data of the rows of schema 7 (stamps, stamp items, signatures) and 14 (WebAuthn credentials and their events): the row under its
@@ -88,6 +91,9 @@ impl Leaf<'_> {
             Leaf::Evidence(_) => "validation_evidence",
             Leaf::WebauthnCredential(_) => "webauthn_credential",
             Leaf::WebauthnEvent(_) => "webauthn_event",
+            Leaf::Profile(_) => "governance_profile",
+            Leaf::Regulation(_) => "regulation",
+            Leaf::RegulationApproval(_) => "regulation_approval",
         }
     }
 
@@ -104,6 +110,9 @@ impl Leaf<'_> {
             Leaf::Evidence(e) => (e.id.clone(), None, None),
             Leaf::WebauthnCredential(c) => (c.id.clone(), None, None),
             Leaf::WebauthnEvent(e) => (e.credential.clone(), Some(e.n), None),
+            Leaf::Profile(p) => (p.revision.to_string(), None, None),
+            Leaf::Regulation(r) => (r.revision.to_string(), None, None),
+            Leaf::RegulationApproval(a) => (a.revision.to_string(), None, None),
         }
     }
 
@@ -134,6 +143,9 @@ impl Leaf<'_> {
             Leaf::Evidence(e) => canonical_json(&Tagged { leaf: "validation_evidence", row: Named::ValidationEvidence(*e) }),
             Leaf::WebauthnCredential(c) => canonical_json(&Tagged { leaf: "webauthn_credential", row: Named::WebauthnCredential(*c) }),
             Leaf::WebauthnEvent(e) => canonical_json(&Tagged { leaf: "webauthn_event", row: Named::WebauthnEvent(*e) }),
+            Leaf::Profile(p) => crate::governance::leaf_data(self.kind(), *p),
+            Leaf::Regulation(r) => crate::governance::leaf_data(self.kind(), *r),
+            Leaf::RegulationApproval(a) => crate::governance::leaf_data(self.kind(), *a),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod evidence;
 pub mod fixity;
+pub mod governance;
 pub mod ledger;
 pub mod operations;
 pub mod records;

@@ -60,7 +60,7 @@ macro_rules! sql_tx {
             pub fn b(row: &DbRow, col: &str) -> Result<bool> {
                 row.try_get::<bool, _>(col).map_err(|e| corrupt(col, e))
             }
-            fn t(row: &DbRow, col: &str) -> Result<Timestamp> {
+            pub fn t(row: &DbRow, col: &str) -> Result<Timestamp> {
                 i(row, col).map(Timestamp::from_micros)
             }
             fn ot(row: &DbRow, col: &str) -> Result<Option<Timestamp>> {
@@ -69,7 +69,7 @@ macro_rules! sql_tx {
             fn parsed<T, E: std::fmt::Display>(col: &str, v: std::result::Result<T, E>) -> Result<T> {
                 v.map_err(|e| corrupt(col, e))
             }
-            fn name(row: &DbRow, col: &str) -> Result<Username> {
+            pub fn name(row: &DbRow, col: &str) -> Result<Username> {
                 parsed(col, Username::parse(s(row, col)?))
             }
             fn oname(row: &DbRow, col: &str) -> Result<Option<Username>> {
@@ -521,6 +521,51 @@ macro_rules! sql_tx {
                     .bind(id)
                     .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
                     .iter().map(sql_rows::location).collect()
+            }
+
+            async fn insert_profile(&mut self, r: &$crate::governance::ProfileRecord) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO governance_profiles (revision, facility_class, content, content_hash, edited_by, edited_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(r.revision).bind(&r.facility_class).bind(&r.content).bind(&r.content_hash).bind(r.edited_by.as_str()).bind(r.edited_at.as_micros()).bind(r.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn insert_regulation(&mut self, r: &$crate::governance::RegulationRecord) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO regulation_revisions (revision, profile_revision, catalogue_edition, content, content_hash, generated_by, generated_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(r.revision).bind(r.profile_revision).bind(&r.catalogue_edition).bind(&r.content).bind(&r.content_hash).bind(r.generated_by.as_str()).bind(r.generated_at.as_micros()).bind(r.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn insert_regulation_approval(&mut self, r: &$crate::governance::ApprovalRecord) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO regulation_approvals (revision, content_hash, approved_by, approved_at, note, seq) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(r.revision).bind(&r.content_hash).bind(r.approved_by.as_str()).bind(r.approved_at.as_micros()).bind(&r.note).bind(r.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn governance_state(&mut self) -> $crate::error::Result<$crate::governance::GovernanceState> {
+                use sql_rows::*;
+                let profiles = ::sqlx::query("SELECT revision, facility_class, content, content_hash, edited_by, edited_at, seq FROM governance_profiles ORDER BY revision LIMIT 100000")
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(|row| Ok($crate::governance::ProfileRecord {
+                        revision: i(row, "revision")?, facility_class: s(row, "facility_class")?, content: s(row, "content")?,
+                        content_hash: s(row, "content_hash")?, edited_by: name(row, "edited_by")?, edited_at: t(row, "edited_at")?, seq: i(row, "seq")?,
+                    })).collect::<$crate::error::Result<Vec<_>>>()?;
+                let regulations = ::sqlx::query("SELECT revision, profile_revision, catalogue_edition, content, content_hash, generated_by, generated_at, seq FROM regulation_revisions ORDER BY revision LIMIT 100000")
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(|row| Ok($crate::governance::RegulationRecord {
+                        revision: i(row, "revision")?, profile_revision: i(row, "profile_revision")?, catalogue_edition: s(row, "catalogue_edition")?,
+                        content: s(row, "content")?, content_hash: s(row, "content_hash")?, generated_by: name(row, "generated_by")?,
+                        generated_at: t(row, "generated_at")?, seq: i(row, "seq")?,
+                    })).collect::<$crate::error::Result<Vec<_>>>()?;
+                let approvals = ::sqlx::query("SELECT revision, content_hash, approved_by, approved_at, note, seq FROM regulation_approvals ORDER BY revision LIMIT 100000")
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(|row| Ok($crate::governance::ApprovalRecord {
+                        revision: i(row, "revision")?, content_hash: s(row, "content_hash")?, approved_by: name(row, "approved_by")?,
+                        approved_at: t(row, "approved_at")?, note: s(row, "note")?, seq: i(row, "seq")?,
+                    })).collect::<$crate::error::Result<Vec<_>>>()?;
+                Ok($crate::governance::GovernanceState { profiles, regulations, approvals })
             }
 
             async fn tree_size(&mut self) -> $crate::error::Result<i64> {

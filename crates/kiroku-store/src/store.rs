@@ -316,6 +316,7 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::ApiTokens(_) => "api_tokens",
         Reply::FactorResets(_) => "factor_resets",
         Reply::AccessReport(_) => "access_report",
+        Reply::Governance(_) => "governance",
     }
 }
 
@@ -359,4 +360,5 @@ into! {
     into_api_tokens => ApiTokens(Vec<ApiTokenRecord>),
     into_factor_resets => FactorResets(Vec<FactorResetRecord>),
     into_access_report => AccessReport(Box<AccessReport>),
+    into_governance => Governance(Box<crate::governance::GovernanceState>),
 }

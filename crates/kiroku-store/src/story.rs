@@ -26,7 +26,8 @@ macro_rules! conformance_tests {
             log_proves_every_record, review_report_counts_the_period, second_factor_steps_are_used_once,
             whole_record_export_is_console_only_and_audited,
             emergency_mode_refuses_changes_and_keeps_reads, location_register_keeps_every_revision,
-            webauthn_counters_move_forward_by_events);
+            webauthn_counters_move_forward_by_events,
+            governance_keeps_profile_and_regulation_revisions);
     };
     (@each $make:path; $($story:ident),+) => {
         $(
@@ -1023,4 +1024,90 @@ pub async fn location_register_keeps_every_revision(store: Store) {
     assert_eq!(hashes.len(), 3);
     let doctor = w.store.execute(Command::ReadLocations { actor: w.doctor.clone() }).await;
     assert!(matches!(doctor, Err(StoreError::Denied(_))), "{doctor:?}");
+}
+
+/// The facility profile and the regulation (schema 10): revisions are history, leaves of the log
+/// and audited with their hashes; a regulation is stored only for the latest profile and approved
+/// once, by someone other than its generator, for the text they saw.
+pub async fn governance_keeps_profile_and_regulation_revisions(store: Store) {
+    use crate::governance::{GovernanceCommand, GovernanceOp};
+    use kiroku_governance::{Catalogue, FacilityClass, FacilityProfile, People, Regulation};
+    let w = World::new(store).await;
+    w.store.execute(Command::CreateUser { actor: w.admin.clone(), user: user("admin.two", Role::Admin) }).await.expect("second admin");
+    let admin2 = actor("admin.two", Role::Admin);
+    let run = |actor: &Actor, op: GovernanceOp| w.store.execute(Command::Governance(GovernanceCommand { actor: actor.clone(), op }));
+    let mut profile = FacilityProfile {
+        facility_class: FacilityClass::C,
+        facility_name: "きろくクリニック".into(),
+        people: People {
+            operations_manager: "院長 山田".into(),
+            privacy_officer: "院長 山田".into(),
+            system_administrator: "佐藤".into(),
+            audit_officer: "鈴木".into(),
+            information_manager: "高橋".into(),
+        },
+        external_storage: false,
+        effective_date: "2026-04-01".into(),
+        parameters: Default::default(),
+    };
+    let denied = run(&w.auditor, GovernanceOp::SaveProfile(Box::new(profile.clone()))).await;
+    assert!(matches!(denied, Err(StoreError::Denied(_))), "auditors read, administrators manage: {denied:?}");
+    let mut bad = profile.clone();
+    bad.people.audit_officer = String::new();
+    let invalid = run(&w.admin, GovernanceOp::SaveProfile(Box::new(bad))).await;
+    assert!(matches!(invalid, Err(StoreError::Invalid(_))), "{invalid:?}");
+    let saved = run(&w.admin, GovernanceOp::SaveProfile(Box::new(profile.clone()))).await.expect("save").into_governance().expect("state");
+    assert_eq!(saved.profiles[0].revision, 1);
+    assert_eq!(saved.profiles[0].profile().expect("profile"), profile);
+
+    let catalogue = Catalogue::embedded();
+    let regulation = Regulation::generate(&catalogue, &profile).expect("generate");
+    let stored = run(&w.admin, GovernanceOp::StoreRegulation { profile_revision: 1, regulation: Box::new(regulation.clone()) })
+        .await
+        .expect("store")
+        .into_governance()
+        .expect("state");
+    let first = stored.regulations[0].clone();
+    assert_eq!((first.revision, first.profile_revision), (1, 1));
+    assert_eq!(first.regulation().expect("regulation"), regulation);
+
+    profile.parameters.insert("audit_times_per_year".into(), "2".into());
+    run(&w.admin, GovernanceOp::SaveProfile(Box::new(profile.clone()))).await.expect("second revision");
+    let stale = run(&w.admin, GovernanceOp::StoreRegulation { profile_revision: 1, regulation: Box::new(regulation) }).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "a regulation of an older profile: {stale:?}");
+    let second = Regulation::generate(&catalogue, &profile).expect("generate");
+    let stored = run(&w.admin, GovernanceOp::StoreRegulation { profile_revision: 2, regulation: Box::new(second) }).await.expect("store");
+    let second = stored.into_governance().expect("state").regulations[0].clone();
+    assert_ne!(second.content_hash, first.content_hash);
+
+    let approve = |actor: &Actor, revision: i64, hash: &str| {
+        run(actor, GovernanceOp::Approve { revision, content_hash: hash.to_owned(), note: "委員会で承認".into() })
+    };
+    let own = approve(&w.admin, 2, &second.content_hash).await;
+    assert!(matches!(own, Err(StoreError::Conflict(_))), "the generator does not approve: {own:?}");
+    let old = approve(&admin2, 1, &first.content_hash).await;
+    assert!(matches!(old, Err(StoreError::Conflict(_))), "only the latest revision: {old:?}");
+    let wrong = approve(&admin2, 2, &first.content_hash).await;
+    assert!(matches!(wrong, Err(StoreError::Conflict(_))), "the text seen must be this revision's: {wrong:?}");
+    let auditor = approve(&w.auditor, 2, &second.content_hash).await;
+    assert!(matches!(auditor, Err(StoreError::Denied(_))), "{auditor:?}");
+    approve(&admin2, 2, &second.content_hash).await.expect("approve");
+    let twice = approve(&admin2, 2, &second.content_hash).await;
+    assert!(matches!(twice, Err(StoreError::Conflict(_))), "{twice:?}");
+
+    let state = run(&w.auditor, GovernanceOp::Read).await.expect("read").into_governance().expect("state");
+    assert_eq!(state.profiles.len(), 2);
+    assert_eq!(state.regulations.len(), 2);
+    let approval = state.approval(2).expect("approval");
+    assert_eq!((approval.approved_by.as_str(), approval.note.as_str()), ("admin.two", "委員会で承認"));
+    let doctor = run(&w.doctor, GovernanceOp::Read).await;
+    assert!(matches!(doctor, Err(StoreError::Denied(_))), "{doctor:?}");
+
+    let ok = |action| AuditFilter { action: Some(action), outcome: Some(Outcome::Success), ..AuditFilter::default() };
+    let changes = w.audit(ok(AuditAction::GovernanceProfileChange)).await;
+    let hashes: Vec<_> = changes.iter().rev().map(|e| e.content_hash.clone()).collect();
+    assert_eq!(hashes, state.profiles.iter().map(|p| Some(p.content_hash.clone())).collect::<Vec<_>>(), "each revision's hash is audited");
+    assert_eq!(w.audit(ok(AuditAction::RegulationGenerate)).await.len(), 2);
+    assert_eq!(w.audit(ok(AuditAction::RegulationApprove)).await[0].user.as_deref(), Some("admin.two"));
+    assert_clean(&w.store).await;
 }

@@ -62,6 +62,8 @@ pub enum Finding {
     TimestampNotVerifiable { object: String, stamp: String, reason: String },
     /// A signature of a version does not verify.
     SignatureInvalid { document_id: String, version: i64, signature: String, reason: String },
+    /// A facility profile or regulation revision no longer hashes to its recorded hash.
+    GovernanceAltered { object: String },
 }
 
 impl std::fmt::Display for Finding {
@@ -103,6 +105,7 @@ impl std::fmt::Display for Finding {
             Finding::TimestampNotVerifiable { object, stamp, reason } => {
                 write!(f, "{object}: timestamp {stamp} not verifiable: {reason}")
             }
+            Finding::GovernanceAltered { object } => write!(f, "{object}: its content no longer matches its recorded hash"),
             Finding::SignatureInvalid { document_id, version, signature, reason } => {
                 write!(f, "document {document_id} version {version}: signature {signature} invalid: {reason}")
             }
@@ -309,9 +312,32 @@ pub async fn verify_with(
         progress("attachments", report.attachments);
     }
     verify_evidence(tx.as_mut(), &mut expected, &version_hashes, stamps, &mut report).await?;
+    verify_governance(tx.as_mut(), &mut expected, &mut report).await?;
     verify_log(tx.as_mut(), expected, log_key, &mut report, progress).await?;
     tx.rollback().await?;
     Ok(report)
+}
+
+/// Pass 4c: governance records (schema 10): each content against its hash, each row a leaf.
+async fn verify_governance(tx: &mut dyn Tx, expected: &mut Expected, report: &mut Report) -> Result<()> {
+    use crate::governance::hash_of_content;
+    let state = tx.governance_state().await?;
+    for p in &state.profiles {
+        expect(expected, Leaf::Profile(p));
+        if hash_of_content(&p.content) != p.content_hash {
+            report.findings.push(Finding::GovernanceAltered { object: format!("facility profile revision {}", p.revision) });
+        }
+    }
+    for r in &state.regulations {
+        expect(expected, Leaf::Regulation(r));
+        if hash_of_content(&r.content) != r.content_hash {
+            report.findings.push(Finding::GovernanceAltered { object: format!("regulation revision {}", r.revision) });
+        }
+    }
+    for a in &state.approvals {
+        expect(expected, Leaf::RegulationApproval(a));
+    }
+    Ok(())
 }
 
 /// Pass 4b: timestamps (token against imprint, chain of archive stamps), every stamped item's own

@@ -10,6 +10,7 @@ mod bad_input;
 mod checklist;
 mod crash;
 mod export;
+mod governance;
 mod identity;
 mod log;
 mod offline_export;

@@ -143,7 +143,7 @@ impl Browser {
     }
 
     /// First login of a new account: the forced password change page comes first.
-    async fn first_login(&self, username: &str, initial: &str) -> String {
+    pub(crate) async fn first_login(&self, username: &str, initial: &str) -> String {
         self.login(username, initial).await;
         assert_eq!(self.path().await, "/password", "{username} must change the initial password first");
         let new_password = format!("Hoshi-Kumo-{}!7q", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -155,13 +155,13 @@ impl Browser {
         new_password
     }
 
-    async fn logout(&self) {
+    pub(crate) async fn logout(&self) {
         self.click("header form[action='/logout'] button").await;
         assert_eq!(self.path().await, "/login");
     }
 
     /// Creates an account on the administration page; answers its one-time password.
-    async fn create_user(&self, username: &str, display_name: &str, role: &str) -> String {
+    pub(crate) async fn create_user(&self, username: &str, display_name: &str, role: &str) -> String {
         self.goto("/admin/users").await;
         self.fill("#username", username).await;
         self.fill("#display_name", display_name).await;

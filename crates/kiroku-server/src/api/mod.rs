@@ -7,6 +7,7 @@ pub mod auth;
 pub mod break_glass;
 pub mod checklist;
 pub mod documents;
+pub mod governance;
 pub mod identity;
 mod log;
 pub mod operations;
@@ -85,6 +86,10 @@ pub fn router(state: AppState) -> Router {
         .route("/locations", get(operations::locations).post(operations::add_location))
         .route("/locations/{id}", axum::routing::put(operations::change_location).delete(operations::retire_location))
         .route("/locations/{id}/history", get(operations::location_history))
+        .route("/governance/profile", get(governance::get_profile).put(governance::put_profile))
+        .route("/governance/regulation", get(governance::list_regulations).post(governance::generate))
+        .route("/governance/regulation/{revision}/approve", post(governance::approve))
+        .route("/governance/regulation/{revision}/{format}", get(governance::get_regulation))
         .route("/status/response-times", get(operations::response_times))
         .route("/work-orders", get(accounts::list_orders).post(accounts::create_order))
         .route("/work-orders/{id}", get(accounts::order_report))

@@ -13,8 +13,9 @@ mod audit;
 mod auth;
 mod break_glass;
 mod checklist;
-mod diff;
+pub(crate) mod diff;
 mod documents;
+mod governance;
 pub mod i18n;
 mod operations;
 pub mod page;
@@ -85,6 +86,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/governance/oscal/{name}", get(checklist::oscal))
         .route("/admin/governance/disclosure", get(checklist::disclosure))
         .route("/admin/governance/split", get(checklist::split))
+        .route("/admin/governance/profile", get(governance::profile).post(governance::save_profile))
+        .route("/admin/governance/regulation", get(governance::regulation))
+        .route("/admin/governance/regulation/generate", post(governance::generate))
+        .route("/admin/governance/regulation/{revision}/approve", post(governance::approve))
+        .route("/admin/governance/regulation/{revision}/{format}", get(governance::download))
         .route("/audit", get(audit::view))
         .route("/audit/export.csv", get(audit::csv))
         .route("/static/kiroku.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../../static/kiroku.css")) }))

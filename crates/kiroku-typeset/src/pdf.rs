@@ -1,0 +1,153 @@
+//! typst markup to PDF/A-2b bytes. [`render`] compiles one markup string with the Japanese fonts
+//! found by [`Fonts::system`] (loaded once per process) and no files, packages or network.
+
+use crate::TypesetError;
+
+/// A date for the PDF's metadata (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PdfDate {
+    pub year: i32,
+    pub month: u8,
+    pub day: u8,
+    pub hour: u8,
+    pub minute: u8,
+    pub second: u8,
+}
+
+/// The font folders searched, in order (a folder that does not exist is skipped).
+pub const FONT_DIRS: [&str; 3] = ["/usr/share/fonts", "/usr/local/share/fonts", "/usr/share/fonts-ipaexfont"];
+
+/// File names (lowercase) of fonts with Japanese glyphs that kiroku loads.
+#[cfg(feature = "pdf")]
+const JAPANESE_FONT_FILES: [&str; 6] = ["notosanscjk", "notoserifcjk", "ipaexg", "ipaexm", "ipag", "ipam"];
+
+#[cfg(feature = "pdf")]
+pub use enabled::*;
+
+#[cfg(not(feature = "pdf"))]
+pub fn render(_markup: &str, _date: PdfDate) -> Result<Vec<u8>, TypesetError> {
+    Err(TypesetError::Disabled)
+}
+
+/// Whether this build can make PDFs.
+pub const ENABLED: bool = cfg!(feature = "pdf");
+
+#[cfg(feature = "pdf")]
+fn font_files() -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack: Vec<std::path::PathBuf> = FONT_DIRS.iter().map(std::path::PathBuf::from).collect();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+                let name = name.to_ascii_lowercase();
+                let font = name.ends_with(".ttf") || name.ends_with(".otf") || name.ends_with(".ttc");
+                if font && JAPANESE_FONT_FILES.iter().any(|f| name.starts_with(f)) {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[cfg(feature = "pdf")]
+mod enabled {
+    use std::sync::OnceLock;
+
+    use typst::diag::{FileError, FileResult};
+    use typst::foundations::{Bytes, Datetime};
+    use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
+    use typst::text::{Font, FontBook};
+    use typst::utils::LazyHash;
+    use typst::{Library, LibraryExt, World};
+    use typst_layout::PagedDocument;
+    use typst_pdf::{PdfOptions, PdfStandard, PdfStandards, Timestamp};
+
+    use super::{PdfDate, font_files};
+    use crate::TypesetError;
+
+    /// The Japanese fonts of this machine, parsed once.
+    pub struct Fonts {
+        book: LazyHash<FontBook>,
+        fonts: Vec<Font>,
+    }
+
+    impl Fonts {
+        /// Loads the system's Japanese fonts the first time it is called; later calls reuse them.
+        pub fn system() -> Result<&'static Fonts, TypesetError> {
+            static FONTS: OnceLock<Option<Fonts>> = OnceLock::new();
+            FONTS
+                .get_or_init(|| {
+                    let fonts: Vec<Font> = font_files()
+                        .into_iter()
+                        .filter_map(|p| std::fs::read(p).ok())
+                        .flat_map(|data| Font::iter(Bytes::new(data)))
+                        .collect();
+                    (!fonts.is_empty()).then(|| Fonts { book: LazyHash::new(FontBook::from_fonts(&fonts)), fonts })
+                })
+                .as_ref()
+                .ok_or_else(|| TypesetError::NoJapaneseFont { searched: super::FONT_DIRS.join(", ") })
+        }
+
+        /// The font families found (for diagnostics and tests).
+        pub fn families(&self) -> Vec<String> {
+            let mut names: Vec<String> = self.fonts.iter().map(|f| f.info().family.clone()).collect();
+            names.dedup();
+            names
+        }
+    }
+
+    struct OneFile {
+        library: LazyHash<Library>,
+        fonts: &'static Fonts,
+        main: Source,
+        today: Datetime,
+    }
+
+    impl World for OneFile {
+        fn library(&self) -> &LazyHash<Library> {
+            &self.library
+        }
+        fn book(&self) -> &LazyHash<FontBook> {
+            &self.fonts.book
+        }
+        fn main(&self) -> FileId {
+            self.main.id()
+        }
+        fn source(&self, id: FileId) -> FileResult<Source> {
+            if id == self.main.id() { Ok(self.main.clone()) } else { Err(FileError::AccessDenied) }
+        }
+        fn file(&self, _id: FileId) -> FileResult<Bytes> {
+            Err(FileError::AccessDenied)
+        }
+        fn font(&self, index: usize) -> Option<Font> {
+            self.fonts.fonts.get(index).cloned()
+        }
+        fn today(&self, _offset: Option<typst::foundations::Duration>) -> Option<Datetime> {
+            Some(self.today)
+        }
+    }
+
+    /// Renders typst markup to PDF/A-2b bytes, dated `date`. The markup may not read files.
+    pub fn render(markup: &str, date: PdfDate) -> Result<Vec<u8>, TypesetError> {
+        let fonts = Fonts::system()?;
+        let bad = |what: &str| TypesetError::Typeset(what.to_owned());
+        let vpath = VirtualPath::new("main.typ").map_err(|_| bad("bad main file path"))?;
+        let id = RootedPath::new(VirtualRoot::Project, vpath).intern();
+        let today = Datetime::from_ymd_hms(date.year, date.month, date.day, date.hour, date.minute, date.second)
+            .ok_or_else(|| bad("invalid document date"))?;
+        let world = OneFile { library: LazyHash::new(Library::builder().build()), fonts, main: Source::new(id, markup.to_owned()), today };
+        let document: PagedDocument = typst::compile(&world)
+            .output
+            .map_err(|errors| TypesetError::Typeset(errors.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; ")))?;
+        let standards = PdfStandards::new(&[PdfStandard::A_2b]).map_err(|e| TypesetError::Typeset(e.message().to_string()))?;
+        let options = PdfOptions { timestamp: Some(Timestamp::new_utc(today)), standards, ..PdfOptions::default() };
+        typst_pdf::pdf(&document, &options)
+            .map_err(|errors| TypesetError::Typeset(errors.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; ")))
+    }
+}
