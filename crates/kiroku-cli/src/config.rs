@@ -32,6 +32,27 @@ pub struct Config {
     pub tls: TlsConfig,
     /// How many days old the compliance checklist's evidence may be.
     pub checklist: kiroku_governance::checklist::Thresholds,
+    pub scan: ScanConfig,
+}
+
+/// Scanned paper: the facility's holidays, which scanning deadlines skip like weekends.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanConfig {
+    pub holidays: String,
+}
+
+impl ScanConfig {
+    fn calendar(&self) -> Result<kiroku_core::scan::WorkCalendar> {
+        let holidays = self
+            .holidays
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| kiroku_core::scan::parse_date("holidays", d).map_err(|e| anyhow::anyhow!("scan.{e}")))
+            .collect::<Result<_>>()?;
+        Ok(kiroku_core::scan::WorkCalendar { holidays })
+    }
 }
 
 /// The health monitor behind automatic emergency read-only mode.
@@ -89,6 +110,7 @@ pub struct NetworkConfig {
     pub clerk: String,
     pub admin: String,
     pub auditor: String,
+    pub scan_officer: String,
     pub staff_accounts: String,
     pub maintenance_accounts: String,
     pub break_glass_accounts: String,
@@ -105,6 +127,7 @@ impl NetworkConfig {
             (kiroku_core::Role::Clerk, "clerk", &self.clerk),
             (kiroku_core::Role::Admin, "admin", &self.admin),
             (kiroku_core::Role::Auditor, "auditor", &self.auditor),
+            (kiroku_core::Role::ScanOfficer, "scan_officer", &self.scan_officer),
         ];
         let kinds = [
             (AccountKind::Staff, "staff_accounts", &self.staff_accounts),
@@ -522,6 +545,7 @@ impl Default for Config {
             webauthn: WebauthnConfig::default(),
             tls: TlsConfig::default(),
             checklist: kiroku_governance::checklist::Thresholds::default(),
+            scan: ScanConfig::default(),
         }
     }
 }
@@ -619,6 +643,7 @@ impl Config {
             }
         }
         self.checklist.validate().map_err(anyhow::Error::msg)?;
+        self.scan.calendar()?;
         if self.emergency.contact.chars().count() > 200 {
             bail!("emergency.contact must be at most 200 characters");
         }
@@ -673,6 +698,8 @@ impl Config {
                 window_secs: self.response_time.window_minutes * 60,
             },
             checklist: self.checklist,
+            // Checked by validate() at load.
+            scan_calendar: self.scan.calendar().unwrap_or_default(),
             ..kiroku_server::Settings::default()
         }
     }

@@ -15,7 +15,7 @@ pub enum UserCmd {
     /// Create an account; prints a one-time password unless --password-file is given.
     Add {
         username: String,
-        /// doctor, nurse, pharmacist, clerk, admin or auditor.
+        /// doctor, nurse, pharmacist, clerk, admin, auditor or scan_officer.
         #[arg(long)]
         role: String,
         #[arg(long)]

@@ -74,6 +74,7 @@ named_enum!(
         Clerk = "clerk" / "医療事務",
         Admin = "admin" / "システム管理者",
         Auditor = "auditor" / "監査責任者",
+        ScanOfficer = "scan_officer" / "情報作成管理者",
     }
 );
 
@@ -96,6 +97,9 @@ named_enum!(
         OpsManage = "ops.manage" / "縮退運用の切替・情報の所在の登録",
         GovernanceRead = "governance.read" / "運用管理（規程・台帳・点検表）の参照",
         GovernanceManage = "governance.manage" / "運用管理（規程・台帳・点検表）の管理",
+        ScanRead = "scan.read" / "スキャン台帳の参照",
+        ScanWrite = "scan.write" / "スキャン文書の取込・署名",
+        ScanManage = "scan.manage" / "スキャン規程の管理・原本廃棄の承認",
     }
 );
 
@@ -231,6 +235,12 @@ impl PermissionMatrix {
         give(Role::Clerk, &[PatientRead, PatientWrite, DocumentRead, DocumentProxyEnter], &[Normal]);
         give(Role::Admin, &[UserManage, RoleManage, OpsRead, OpsManage, GovernanceRead, GovernanceManage], &[]);
         give(Role::Auditor, &[AuditRead, OpsRead, GovernanceRead], &[]);
+        // Scanning (T2-5.x): staff who receive paper scan it and sign the file; the scanning officer
+        // (情報作成管理者) sets the rules and approves disposing of originals.
+        give(Role::Doctor, &[ScanRead], &[]);
+        give(Role::Nurse, &[ScanRead, ScanWrite], &[]);
+        give(Role::Clerk, &[ScanRead, ScanWrite], &[]);
+        give(Role::ScanOfficer, &[PatientRead, DocumentRead, ScanRead, ScanWrite, ScanManage], &[Normal]);
         PermissionMatrix::from_grants(grants)
     }
 

@@ -92,6 +92,12 @@ actions! {
     GovernanceProfileChange = "governance_profile_change" / "施設情報（規程の前提）の変更",
     RegulationGenerate = "regulation_generate" / "運用管理規程の生成",
     RegulationApprove = "regulation_approve" / "運用管理規程の承認",
+    ScanTypeChange = "scan_type_change" / "スキャン文書種別の登録・変更",
+    ScanPaperReceive = "scan_paper_receive" / "スキャン対象書類の受付",
+    ScanAdd = "scan_add" / "スキャン文書の取込",
+    ScanRegisterRead = "scan_register_read" / "スキャン台帳の参照",
+    ScanOriginalKeep = "scan_original_keep" / "原本の保管記録",
+    ScanOriginalDispose = "scan_original_dispose" / "原本廃棄の承認",
 }
 
 /// How an attempt ended.

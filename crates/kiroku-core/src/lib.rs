@@ -9,6 +9,7 @@ pub mod identity;
 pub mod ids;
 pub mod maintenance;
 pub mod patient;
+pub mod scan;
 pub mod time;
 
 pub use access::{InfoClass, Permission, PermissionMatrix, Role, Scope};

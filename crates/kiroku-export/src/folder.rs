@@ -18,7 +18,7 @@ use crate::{ExportError, Result, Summary};
 pub const MARKER: &str = "EXPORT-INCOMPLETE.txt";
 pub const SUMS: &str = "SHA256SUMS";
 /// Everything an export puts at the top of its folder; `--force` removes these and nothing else.
-const PARTS: &[&str] = &["index.html", "style.css", "patients", "data", "files", SUMS, MANIFEST, MARKER];
+const PARTS: &[&str] = &["index.html", "style.css", "patients", "data", "files", "evidence", SUMS, MANIFEST, MARKER];
 const STYLE: &str = include_str!("../static/style.css");
 const MARKER_TEXT: &str = "この見読用出力は完了していません（書き込み中か、途中で止まりました）。\n\
     もう一度 kiroku export を実行してください。\n\
@@ -85,7 +85,7 @@ impl Output {
             fs::create_dir_all(out).map_err(write_err(out))?;
         }
         fs::write(out.join(MARKER), MARKER_TEXT).map_err(write_err(out))?;
-        for dir in ["patients", "data", "files"] {
+        for dir in ["patients", "data", "files", "evidence"] {
             fs::create_dir_all(out.join(dir)).map_err(write_err(&out.join(dir)))?;
         }
         Ok(Output { root: out.to_path_buf(), blobs, entries: Vec::new(), copied: HashMap::new(), bytes: 0 })
@@ -111,8 +111,9 @@ impl Output {
                 files.insert(att.id.clone(), state);
             }
         }
+        let proofs = self.write_evidence(record, &files)?;
         let stem = pages::stem(&record.patient.patient_id);
-        let page = pages::patient_page(record, &files, meta)?;
+        let page = pages::patient_page(record, &files, &proofs, meta)?;
         self.write(&format!("patients/{stem}.html"), page.as_bytes())?;
         let json = crate::data::patient_json(record, &files, meta)?;
         self.write(&format!("data/{stem}.json"), json.as_bytes())?;
@@ -144,6 +145,18 @@ impl Output {
         let marker = self.root.join(MARKER);
         fs::remove_file(&marker).map_err(|source| ExportError::Write { path: marker, source })?;
         File::open(&self.root).and_then(|d| d.sync_all()).map_err(|source| ExportError::Write { path: self.root.clone(), source })
+    }
+
+    /// Writes the signature (.p7s, DER CMS) and timestamp token (.tsr, DER) files of the record's
+    /// files and versions next to them, each listed in the manifest; answers the links per object.
+    fn write_evidence(&mut self, record: &PatientRecord, files: &HashMap<String, FileState>) -> Result<crate::evidence::Proofs> {
+        let plan = crate::evidence::plan(record, files);
+        let mut proofs = crate::evidence::Proofs::new();
+        for item in plan {
+            self.write(&item.rel, &item.bytes)?;
+            proofs.entry(item.key).or_default().push(crate::evidence::Proof { label: item.label, href: format!("../{}", item.rel) });
+        }
+        Ok(proofs)
     }
 
     fn write(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {

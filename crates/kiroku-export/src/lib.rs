@@ -15,12 +15,16 @@
 //! style.css              the only stylesheet (screen and print); no script, no external address
 //! patients/<stem>.html   one page per patient: every document, every version, history, files
 //! data/<stem>.json       the same record as JSON (shape: `data::FORMAT`)
-//! files/<sha256>.<ext>   attached files, named by their content
+//! files/<sha256>.<ext>   attached files, named by their content; beside a signed or stamped
+//!                        one its signatures (<file>.<signature id>.p7s) and token (<file>.tsr)
+//! evidence/              signed or stamped versions: the signed bytes (<doc>-v<n>.json), their
+//!                        signatures (.p7s), token (.tsr) and the item's path to the token (.tsr.json)
 //! SHA256SUMS             `sha256sum -c` input for every file above
 //! manifest.json          written last (atomically): every file's SHA-256 and size, the log head
 //! ```
 
 mod data;
+mod evidence;
 mod folder;
 mod manifest;
 mod pages;

@@ -174,6 +174,7 @@ struct VersionView {
     reason: String,
     hash: String,
     text: String,
+    proofs: Vec<(&'static str, String)>,
 }
 
 struct AttachmentView {
@@ -186,6 +187,7 @@ struct AttachmentView {
     added_by: String,
     added_at: String,
     sha256: String,
+    proofs: Vec<(&'static str, String)>,
 }
 
 #[derive(Template)]
@@ -197,20 +199,42 @@ struct PatientPage<'a> {
     tree_size: i64,
 }
 
-pub fn patient_page(record: &PatientRecord, files: &HashMap<String, FileState>, meta: &Meta) -> Result<String> {
+pub fn patient_page(
+    record: &PatientRecord,
+    files: &HashMap<String, FileState>,
+    proofs: &crate::evidence::Proofs,
+    meta: &Meta,
+) -> Result<String> {
     let person = |name: &str| match record.people.get(name) {
         Some(display) if !display.is_empty() => format!("{display}（{name}）"),
         _ => name.to_string(),
     };
-    let documents = record.documents.iter().map(|d| doc_view(d, files, &person)).collect();
+    let documents = record.documents.iter().map(|d| doc_view(d, files, proofs, &person)).collect();
     let page = PatientPage { m: meta, p: IndexRow::of(record, &stem(&record.patient.patient_id)), documents, tree_size: record.tree_size };
     page.render().map_err(|e| ExportError::Render { what: format!("the page of {}", record.patient.patient_id), reason: e.to_string() })
 }
 
-fn doc_view(d: &DocumentRecord, files: &HashMap<String, FileState>, person: &dyn Fn(&str) -> String) -> DocView {
+/// The links of an object's evidence files, as the page lists them.
+fn links(proofs: &crate::evidence::Proofs, key: &str) -> Vec<(&'static str, String)> {
+    proofs.get(key).map(|v| v.iter().map(|p| (p.label, p.href.clone())).collect()).unwrap_or_default()
+}
+
+fn doc_view(
+    d: &DocumentRecord,
+    files: &HashMap<String, FileState>,
+    proofs: &crate::evidence::Proofs,
+    person: &dyn Fn(&str) -> String,
+) -> DocView {
     let h = &d.head;
     let anchor = format!("doc-{}", h.id);
-    let mut versions: Vec<VersionView> = d.versions.iter().map(|v| version_view(d, v, &anchor, person)).collect();
+    let mut versions: Vec<VersionView> = d
+        .versions
+        .iter()
+        .map(|v| VersionView {
+            proofs: links(proofs, &crate::evidence::version_key(v.document_id.as_str(), v.version)),
+            ..version_view(d, v, &anchor, person)
+        })
+        .collect();
     versions.reverse();
     let deleted_reason = match h.status {
         DocumentStatus::Deleted => d.versions.last().and_then(|v| v.reason.clone()).unwrap_or_default(),
@@ -250,6 +274,7 @@ fn doc_view(d: &DocumentRecord, files: &HashMap<String, FileState>, person: &dyn
                     added_by: person(a.added_by.as_str()),
                     added_at: jst(a.added_at),
                     sha256: a.blob_hash.clone(),
+                    proofs: links(proofs, &crate::evidence::file_key(&a.id)),
                 }
             })
             .collect(),
@@ -278,6 +303,7 @@ fn version_view(d: &DocumentRecord, v: &VersionRecord, anchor: &str, person: &dy
         reason: v.reason.clone().unwrap_or_default(),
         hash: v.content_hash.clone(),
         text: body_text(&v.body),
+        proofs: Vec::new(),
     }
 }
 

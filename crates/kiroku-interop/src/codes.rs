@@ -130,6 +130,12 @@ pub fn codes_of(action: AuditAction) -> EventCodes {
         A::GovernanceRead => EventCodes { dicom_event: QUERY, ..on_record(read, "R") },
         A::GovernanceProfileChange | A::RegulationApprove => security(dcm("110100", "Application Activity"), None, "U"),
         A::RegulationGenerate => security(dcm("110100", "Application Activity"), None, "C"),
+        // Scanning: a scan type's rule is configuration; receiving paper, adding a scan and the
+        // originals register are changes to a patient's record; the register is a search.
+        A::ScanTypeChange => security(dcm("110100", "Application Activity"), None, "U"),
+        A::ScanPaperReceive | A::ScanAdd => on_record(create, "C"),
+        A::ScanOriginalKeep | A::ScanOriginalDispose => on_record(update, "U"),
+        A::ScanRegisterRead => on_record(search, "E"),
     }
 }
 

@@ -61,6 +61,8 @@ pub struct Settings {
     pub client_cert_roles: Vec<kiroku_core::Role>,
     /// How old the compliance checklist's evidence may be (`[checklist]`).
     pub checklist: kiroku_governance::checklist::Thresholds,
+    /// Working days for scanning deadlines: weekends and these holidays do not count (T2-5.4).
+    pub scan_calendar: kiroku_core::scan::WorkCalendar,
 }
 
 impl Default for Settings {
@@ -94,6 +96,7 @@ impl Default for Settings {
             tls: None,
             client_cert_roles: Vec::new(),
             checklist: kiroku_governance::checklist::Thresholds::default(),
+            scan_calendar: kiroku_core::scan::WorkCalendar::default(),
         }
     }
 }

@@ -124,7 +124,14 @@ pub async fn run_once(state: &AppState, settings: &TimestampSettings) -> Result<
             if pending.is_empty() {
                 break;
             }
-            stamp_batch(state, settings, &client, &pending).await?;
+            // Files get a token each over their own hash, so each verifies alone with the file.
+            let (files, batch): (Vec<_>, Vec<_>) = pending.into_iter().partition(|p| p.item_kind == "attachment");
+            for file in &files {
+                stamp_file(state, settings, &client, file).await?;
+            }
+            if !batch.is_empty() {
+                stamp_batch(state, settings, &client, &batch).await?;
+            }
         }
         renew_expiring(state, settings, &client).await
     }
@@ -180,6 +187,38 @@ async fn stamp_batch(
         s.last_success = Some(Timestamp::now());
     });
     tracing::info!(items = pending.len(), %url, "timestamped a batch");
+    Ok(())
+}
+
+/// A file's own token: its imprint is the file's SHA-256 (the blob's content address).
+async fn stamp_file(
+    state: &AppState,
+    settings: &TimestampSettings,
+    client: &reqwest::Client,
+    file: &kiroku_store::PendingStamp,
+) -> Result<(), StampingError> {
+    let digest = hex::decode(&file.digest).map_err(|e| StampingError::Tsa(format!("file {} has no SHA-256: {e}", file.ref_id)))?;
+    let (token, url) = fetch_token(settings, client, &digest).await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let stamp = stamp_record(&id, StampKind::File, None, &digest, &token, &url);
+    let item = StampItem {
+        item_kind: file.item_kind.clone(),
+        ref_id: file.ref_id.clone(),
+        ref_version: file.ref_version,
+        stamp_id: id.clone(),
+        digest: file.digest.clone(),
+        leaf_index: 0,
+        batch_size: 1,
+        path: Vec::new(),
+        seq: 0,
+    };
+    let evidence = token_evidence(state, &id, &token).await;
+    state.store.execute(Command::RecordStamp { stamp, items: vec![item], evidence }).await?;
+    state.stamping.update(|s| {
+        s.stamped_total += 1;
+        s.last_success = Some(Timestamp::now());
+    });
+    tracing::info!(file = %file.ref_id, %url, "timestamped a file");
     Ok(())
 }
 

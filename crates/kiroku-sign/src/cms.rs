@@ -106,13 +106,40 @@ fn issuer_serial(certificate: &Certificate) -> IssuerSerial {
 /// Verifies a detached signature over `content`: the signature itself, its signed
 /// attributes, the signer's key usage and the path to `anchors` at `at`.
 pub fn verify_detached(signature: &[u8], content: &[u8], anchors: &TrustAnchors, at: OffsetDateTime) -> Result<SignatureReport, SignError> {
+    verify_detached_content(signature, Content::Bytes(content), anchors, at)
+}
+
+/// [`verify_detached`] given only the content's SHA-256 (a file known by its content address):
+/// possible when the signature has signed attributes and uses SHA-256, as kiroku's do.
+pub fn verify_detached_digest(
+    signature: &[u8],
+    sha256: &[u8],
+    anchors: &TrustAnchors,
+    at: OffsetDateTime,
+) -> Result<SignatureReport, SignError> {
+    verify_detached_content(signature, Content::Sha256(sha256), anchors, at)
+}
+
+/// What a signature is checked against: the bytes, or their SHA-256.
+#[derive(Clone, Copy)]
+pub(crate) enum Content<'a> {
+    Bytes(&'a [u8]),
+    Sha256(&'a [u8]),
+}
+
+fn verify_detached_content(
+    signature: &[u8],
+    content: Content<'_>,
+    anchors: &TrustAnchors,
+    at: OffsetDateTime,
+) -> Result<SignatureReport, SignError> {
     let signed_data = parse_signed_data(signature, "CMS signature")?;
     if signed_data.encap_content_info.econtent_type != oid::DATA {
         return Err(SignError::ContentTypeMismatch);
     }
     let signer_info = single_signer(&signed_data)?;
     let pool = certificates_of(&signed_data);
-    let signer_cert = verify_signer_info(signer_info, &pool, content, oid::DATA)?;
+    let signer_cert = verify_signer_content(signer_info, &pool, content, oid::DATA)?;
     let cades = match check_signing_certificate(signer_info, &signer_cert) {
         Ok(()) => true,
         Err(SignError::SigningCertificateAttributeMissing) => false,
@@ -186,6 +213,15 @@ pub(crate) fn verify_signer_info(
     content: &[u8],
     content_type: ObjectIdentifier,
 ) -> Result<Certificate, SignError> {
+    verify_signer_content(signer_info, pool, Content::Bytes(content), content_type)
+}
+
+fn verify_signer_content(
+    signer_info: &SignerInfo,
+    pool: &[Certificate],
+    content: Content<'_>,
+    content_type: ObjectIdentifier,
+) -> Result<Certificate, SignError> {
     let signer_cert = find_signer_certificate(&signer_info.sid, pool)?;
     let digest_oid = signer_info.digest_alg.oid;
     let digest = HashAlg::from_oid(&digest_oid)?;
@@ -200,12 +236,24 @@ pub(crate) fn verify_signer_info(
             let declared_digest = attribute(signer_info, oid::MESSAGE_DIGEST)
                 .and_then(|v| v.decode_as::<OctetString>().ok())
                 .ok_or(SignError::DigestMismatch)?;
-            if declared_digest.as_bytes() != digest.digest(content) {
+            let actual = match content {
+                Content::Bytes(bytes) => digest.digest(bytes),
+                Content::Sha256(known) if digest == HashAlg::Sha256 => known.to_vec(),
+                Content::Sha256(_) => {
+                    return Err(SignError::UnsupportedAlgorithm("a file's signature must use SHA-256 to be checked by its hash".into()));
+                }
+            };
+            if declared_digest.as_bytes() != actual.as_slice() {
                 return Err(SignError::DigestMismatch);
             }
             attrs.to_der().map_err(der_err("signed attributes"))?
         }
-        None => content.to_vec(),
+        None => match content {
+            Content::Bytes(bytes) => bytes.to_vec(),
+            Content::Sha256(_) => {
+                return Err(SignError::UnsupportedAlgorithm("a signature without signed attributes needs the file itself".into()));
+            }
+        },
     };
     alg::verify_signature(
         signer_cert.tbs_certificate().subject_public_key_info(),

@@ -16,7 +16,7 @@ pub mod tsp;
 
 pub use alg::HashAlg;
 pub use cert::{CertificateSummary, TrustAnchors};
-pub use cms::{SignatureReport, sign_detached, verify_detached};
+pub use cms::{SignatureReport, sign_detached, verify_detached, verify_detached_digest};
 pub use der;
 pub use error::SignError;
 pub use signer::{Signer, SoftwareSigner};

@@ -31,6 +31,7 @@ fn migrator() -> Migrator {
         m(10, "governance regulation", include_str!("../migrations/0010_governance_regulation.sql")),
         m(13, "identity maintenance", include_str!("../migrations/0013_identity_maintenance.sql")),
         m(14, "webauthn and tls", include_str!("../migrations/0014_webauthn_tls.sql")),
+        m(15, "scanned paper", include_str!("../migrations/0015_scan.sql")),
         m(16, "validation evidence", include_str!("../migrations/0016_validation_evidence.sql")),
     ])
 }

@@ -232,4 +232,15 @@ pub trait Tx: Send {
     async fn list_webauthn_keys(&mut self, username: &str) -> Result<Vec<WebauthnKey>>;
     /// Credentials in id order after `after`, with every event of each (for verification).
     async fn scan_webauthn(&mut self, after: &str, limit: i64) -> Result<Vec<(WebauthnCredential, Vec<WebauthnEvent>)>>;
+    /// Scanned paper (schema 15).
+    async fn insert_scan_type(&mut self, t: &crate::scan::ScanTypeRecord) -> Result<()>;
+    /// Every revision of every scan type (or of `code`), by code then revision.
+    async fn scan_types(&mut self, code: Option<&str>) -> Result<Vec<crate::scan::ScanTypeRecord>>;
+    async fn insert_scan_item(&mut self, item: &crate::scan::ScanItemRecord) -> Result<()>;
+    async fn get_scan_item(&mut self, id: &str) -> Result<Option<crate::scan::ScanItemRecord>>;
+    /// Scan items (of one patient, or all) in id order after `after`.
+    async fn scan_items(&mut self, patient_id: Option<&str>, after: &str, limit: i64) -> Result<Vec<crate::scan::ScanItemRecord>>;
+    async fn insert_scan_event(&mut self, event: &crate::scan::ScanEventRecord) -> Result<()>;
+    /// The events of one item (or of all), by item then time.
+    async fn scan_events(&mut self, item_id: Option<&str>) -> Result<Vec<crate::scan::ScanEventRecord>>;
 }

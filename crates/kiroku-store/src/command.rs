@@ -524,6 +524,42 @@ pub enum Command {
     },
     /// The facility profile and the generated regulation (governance.read / governance.manage).
     Governance(crate::governance::GovernanceCommand),
+    /// Adds a scan type or a new revision of its rule (scan.manage); `retired` ends its use.
+    SaveScanType {
+        actor: Actor,
+        rule: kiroku_core::scan::ScanRule,
+        retired: bool,
+    },
+    /// The scan register (scan.read): types, items with their events, files, signatures and
+    /// timestamps, and which are overdue; `patient_id` narrows it to one patient.
+    ScanRegister {
+        actor: Actor,
+        patient_id: Option<PatientId>,
+        calendar: kiroku_core::scan::WorkCalendar,
+    },
+    /// Registers paper received for scanning (scan.write), so that its deadline runs from now.
+    ReceivePaper {
+        actor: Actor,
+        patient_id: PatientId,
+        type_code: String,
+        paper_date: String,
+        calendar: kiroku_core::scan::WorkCalendar,
+    },
+    /// A scanned file (already in the file store) checked against its type's rule and recorded
+    /// as a confirmed scan record with the file attached (scan.write).
+    AddScan {
+        actor: Actor,
+        scan: Box<crate::scan::NewScan>,
+        calendar: kiroku_core::scan::WorkCalendar,
+    },
+    /// The originals register: kept (scan.write) or disposed of (scan.manage, not by the person
+    /// who scanned it, only once the file is signed and stamped).
+    RecordOriginal {
+        actor: Actor,
+        item_id: String,
+        action: crate::scan::OriginalAction,
+        calendar: kiroku_core::scan::WorkCalendar,
+    },
 }
 
 /// What a command answers.
@@ -567,6 +603,9 @@ pub enum Reply {
     AccessReport(Box<AccessReport>),
     /// The governance records a command read or wrote.
     Governance(Box<crate::governance::GovernanceState>),
+    ScanTypes(Vec<crate::scan::ScanTypeRecord>),
+    ScanRegister(Box<crate::scan::ScanRegister>),
+    ScanEntry(Box<crate::scan::ScanEntry>),
 }
 
 /// A version as the log proves it: the leaf's bytes, its index, the checkpoint and the audit path.
@@ -629,6 +668,13 @@ impl Command {
             Command::SignOffChecklist { actor, .. } => s(actor, A::ChecklistSignoff),
             Command::AttestChecklistItem { actor, .. } => s(actor, A::ChecklistAttest),
             Command::Governance(g) => s(&g.actor, g.action()),
+            Command::SaveScanType { actor, .. } => s(actor, A::ScanTypeChange),
+            Command::ScanRegister { actor, patient_id: Some(p), .. } => patient(actor, A::ScanRegisterRead, p),
+            Command::ScanRegister { actor, patient_id: None, .. } => s(actor, A::ScanRegisterRead),
+            Command::ReceivePaper { actor, patient_id, .. } => patient(actor, A::ScanPaperReceive, patient_id),
+            Command::AddScan { actor, scan, .. } => patient(actor, A::ScanAdd, &scan.patient_id),
+            Command::RecordOriginal { actor, action: crate::scan::OriginalAction::Keep { .. }, .. } => s(actor, A::ScanOriginalKeep),
+            Command::RecordOriginal { actor, .. } => s(actor, A::ScanOriginalDispose),
             Command::ReadVersionProof { actor, id, version } => Subject { version: Some(*version), ..doc(actor, A::VersionRead, id) },
             Command::AuditReview { actor, .. } => s(actor, A::AuditReview),
             Command::SignOffReview { actor, .. } => s(actor, A::AuditReviewSignoff),
@@ -733,6 +779,7 @@ impl Command {
                 | Command::ListApiTokens { .. }
                 | Command::ListFactorResets { .. }
                 | Command::AccessReview { .. }
+                | Command::ScanRegister { .. }
         ) || matches!(self, Command::Governance(g) if g.is_read())
     }
 

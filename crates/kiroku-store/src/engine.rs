@@ -16,6 +16,9 @@ use crate::operations::{EmergencyState, LocationEntry, LocationFields, LocationR
 use crate::records::*;
 use kiroku_core::identity::SessionStage;
 
+mod scan;
+pub use scan::SCAN_DOC_TYPE;
+
 /// The longest patient search string accepted; longer input is refused rather than truncated.
 pub const MAX_SEARCH_CHARS: usize = 100;
 
@@ -397,6 +400,13 @@ impl Ctx<'_> {
             }
             Command::MarkLeft { actor, username, left_on } => self.mark_left(actor, username, left_on).await,
             Command::Governance(g) => self.governance(&g.actor, &g.op).await,
+            Command::SaveScanType { actor, rule, retired } => self.save_scan_type(actor, rule, *retired).await,
+            Command::ScanRegister { actor, patient_id, calendar: _ } => self.scan_register(actor, patient_id.as_ref()).await,
+            Command::ReceivePaper { actor, patient_id, type_code, paper_date, calendar } => {
+                self.receive_paper(actor, patient_id, type_code, paper_date, calendar).await
+            }
+            Command::AddScan { actor, scan, calendar } => self.add_scan(actor, scan, calendar).await,
+            Command::RecordOriginal { actor, item_id, action, calendar } => self.record_original(actor, item_id, action, calendar).await,
             Command::QueryAudit { actor, filter, limit, export } => {
                 self.allow(actor, P::AuditRead)?;
                 let events = self.tx.query_audit(filter, (*limit).clamp(1, 10_000)).await?;
@@ -1171,8 +1181,31 @@ impl Ctx<'_> {
         );
         let people = self.display_names(&documents).await?;
         let tree_size = self.log.frontier.size() as i64;
+        let (signatures, stamps) = self.evidence_of(&documents).await?;
         self.audit(actor, A::RecordExport, Some(patient_id.to_string()), None, None, Some(detail), None).await?;
-        Ok(Reply::PatientRecord(Box::new(PatientRecord { patient, documents, people, tree_size })))
+        Ok(Reply::PatientRecord(Box::new(PatientRecord { patient, documents, people, tree_size, signatures, stamps })))
+    }
+
+    /// The signatures of `documents` and the timestamps of their files, versions and signatures.
+    async fn evidence_of(&mut self, documents: &[DocumentRecord]) -> Result<(Vec<SignatureRecord>, Vec<(StampItem, StampRecord)>)> {
+        let mut signatures = Vec::new();
+        let mut keys: Vec<(&'static str, String, i64)> = Vec::new();
+        for d in documents {
+            keys.extend(d.attestations.iter().map(|a| ("version", a.document_id.to_string(), a.version)));
+            keys.extend(d.attachments.iter().map(|a| ("attachment", a.id.clone(), 0)));
+            signatures.extend(self.tx.list_signatures(d.head.id.as_str()).await?);
+        }
+        keys.extend(signatures.iter().map(|g| ("signature", g.id.clone(), 0)));
+        keys.dedup();
+        let mut stamps = Vec::new();
+        for (kind, id, version) in keys {
+            if let Some(item) = self.tx.get_stamp_item(kind, &id, version).await?
+                && let Some(stamp) = self.tx.get_stamp(&item.stamp_id).await?
+            {
+                stamps.push((item, stamp));
+            }
+        }
+        Ok((signatures, stamps))
     }
 
     /// The display names of everyone a record names, so that a reader sees people, not logins.
@@ -1837,6 +1870,13 @@ impl Ctx<'_> {
         let action = match stamp.kind {
             StampKind::Batch if kept.is_empty() => return Err(StoreError::Conflict("every item of the batch is stamped already".into())),
             StampKind::Batch => A::TimestampAdd,
+            StampKind::File => {
+                let one = matches!(kept.as_slice(), [item] if item.item_kind == "attachment" && item.digest == stamp.imprint && item.batch_size == 1);
+                if !one {
+                    return Err(StoreError::Conflict("a file stamp covers exactly one file, by its own hash".into()));
+                }
+                A::TimestampAdd
+            }
             StampKind::Archive => {
                 let renewed = stamp.renews.as_deref().unwrap_or_default();
                 if self.tx.get_stamp(renewed).await?.is_none() {
@@ -1884,9 +1924,13 @@ impl Ctx<'_> {
 
     /// A signature joins a confirmed version only, by the person whose key made it.
     async fn add_signature(&mut self, actor: &Actor, signature: &SignatureRecord) -> Result<Reply> {
-        self.allow(actor, P::DocumentSign)?;
+        // A scanned file is signed by the staff who scan (scan.write); a version by its signers.
+        self.allow(actor, if signature.attachment_id.is_some() { P::ScanWrite } else { P::DocumentSign })?;
         let (head, version) = self.head_with(&signature.document_id, Some(signature.version)).await?;
-        self.allow_class(actor, P::DocumentRead, &head)?;
+        self.allow_class(actor, P::DocumentRead, &head).or_else(|e| match signature.attachment_id {
+            Some(_) => self.allow_class(actor, P::ScanWrite, &head),
+            None => Err(e),
+        })?;
         if signature.username != actor.username {
             return Err(DomainError::invalid("username", "a signature is recorded under the signer's own account").into());
         }
@@ -1894,7 +1938,14 @@ impl Ctx<'_> {
         if !attestations.iter().any(|a| a.version == signature.version) {
             return Err(StoreError::Conflict("only a confirmed version can be signed".into()));
         }
-        if version.content_hash != signature.content_hash {
+        let signed_hash = match &signature.attachment_id {
+            Some(att) => match self.tx.attachment_by_id(att).await? {
+                Some(a) if a.document_id == head.id && a.version <= signature.version => a.blob_hash,
+                _ => return Err(StoreError::NotFound("attachment")),
+            },
+            None => version.content_hash.clone(),
+        };
+        if signed_hash != signature.content_hash {
             return Err(StoreError::Conflict("the signature covers other content than this version's".into()));
         }
         let record = SignatureRecord { seq: self.seq, signed_at: self.now, ..signature.clone() };
@@ -1906,7 +1957,12 @@ impl Ctx<'_> {
             Some(head.patient_id.to_string()),
             Some(&head.id),
             Some(signature.version),
-            Some(format!("signature={} signer={}", record.id, record.signer)),
+            Some(format!(
+                "signature={} signer={}{}",
+                record.id,
+                record.signer,
+                record.attachment_id.as_ref().map(|a| format!(" attachment={a}")).unwrap_or_default()
+            )),
             Some(record.signature_hash.clone()),
         )
         .await?;

@@ -28,6 +28,9 @@ pub enum Leaf<'a> {
     Profile(&'a crate::governance::ProfileRecord),
     Regulation(&'a crate::governance::RegulationRecord),
     RegulationApproval(&'a crate::governance::ApprovalRecord),
+    ScanType(&'a crate::scan::ScanTypeRecord),
+    ScanItem(&'a crate::scan::ScanItemRecord),
+    ScanEvent(&'a crate::scan::ScanEventRecord),
 }
 
 /// The leaf data of the rows of schema 7 (stamps, stamp items, signatures) and 14 (WebAuthn credentials and their events): the row under its
@@ -48,6 +51,9 @@ enum Named<'a, T: Serialize> {
     ValidationEvidence(&'a T),
     WebauthnCredential(&'a T),
     WebauthnEvent(&'a T),
+    ScanType(&'a T),
+    ScanItem(&'a T),
+    ScanEvent(&'a T),
 }
 
 /// The leaf data of audit events, attestations and attachments: the row under its kind's name.
@@ -94,6 +100,9 @@ impl Leaf<'_> {
             Leaf::Profile(_) => "governance_profile",
             Leaf::Regulation(_) => "regulation",
             Leaf::RegulationApproval(_) => "regulation_approval",
+            Leaf::ScanType(_) => "scan_type",
+            Leaf::ScanItem(_) => "scan_item",
+            Leaf::ScanEvent(_) => "scan_event",
         }
     }
 
@@ -113,6 +122,9 @@ impl Leaf<'_> {
             Leaf::Profile(p) => (p.revision.to_string(), None, None),
             Leaf::Regulation(r) => (r.revision.to_string(), None, None),
             Leaf::RegulationApproval(a) => (a.revision.to_string(), None, None),
+            Leaf::ScanType(t) => (t.rule.code.clone(), Some(t.revision), None),
+            Leaf::ScanItem(i) => (i.id.clone(), None, None),
+            Leaf::ScanEvent(e) => (e.id.clone(), None, None),
         }
     }
 
@@ -146,6 +158,9 @@ impl Leaf<'_> {
             Leaf::Profile(p) => crate::governance::leaf_data(self.kind(), *p),
             Leaf::Regulation(r) => crate::governance::leaf_data(self.kind(), *r),
             Leaf::RegulationApproval(a) => crate::governance::leaf_data(self.kind(), *a),
+            Leaf::ScanType(t) => canonical_json(&Tagged { leaf: "scan_type", row: Named::ScanType(*t) }),
+            Leaf::ScanItem(i) => canonical_json(&Tagged { leaf: "scan_item", row: Named::ScanItem(*i) }),
+            Leaf::ScanEvent(e) => canonical_json(&Tagged { leaf: "scan_event", row: Named::ScanEvent(*e) }),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod operations;
 pub mod records;
 pub mod review;
+pub mod scan;
 pub mod sql;
 pub mod stamps;
 pub mod store;

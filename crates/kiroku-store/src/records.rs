@@ -379,6 +379,10 @@ pub struct PatientRecord {
     pub people: std::collections::BTreeMap<String, String>,
     /// The log's size when the record was read: every row above is a leaf below this index.
     pub tree_size: i64,
+    /// Signatures of the documents' versions and files.
+    pub signatures: Vec<SignatureRecord>,
+    /// Timestamp items of the files, versions and signatures above, with their stamps.
+    pub stamps: Vec<(StampItem, StampRecord)>,
 }
 
 /// One line of a version history.
@@ -487,6 +491,9 @@ pub struct StampRecord {
 pub enum StampKind {
     Batch,
     Archive,
+    /// One file under its own token whose imprint is the file's SHA-256, so that the token
+    /// verifies against the file alone (`openssl ts -verify -data`).
+    File,
 }
 
 impl StampKind {
@@ -494,11 +501,12 @@ impl StampKind {
         match self {
             StampKind::Batch => "batch",
             StampKind::Archive => "archive",
+            StampKind::File => "file",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Batch, Self::Archive].into_iter().find(|k| k.as_str() == s)
+        [Self::Batch, Self::Archive, Self::File].into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -549,6 +557,10 @@ pub struct SignatureRecord {
     pub signature_hash: String,
     pub signed_at: Timestamp,
     pub seq: i64,
+    /// Set when the signature covers a file (a scanned page) rather than the version's content:
+    /// the signed bytes are the file's and `content_hash` is its SHA-256.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment_id: Option<String>,
 }
 
 /// Validation data kept with a signature or a timestamp (schema 16): a certificate of its path

@@ -401,6 +401,7 @@ macro_rules! sql_tx {
                     signature_hash: s(row, "signature_hash")?,
                     signed_at: t(row, "signed_at")?,
                     seq: i(row, "seq")?,
+                    attachment_id: os(row, "attachment_id")?,
                 })
             }
 
@@ -414,6 +415,49 @@ macro_rules! sql_tx {
                     der: s(row, "der")?,
                     source: s(row, "source")?,
                     obtained_at: t(row, "obtained_at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn scan_type(row: &DbRow) -> Result<$crate::scan::ScanTypeRecord> {
+                let rule = $crate::scan::ScanTypeRecord::rule_from_columns(
+                    s(row, "code")?, s(row, "name")?, i(row, "min_dpi")?, &s(row, "colour")?, i(row, "deadline_days")?,
+                    &s(row, "original")?, oi(row, "keep_years")?,
+                );
+                Ok($crate::scan::ScanTypeRecord {
+                    rule: opt("scan_types", rule)?,
+                    revision: i(row, "revision")?,
+                    retired: b(row, "retired")?,
+                    edited_by: name(row, "edited_by")?,
+                    edited_at: t(row, "edited_at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn scan_item(row: &DbRow) -> Result<$crate::scan::ScanItemRecord> {
+                Ok($crate::scan::ScanItemRecord {
+                    id: s(row, "id")?,
+                    patient_id: parsed("patient_id", PatientId::parse(s(row, "patient_id")?))?,
+                    type_code: s(row, "type_code")?,
+                    type_revision: i(row, "type_revision")?,
+                    paper_date: s(row, "paper_date")?,
+                    due_date: s(row, "due_date")?,
+                    registered_by: name(row, "registered_by")?,
+                    registered_at: t(row, "registered_at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn scan_event(row: &DbRow) -> Result<$crate::scan::ScanEventRecord> {
+                Ok($crate::scan::ScanEventRecord {
+                    id: s(row, "id")?,
+                    item_id: s(row, "item_id")?,
+                    kind: opt("kind", $crate::scan::ScanEventKind::parse(&s(row, "kind")?))?,
+                    document_id: os(row, "document_id")?,
+                    attachment_id: os(row, "attachment_id")?,
+                    detail: parsed("detail", $crate::serde_json::from_str(&s(row, "detail")?))?,
+                    username: name(row, "username")?,
+                    at: t(row, "at")?,
                     seq: i(row, "seq")?,
                 })
             }
@@ -459,7 +503,10 @@ macro_rules! sql_tx {
         const ATTACHMENT_COLS: &str = "id, document_id, version, name, media_type, size, blob_hash, added_by, added_at, seq";
         const STAMP_COLS: &str = "id, kind, renews, imprint, token, gen_time, tsa, tsa_not_after, tsa_url, seq";
         const STAMP_ITEM_COLS: &str = "item_kind, ref_id, ref_version, stamp_id, digest, leaf_index, batch_size, path, seq";
-        const SIGNATURE_COLS: &str = "id, document_id, version, username, signature, signer, certificate_serial, certificate_not_after, hc_roles, content_hash, signature_hash, signed_at, seq";
+        const SIGNATURE_COLS: &str = "id, document_id, version, username, signature, signer, certificate_serial, certificate_not_after, hc_roles, content_hash, signature_hash, signed_at, seq, attachment_id";
+        const SCAN_TYPE_COLS: &str = "code, revision, name, min_dpi, colour, deadline_days, original, keep_years, retired, edited_by, edited_at, seq";
+        const SCAN_ITEM_COLS: &str = "id, patient_id, type_code, type_revision, paper_date, due_date, registered_by, registered_at, seq";
+        const SCAN_EVENT_COLS: &str = "id, item_id, kind, document_id, attachment_id, detail, username, at, seq";
         /// Confirmed or approved versions without a stamp item.
         const PENDING_VERSIONS: &str = "FROM attestations a JOIN document_versions v ON v.document_id = a.document_id AND v.version = a.version \
             WHERE NOT EXISTS (SELECT 1 FROM stamp_items s WHERE s.item_kind = 'version' AND s.ref_id = a.document_id AND s.ref_version = a.version)";
@@ -1371,11 +1418,11 @@ macro_rules! sql_tx {
 
             async fn insert_signature(&mut self, x: &$crate::records::SignatureRecord) -> $crate::error::Result<()> {
                 let roles = $crate::serde_json::to_string(&x.hc_roles).map_err(|e| $crate::StoreError::Corrupt(e.to_string()))?;
-                let sql = ::sqlx::AssertSqlSafe(format!("INSERT INTO signatures ({SIGNATURE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"));
+                let sql = ::sqlx::AssertSqlSafe(format!("INSERT INTO signatures ({SIGNATURE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"));
                 ::sqlx::query(sql)
                     .bind(&x.id).bind(x.document_id.as_str()).bind(x.version).bind(x.username.as_str()).bind(&x.signature).bind(&x.signer)
                     .bind(&x.certificate_serial).bind(x.certificate_not_after.as_micros()).bind(roles).bind(&x.content_hash)
-                    .bind(&x.signature_hash).bind(x.signed_at.as_micros()).bind(x.seq)
+                    .bind(&x.signature_hash).bind(x.signed_at.as_micros()).bind(x.seq).bind(x.attachment_id.clone())
                     .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
                 Ok(())
             }
@@ -1473,6 +1520,63 @@ macro_rules! sql_tx {
                 ::sqlx::query(sql).bind(after).bind(limit)
                     .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
                     .iter().map(sql_rows::evidence).collect()
+            }
+
+            async fn insert_scan_type(&mut self, x: &$crate::scan::ScanTypeRecord) -> $crate::error::Result<()> {
+                let (original, keep_years) = x.original_columns();
+                let sql = ::sqlx::AssertSqlSafe(format!("INSERT INTO scan_types ({SCAN_TYPE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"));
+                ::sqlx::query(sql)
+                    .bind(&x.rule.code).bind(x.revision).bind(&x.rule.name).bind(i64::from(x.rule.min_dpi)).bind(x.colour_str())
+                    .bind(i64::from(x.rule.deadline_days)).bind(original).bind(keep_years).bind(x.retired).bind(x.edited_by.as_str())
+                    .bind(x.edited_at.as_micros()).bind(x.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn scan_types(&mut self, code: Option<&str>) -> $crate::error::Result<Vec<$crate::scan::ScanTypeRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {SCAN_TYPE_COLS} FROM scan_types WHERE CAST($1 AS TEXT) IS NULL OR code = $1 ORDER BY code, revision"));
+                ::sqlx::query(sql).bind(code)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::scan_type).collect()
+            }
+
+            async fn insert_scan_item(&mut self, x: &$crate::scan::ScanItemRecord) -> $crate::error::Result<()> {
+                let sql = ::sqlx::AssertSqlSafe(format!("INSERT INTO scan_items ({SCAN_ITEM_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"));
+                ::sqlx::query(sql)
+                    .bind(&x.id).bind(x.patient_id.as_str()).bind(&x.type_code).bind(x.type_revision).bind(&x.paper_date).bind(&x.due_date)
+                    .bind(x.registered_by.as_str()).bind(x.registered_at.as_micros()).bind(x.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn get_scan_item(&mut self, id: &str) -> $crate::error::Result<Option<$crate::scan::ScanItemRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {SCAN_ITEM_COLS} FROM scan_items WHERE id = $1"));
+                ::sqlx::query(sql).bind(id)
+                    .fetch_optional(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .as_ref().map(sql_rows::scan_item).transpose()
+            }
+
+            async fn scan_items(&mut self, patient_id: Option<&str>, after: &str, limit: i64) -> $crate::error::Result<Vec<$crate::scan::ScanItemRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {SCAN_ITEM_COLS} FROM scan_items WHERE (CAST($1 AS TEXT) IS NULL OR patient_id = $1) AND id > $2 ORDER BY id LIMIT $3"));
+                ::sqlx::query(sql).bind(patient_id).bind(after).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::scan_item).collect()
+            }
+
+            async fn insert_scan_event(&mut self, x: &$crate::scan::ScanEventRecord) -> $crate::error::Result<()> {
+                let sql = ::sqlx::AssertSqlSafe(format!("INSERT INTO scan_events ({SCAN_EVENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"));
+                ::sqlx::query(sql)
+                    .bind(&x.id).bind(&x.item_id).bind(x.kind.as_str()).bind(x.document_id.clone()).bind(x.attachment_id.clone())
+                    .bind($crate::kiroku_core::hash::canonical_json(&x.detail)).bind(x.username.as_str()).bind(x.at.as_micros()).bind(x.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|r| self.count(r))?;
+                Ok(())
+            }
+
+            async fn scan_events(&mut self, item_id: Option<&str>) -> $crate::error::Result<Vec<$crate::scan::ScanEventRecord>> {
+                let sql = ::sqlx::AssertSqlSafe(format!("SELECT {SCAN_EVENT_COLS} FROM scan_events WHERE CAST($1 AS TEXT) IS NULL OR item_id = $1 ORDER BY item_id, at, id"));
+                ::sqlx::query(sql).bind(item_id)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::scan_event).collect()
             }
         }
 

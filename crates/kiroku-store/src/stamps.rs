@@ -55,6 +55,16 @@ pub fn check_item_path(item: &StampItem, imprint: &str) -> Result<(), String> {
         .map_err(|e| format!("its path does not lead to the stamped root: {e}"))
 }
 
+/// Checks that `item` is covered by `stamp`: a file stamp's imprint is the file's own hash, a
+/// batch item's path leads to the batch root.
+pub fn check_item(item: &StampItem, stamp: &StampRecord) -> Result<(), String> {
+    match stamp.kind {
+        crate::records::StampKind::File if item.digest == stamp.imprint && item.batch_size == 1 => Ok(()),
+        crate::records::StampKind::File => Err("the file's token covers another hash".into()),
+        _ => check_item_path(item, &stamp.imprint),
+    }
+}
+
 /// The DER token of a stamp.
 pub fn token_der(stamp: &StampRecord) -> Result<Vec<u8>, String> {
     STANDARD.decode(&stamp.token).map_err(|e| format!("stored token is not base64: {e}"))

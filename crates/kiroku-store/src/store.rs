@@ -317,6 +317,9 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::FactorResets(_) => "factor_resets",
         Reply::AccessReport(_) => "access_report",
         Reply::Governance(_) => "governance",
+        Reply::ScanTypes(_) => "scan_types",
+        Reply::ScanRegister(_) => "scan_register",
+        Reply::ScanEntry(_) => "scan_entry",
     }
 }
 
@@ -361,4 +364,7 @@ into! {
     into_factor_resets => FactorResets(Vec<FactorResetRecord>),
     into_access_report => AccessReport(Box<AccessReport>),
     into_governance => Governance(Box<crate::governance::GovernanceState>),
+    into_scan_types => ScanTypes(Vec<crate::scan::ScanTypeRecord>),
+    into_scan_register => ScanRegister(Box<crate::scan::ScanRegister>),
+    into_scan_entry => ScanEntry(Box<crate::scan::ScanEntry>),
 }

@@ -27,7 +27,8 @@ macro_rules! conformance_tests {
             whole_record_export_is_console_only_and_audited,
             emergency_mode_refuses_changes_and_keeps_reads, location_register_keeps_every_revision,
             webauthn_counters_move_forward_by_events,
-            governance_keeps_profile_and_regulation_revisions);
+            governance_keeps_profile_and_regulation_revisions,
+            scanned_paper_rules_deadlines_and_originals);
     };
     (@each $make:path; $($story:ident),+) => {
         $(
@@ -1110,4 +1111,197 @@ pub async fn governance_keeps_profile_and_regulation_revisions(store: Store) {
     assert_eq!(w.audit(ok(AuditAction::RegulationGenerate)).await.len(), 2);
     assert_eq!(w.audit(ok(AuditAction::RegulationApprove)).await[0].user.as_deref(), Some("admin.two"));
     assert_clean(&w.store).await;
+}
+
+/// Scanned paper (T2-5.x): a type's rule refuses a file that does not meet it, with the reason; a
+/// late scan needs a reason and is listed as overdue, like paper received and not scanned in time;
+/// an original may be disposed of only by a scanning officer other than the scanner, and only
+/// once the file is signed and timestamped. Every row is a leaf and verify finds nothing.
+pub async fn scanned_paper_rules_deadlines_and_originals(store: Store) {
+    use crate::scan::{NewScan, OriginalAction};
+    use kiroku_core::scan::{ColourMode, OriginalHandling, ScanRule, WorkCalendar, inspect, sample_png};
+    let w = World::new(store).await;
+    let officer = actor("scan.mori", Role::ScanOfficer);
+    let officer2 = actor("scan.abe", Role::ScanOfficer);
+    for a in [&officer, &officer2] {
+        w.store
+            .execute(Command::CreateUser { actor: w.admin.clone(), user: user(a.username.as_str(), Role::ScanOfficer) })
+            .await
+            .expect("user");
+    }
+    let rule = ScanRule {
+        code: "ecg".into(),
+        name: "心電図".into(),
+        min_dpi: 300,
+        colour: ColourMode::Colour,
+        deadline_days: 2,
+        original: OriginalHandling::Dispose,
+    };
+    let denied = w.store.execute(Command::SaveScanType { actor: w.clerk.clone(), rule: rule.clone(), retired: false }).await;
+    assert!(matches!(denied, Err(StoreError::Denied(_))), "only the scanning officer sets rules: {denied:?}");
+    w.store.execute(Command::SaveScanType { actor: officer.clone(), rule: rule.clone(), retired: false }).await.expect("type");
+    let cal = WorkCalendar::default();
+    let today = kiroku_core::scan::format_date(kiroku_core::scan::jst_date(Timestamp::now()));
+    let scan = |bytes: Vec<u8>, paper_date: &str, late_reason: Option<&str>| {
+        let hash = kiroku_core::ContentHash::of_bytes(&bytes).to_hex();
+        NewScan {
+            patient_id: w.patient.clone(),
+            item_id: None,
+            type_code: "ecg".into(),
+            paper_date: paper_date.into(),
+            late_reason: late_reason.map(str::to_string),
+            attachment_id: uuid::Uuid::now_v7().to_string(),
+            name: "ecg.png".into(),
+            size: bytes.len() as i64,
+            blob_hash: hash,
+            facts: inspect(&bytes),
+        }
+    };
+    let add = |s: NewScan, by: &Actor| w.store.execute(Command::AddScan { actor: by.clone(), scan: Box::new(s), calendar: cal.clone() });
+    // Refused files: too low a resolution, greyscale for a colour type, not an image at all.
+    for (bytes, expect) in [
+        (sample_png(true, 1240, 1754, 150), "150 dpi"),
+        (sample_png(false, 2480, 3508, 300), "グレースケール"),
+        (b"GIF89a not a scan".to_vec(), "PDF・PNG・JPEG・TIFF"),
+    ] {
+        let r = add(scan(bytes, &today, None), &w.clerk).await;
+        assert!(matches!(&r, Err(StoreError::Invalid(e)) if e.to_string().contains(expect)), "{expect}: {r:?}");
+    }
+    // A paper from a month ago is late: refused without a reason, taken with one.
+    let old = kiroku_core::scan::format_date(kiroku_core::scan::jst_date(Timestamp::now()) - time::Duration::days(30));
+    let page = sample_png(true, 2480, 3508, 300);
+    let r = add(scan(page.clone(), &old, None), &w.clerk).await;
+    assert!(matches!(&r, Err(StoreError::Invalid(e)) if e.to_string().contains("late_reason")), "{r:?}");
+    let late =
+        add(scan(page.clone(), &old, Some("担当者不在のため")), &w.clerk).await.expect("late scan").into_scan_entry().expect("entry");
+    assert!(late.overdue && late.state == "scanned", "{late:?}");
+    assert_eq!(late.late_reason.as_deref(), Some("担当者不在のため"));
+    let on_time =
+        add(scan(sample_png(true, 2480, 3508, 400), &today, None), &w.clerk).await.expect("scan").into_scan_entry().expect("entry");
+    assert!(!on_time.overdue);
+    // Paper received a week ago and still not scanned is overdue too.
+    let week = kiroku_core::scan::format_date(kiroku_core::scan::jst_date(Timestamp::now()) - time::Duration::days(7));
+    let waiting = w
+        .store
+        .execute(Command::ReceivePaper {
+            actor: w.nurse.clone(),
+            patient_id: w.patient.clone(),
+            type_code: "ecg".into(),
+            paper_date: week,
+            calendar: cal.clone(),
+        })
+        .await
+        .expect("receive")
+        .into_scan_entry()
+        .expect("entry");
+    assert!(waiting.overdue && waiting.state == "received");
+    let register = w
+        .store
+        .execute(Command::ScanRegister { actor: w.doctor.clone(), patient_id: None, calendar: cal.clone() })
+        .await
+        .expect("register")
+        .into_scan_register()
+        .expect("register");
+    let overdue: Vec<_> = register.entries.iter().filter(|e| e.overdue).map(|e| e.item.id.clone()).collect();
+    assert_eq!(overdue.len(), 2, "{overdue:?}");
+    assert!(overdue.contains(&late.item.id) && overdue.contains(&waiting.item.id));
+
+    // Disposal: not before signature and timestamp, never by the scanner, by another officer then.
+    let dispose = |by: &Actor| {
+        w.store.execute(Command::RecordOriginal {
+            actor: by.clone(),
+            item_id: on_time.item.id.clone(),
+            action: OriginalAction::Dispose { note: "確認済み".into() },
+            calendar: cal.clone(),
+        })
+    };
+    let r = dispose(&officer).await;
+    assert!(matches!(&r, Err(StoreError::Conflict(m)) if m.contains("タイムスタンプ")), "{r:?}");
+    let file = on_time.file.clone().expect("file");
+    let signature = SignatureRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        document_id: file.attachment.document_id.clone(),
+        version: 1,
+        username: officer.username.clone(),
+        signature: "MA==".into(),
+        signer: "CN=Test".into(),
+        certificate_serial: "01".into(),
+        certificate_not_after: Timestamp::now(),
+        hc_roles: Vec::new(),
+        content_hash: file.attachment.blob_hash.clone(),
+        signature_hash: "00".repeat(32),
+        signed_at: Timestamp::now(),
+        seq: 0,
+        attachment_id: Some(file.attachment.id.clone()),
+    };
+    let wrong = SignatureRecord { content_hash: "ab".repeat(32), ..signature.clone() };
+    let r = w.store.execute(Command::AddSignature { actor: officer.clone(), signature: wrong, evidence: Vec::new() }).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "a file's signature covers the file: {r:?}");
+    w.store.execute(Command::AddSignature { actor: officer.clone(), signature, evidence: Vec::new() }).await.expect("file signature");
+    let stamp_id = uuid::Uuid::now_v7().to_string();
+    let stamp = StampRecord {
+        id: stamp_id.clone(),
+        kind: StampKind::File,
+        renews: None,
+        imprint: file.attachment.blob_hash.clone(),
+        token: "MA==".into(),
+        gen_time: Timestamp::now(),
+        tsa: "CN=TSA".into(),
+        tsa_not_after: Timestamp::now(),
+        tsa_url: "http://tsa".into(),
+        seq: 0,
+    };
+    let item = StampItem {
+        item_kind: "attachment".into(),
+        ref_id: file.attachment.id.clone(),
+        ref_version: 0,
+        stamp_id,
+        digest: file.attachment.blob_hash.clone(),
+        leaf_index: 0,
+        batch_size: 1,
+        path: Vec::new(),
+        seq: 0,
+    };
+    w.store.execute(Command::RecordStamp { stamp, items: vec![item], evidence: Vec::new() }).await.expect("file stamp");
+    let r = dispose(&w.clerk).await;
+    assert!(matches!(r, Err(StoreError::Denied(_))), "{r:?}");
+    // The officer scans one too: they may not approve disposing of their own scan.
+    let own = add(scan(sample_png(true, 2480, 3508, 300), &today, None), &officer).await.expect("scan").into_scan_entry().expect("entry");
+    let r = w
+        .store
+        .execute(Command::RecordOriginal {
+            actor: officer.clone(),
+            item_id: own.item.id.clone(),
+            action: OriginalAction::Dispose { note: String::new() },
+            calendar: cal.clone(),
+        })
+        .await;
+    assert!(matches!(&r, Err(StoreError::Conflict(m)) if m.contains("other than the person who scanned")), "{r:?}");
+    let done = dispose(&officer2).await.expect("disposal approved").into_scan_entry().expect("entry");
+    assert_eq!(done.state, "disposed");
+    let r = dispose(&officer2).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "once only: {r:?}");
+    let kept = w
+        .store
+        .execute(Command::RecordOriginal {
+            actor: w.clerk.clone(),
+            item_id: late.item.id.clone(),
+            action: OriginalAction::Keep { location: "本館地下 書庫B 棚3".into() },
+            calendar: cal.clone(),
+        })
+        .await
+        .expect("kept")
+        .into_scan_entry()
+        .expect("entry");
+    assert_eq!(kept.state, "kept");
+    let events = w
+        .audit(AuditFilter { action: Some(AuditAction::ScanOriginalDispose), outcome: Some(Outcome::Success), ..AuditFilter::default() })
+        .await;
+    assert_eq!(events.len(), 1, "the approval is audited");
+    assert_eq!(events[0].user.as_deref(), Some("scan.abe"));
+
+    let report =
+        crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, None, &|_, _| {}).await.expect("verify");
+    let unexpected: Vec<_> = report.findings.iter().filter(|f| !matches!(f, crate::verify::Finding::StampInvalid { .. })).collect();
+    assert!(unexpected.is_empty(), "{unexpected:?}");
 }

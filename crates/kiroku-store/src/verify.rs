@@ -313,6 +313,7 @@ pub async fn verify_with(
     }
     verify_evidence(tx.as_mut(), &mut expected, &version_hashes, stamps, &mut report).await?;
     verify_governance(tx.as_mut(), &mut expected, &mut report).await?;
+    verify_scans(tx.as_mut(), &mut expected).await?;
     verify_log(tx.as_mut(), expected, log_key, &mut report, progress).await?;
     tx.rollback().await?;
     Ok(report)
@@ -402,7 +403,7 @@ async fn verify_evidence(
                         .push(Finding::StampItemMismatch { object: object.clone(), reason: "the stamped hash is not the file's".into() });
                 }
             }
-            if let Err(reason) = stamps::check_item_path(&item, &stamp.imprint) {
+            if let Err(reason) = stamps::check_item(&item, stamp) {
                 report.findings.push(Finding::StampItemMismatch { object: object.clone(), reason });
                 continue;
             }
@@ -427,10 +428,23 @@ async fn verify_evidence(
             report.signatures += 1;
             expect(expected, Leaf::Signature(&g));
             let Some(check) = check else { continue };
-            let version = tx.get_version(g.document_id.as_str(), g.version).await?;
             let at = stamp_times.get(&("signature".to_string(), g.id.clone())).map_or(check.at, |t| stamps::to_offset(*t));
             let evidence = tx.list_evidence("signature", &g.id).await?;
-            if let Err(reason) = check_signature(&g, version.as_ref(), &check.signer_anchors, at, &evidence) {
+            let verdict = match &g.attachment_id {
+                // A file's signature is checked against the file's hash; the file itself is
+                // checked against that hash with the other files.
+                Some(att) => match tx.attachment_by_id(att).await? {
+                    Some(a) if a.blob_hash == g.content_hash && a.document_id == g.document_id => {
+                        check_file_signature(&g, &check.signer_anchors, at, &evidence).map(|_| ())
+                    }
+                    _ => Err("the signed file is missing or is not the one signed".to_string()),
+                },
+                None => {
+                    let version = tx.get_version(g.document_id.as_str(), g.version).await?;
+                    check_signature(&g, version.as_ref(), &check.signer_anchors, at, &evidence).map(|_| ())
+                }
+            };
+            if let Err(reason) = verdict {
                 report.findings.push(Finding::SignatureInvalid {
                     document_id: g.document_id.to_string(),
                     version: g.version,
@@ -508,6 +522,44 @@ pub fn check_signature(
     let report = kiroku_sign::verify_detached(&der, content.as_bytes(), anchors, at).map_err(|e| e.to_string())?;
     kiroku_sign::revocation::check_path(&report.chain, &revocation_evidence(evidence), at).map_err(|e| e.to_string())?;
     Ok(report)
+}
+
+/// A file's signature against the file's SHA-256 (`content_hash`, the file's content address).
+pub fn check_file_signature(
+    g: &crate::records::SignatureRecord,
+    anchors: &kiroku_sign::TrustAnchors,
+    at: time::OffsetDateTime,
+    evidence: &[crate::records::EvidenceRecord],
+) -> std::result::Result<kiroku_sign::SignatureReport, String> {
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD.decode(&g.signature).map_err(|e| format!("stored signature is not base64: {e}"))?;
+    if stamps::token_hash(&der) != g.signature_hash {
+        return Err("the stored signature is not the one recorded (its hash differs)".into());
+    }
+    let digest = hex::decode(&g.content_hash).map_err(|e| format!("stored file hash is not hex: {e}"))?;
+    let report = kiroku_sign::verify_detached_digest(&der, &digest, anchors, at).map_err(|e| e.to_string())?;
+    kiroku_sign::revocation::check_path(&report.chain, &revocation_evidence(evidence), at).map_err(|e| e.to_string())?;
+    Ok(report)
+}
+
+/// Pass 4c: the scanned-paper rows (schema 15) are leaves like every other row of history.
+async fn verify_scans(tx: &mut dyn Tx, expected: &mut Expected) -> Result<()> {
+    for t in tx.scan_types(None).await? {
+        expect(expected, Leaf::ScanType(&t));
+    }
+    let mut after = String::new();
+    loop {
+        let page = tx.scan_items(None, &after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        for item in &page {
+            expect(expected, Leaf::ScanItem(item));
+        }
+    }
+    for e in tx.scan_events(None).await? {
+        expect(expected, Leaf::ScanEvent(&e));
+    }
+    Ok(())
 }
 
 /// (kind, id, version, attestation kind) of a row of history.

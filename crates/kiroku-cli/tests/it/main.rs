@@ -15,6 +15,7 @@ mod identity;
 mod log;
 mod offline_export;
 mod operations;
+mod scan;
 mod sessions;
 mod story;
 mod tamper;

@@ -201,6 +201,24 @@ pub async fn upload(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let id = document_id(&raw)?;
     kiroku_core::document::validate_attachment_name(&q.name)?;
+    let (stored, media_type) = store_body(&state, request).await?;
+    let command = Command::AddAttachment {
+        actor: auth.actor,
+        id,
+        attachment_id: uuid::Uuid::now_v7().to_string(),
+        name: q.name,
+        media_type,
+        size: stored.size as i64,
+        blob_hash: stored.hash,
+    };
+    let attachment = state.store.execute(command).await?.into_attachment()?;
+    state.metrics.writes.fetch_add(1, Relaxed);
+    Ok((StatusCode::CREATED, Json(json!(attachment))))
+}
+
+/// Streams a request body into the file store (the one way files enter kiroku) and answers the
+/// stored file and the media type the request declared.
+pub async fn store_body(state: &AppState, request: Request) -> ApiResult<(kiroku_blob::Stored, String)> {
     let limit = state.settings.max_upload_bytes;
     let headers = request.headers();
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
@@ -222,18 +240,7 @@ pub async fn upload(
     })
     .await
     .map_err(|_| ApiError::internal())??;
-    let command = Command::AddAttachment {
-        actor: auth.actor,
-        id,
-        attachment_id: uuid::Uuid::now_v7().to_string(),
-        name: q.name,
-        media_type,
-        size: stored.size as i64,
-        blob_hash: stored.hash,
-    };
-    let attachment = state.store.execute(command).await?.into_attachment()?;
-    state.metrics.writes.fetch_add(1, Relaxed);
-    Ok((StatusCode::CREATED, Json(json!(attachment))))
+    Ok((stored, media_type))
 }
 
 pub async fn download(

@@ -14,6 +14,7 @@ pub mod operations;
 mod ops;
 pub mod patients;
 mod review;
+pub mod scan;
 pub mod signatures;
 pub mod users;
 pub mod webauthn;
@@ -113,6 +114,14 @@ pub fn router(state: AppState) -> Router {
         .route("/governance/oscal/assessment-results.json", get(checklist::oscal_results))
         .route("/governance/disclosure", get(checklist::disclosure))
         .route("/governance/split", get(checklist::split))
+        .route("/documents/{id}/attachments/{attachment_id}/signatures", post(signatures::sign_file))
+        .route("/scan/types", get(scan::types))
+        .route("/scan/types/{code}", axum::routing::put(scan::save_type))
+        .route("/scan/register", get(scan::list))
+        .route("/scan/overdue", get(scan::overdue))
+        .route("/scan/items/{id}/original", post(scan::original))
+        .route("/patients/{patient_id}/scan/papers", post(scan::receive))
+        .route("/patients/{patient_id}/scans", post(scan::upload))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .route_layer(middleware::from_fn_with_state(state.clone(), refuse_changes_in_emergency));
     Router::new()

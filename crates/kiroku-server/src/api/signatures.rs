@@ -111,20 +111,43 @@ pub async fn sign(
 
 /// Makes (or takes) the signature, verifies it against the configured anchors and stores it.
 pub async fn sign_version(state: &AppState, auth: &Authenticated, view: &DocumentView, req: SignRequest) -> ApiResult<SignatureRecord> {
+    let target =
+        SignTarget { document_id: view.id.clone(), version: view.version, content_hash: view.content_hash.clone(), attachment_id: None };
+    sign_bytes(state, auth, &signed_bytes(view), target, req).await
+}
+
+/// What a signature is recorded against: a version, or one of its files.
+pub struct SignTarget {
+    pub document_id: kiroku_core::DocumentId,
+    pub version: i64,
+    /// The version's content hash, or the file's SHA-256.
+    pub content_hash: String,
+    pub attachment_id: Option<String>,
+}
+
+/// The one way a signature is made or taken: with the signer's key (PKCS#8 or PKCS#12) sent for
+/// this request only, or made elsewhere; verified over `content` against `[signing]
+/// trust_anchors`, its revocation checked, and stored with its evidence.
+pub async fn sign_bytes(
+    state: &AppState,
+    auth: &Authenticated,
+    content: &[u8],
+    target: SignTarget,
+    req: SignRequest,
+) -> ApiResult<SignatureRecord> {
     if state.settings.signer_anchors.is_empty() {
         return Err(ApiError::conflict("signing is not configured: set [signing] trust_anchors to the CA certificates of the signers"));
     }
-    let content = signed_bytes(view);
     let sign_with = |signer: kiroku_sign::SoftwareSigner, field: &'static str| {
-        kiroku_sign::sign_detached(&content, &signer, time::OffsetDateTime::now_utc())
+        kiroku_sign::sign_detached(content, &signer, time::OffsetDateTime::now_utc())
             .map_err(|e| ApiError::validation(field, format!("{} ({})", e, e.code())))
     };
     if let Some(pin) = req.pkcs11_pin {
         if req.signature.is_some() || req.private_key_pem.is_some() || req.certificate_pem.is_some() || req.pkcs12.is_some() {
             return Err(ApiError::validation("pkcs11_pin", "send pkcs11_pin alone"));
         }
-        let der = sign_on_token(state, content.clone(), pin).await?;
-        return store_signature(state, auth, view, &content, der).await;
+        let der = sign_on_token(state, content.to_vec(), pin).await?;
+        return store_signature(state, auth, target, content, der).await;
     }
     let der = match (req.signature, req.private_key_pem, req.certificate_pem, req.pkcs12, req.pkcs12_password) {
         (Some(b64), None, None, None, None) => {
@@ -148,7 +171,7 @@ pub async fn sign_version(state: &AppState, auth: &Authenticated, view: &Documen
             ));
         }
     };
-    store_signature(state, auth, view, &content, der).await
+    store_signature(state, auth, target, content, der).await
 }
 
 /// One token session at a time: a PKCS#11 module is initialised once per process.
@@ -178,7 +201,7 @@ async fn sign_on_token(state: &AppState, content: Vec<u8>, pin: String) -> ApiRe
 async fn store_signature(
     state: &AppState,
     auth: &Authenticated,
-    view: &DocumentView,
+    target: SignTarget,
     content: &[u8],
     der: Vec<u8>,
 ) -> ApiResult<SignatureRecord> {
@@ -198,21 +221,65 @@ async fn store_signature(
     }
     let record = SignatureRecord {
         id,
-        document_id: view.id.clone(),
-        version: view.version,
+        document_id: target.document_id,
+        version: target.version,
         username: auth.actor.username.clone(),
         signature: STANDARD.encode(&der),
         signer: report.signer.subject.clone(),
         certificate_serial: report.signer.serial.clone(),
         certificate_not_after: kiroku_store::stamps::from_offset(report.signer.not_after),
         hc_roles: report.signer.hc_roles.clone(),
-        content_hash: view.content_hash.clone(),
+        content_hash: target.content_hash,
         signature_hash: kiroku_store::stamps::token_hash(&der),
         signed_at: kiroku_core::Timestamp::now(),
         seq: 0,
+        attachment_id: target.attachment_id,
     };
     let command = Command::AddSignature { actor: auth.actor.clone(), signature: record, evidence: gathered.records };
     Ok(*state.store.execute(command).await?.into_signature()?)
+}
+
+/// `POST /documents/{id}/attachments/{attachment_id}/signatures`: signs a file of a confirmed
+/// version (a scanned page) over its exact bytes, so the signature verifies with the file alone.
+pub async fn sign_file(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((raw, attachment_id)): Path<(String, String)>,
+    ApiJson(req): ApiJson<SignRequest>,
+) -> ApiResult<Response> {
+    let id = document_id(&raw)?;
+    if attachment_id.len() > 64 {
+        return Err(ApiError::not_found("attachment"));
+    }
+    let att = state
+        .store
+        .execute(Command::ReadAttachment { actor: auth.actor.clone(), id: id.clone(), attachment_id })
+        .await?
+        .into_attachment()?;
+    state.metrics.audited_reads.fetch_add(1, Relaxed);
+    let bytes = read_file(&state, &att.blob_hash).await?;
+    let target =
+        SignTarget { document_id: id, version: att.version, content_hash: att.blob_hash.clone(), attachment_id: Some(att.id.clone()) };
+    let record = sign_bytes(&state, &auth, &bytes, target, req).await?;
+    state.metrics.writes.fetch_add(1, Relaxed);
+    Ok((StatusCode::CREATED, Json(signature_json(&record, None))).into_response())
+}
+
+/// A stored file's bytes, re-hashed on the way: a file altered behind kiroku's back is refused.
+pub async fn read_file(state: &AppState, hash: &str) -> ApiResult<Vec<u8>> {
+    let file = state.blobs.open_blob(hash)?;
+    let bytes = tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes).map(|_| bytes)
+    })
+    .await
+    .map_err(|_| ApiError::internal())?
+    .map_err(|_| ApiError::internal())?;
+    if kiroku_core::ContentHash::of_bytes(&bytes).to_hex() != hash {
+        return Err(ApiError::conflict("the stored file does not match its hash; run kiroku verify"));
+    }
+    Ok(bytes)
 }
 
 /// A signature with its verification now: valid, or the reason it is not.
@@ -222,6 +289,9 @@ pub fn signature_json(g: &SignatureRecord, verdict: Option<Result<(), String>>) 
         "certificate_serial": g.certificate_serial, "certificate_not_after": g.certificate_not_after, "hc_roles": g.hc_roles,
         "content_hash": g.content_hash, "signed_at": g.signed_at, "signature": g.signature,
     });
+    if let Some(att) = &g.attachment_id {
+        v["attachment_id"] = json!(att);
+    }
     if let Some(verdict) = verdict {
         v["valid"] = json!(verdict.is_ok());
         v["reason"] = json!(verdict.err());
@@ -235,7 +305,7 @@ pub async fn verified_signatures(state: &AppState, view: &DocumentView) -> ApiRe
     let all = state.store.signatures(view.id.as_str()).await?;
     let chains = state.store.stamp_chains().await?;
     let mut out = Vec::new();
-    for g in all.into_iter().filter(|g| g.version == view.version) {
+    for g in all.into_iter().filter(|g| g.version == view.version && g.attachment_id.is_none()) {
         let item = state.store.stamp_item("signature", &g.id, 0).await?;
         let at = item
             .and_then(|i| chains.get(&i.stamp_id).map(|s| kiroku_store::stamps::to_offset(s.gen_time)))

@@ -71,6 +71,7 @@ impl Lang {
                 Role::Clerk => "Medical clerk",
                 Role::Admin => "System administrator",
                 Role::Auditor => "Audit officer",
+                Role::ScanOfficer => "Scanning officer",
             },
         }
     }
