@@ -33,6 +33,52 @@ pub struct Config {
     /// How many days old the compliance checklist's evidence may be.
     pub checklist: kiroku_governance::checklist::Thresholds,
     pub scan: ScanConfig,
+    pub governance: GovernanceConfig,
+}
+
+/// Intervals of the periodic duties (days; 0: not tracked) shown on /governance/duties.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GovernanceConfig {
+    pub access_review_days: i64,
+    pub restore_drill_days: i64,
+    pub training_days: i64,
+    pub internal_audit_days: i64,
+    pub bcp_drill_days: i64,
+    pub inventory_check_days: i64,
+    pub contract_review_days: i64,
+    pub remind_days: i64,
+}
+
+impl Default for GovernanceConfig {
+    fn default() -> Self {
+        let d = kiroku_core::ledgers::DutyIntervals::default();
+        GovernanceConfig {
+            access_review_days: d.access_review_days,
+            restore_drill_days: d.restore_drill_days,
+            training_days: d.training_days,
+            internal_audit_days: d.internal_audit_days,
+            bcp_drill_days: d.bcp_drill_days,
+            inventory_check_days: d.inventory_check_days,
+            contract_review_days: d.contract_review_days,
+            remind_days: d.remind_days,
+        }
+    }
+}
+
+impl GovernanceConfig {
+    fn intervals(&self) -> kiroku_core::ledgers::DutyIntervals {
+        kiroku_core::ledgers::DutyIntervals {
+            access_review_days: self.access_review_days,
+            restore_drill_days: self.restore_drill_days,
+            training_days: self.training_days,
+            internal_audit_days: self.internal_audit_days,
+            bcp_drill_days: self.bcp_drill_days,
+            inventory_check_days: self.inventory_check_days,
+            contract_review_days: self.contract_review_days,
+            remind_days: self.remind_days,
+        }
+    }
 }
 
 /// Scanned paper: the facility's holidays, which scanning deadlines skip like weekends.
@@ -546,6 +592,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             checklist: kiroku_governance::checklist::Thresholds::default(),
             scan: ScanConfig::default(),
+            governance: GovernanceConfig::default(),
         }
     }
 }
@@ -644,6 +691,11 @@ impl Config {
         }
         self.checklist.validate().map_err(anyhow::Error::msg)?;
         self.scan.calendar()?;
+        let g = self.governance.intervals();
+        let days = [g.access_review_days, g.restore_drill_days, g.training_days, g.internal_audit_days, g.bcp_drill_days];
+        if days.iter().chain([g.inventory_check_days, g.contract_review_days, g.remind_days].iter()).any(|d| !(0..=3660).contains(d)) {
+            bail!("governance: every interval must be between 0 and 3660 days");
+        }
         if self.emergency.contact.chars().count() > 200 {
             bail!("emergency.contact must be at most 200 characters");
         }
@@ -688,6 +740,7 @@ impl Config {
             health_check_interval_secs: self.emergency.check_interval_seconds,
             min_free_bytes: self.emergency.min_free_mib.saturating_mul(1024 * 1024),
             emergency_contact: self.emergency.contact.clone(),
+            duties: self.governance.intervals(),
             response_targets: kiroku_server::timing::Targets {
                 chart_ms: self.response_time.chart_ms,
                 document_ms: self.response_time.document_ms,

@@ -154,6 +154,9 @@ pub enum Denied {
     Scope { permission: Permission },
     #[error("information of class {class} is outside this account's scope (work order or API token)")]
     ScopeClass { class: InfoClass },
+    /// An approval or confirmation must come from someone other than the person who entered it.
+    #[error("an approval must be given by someone other than the person who entered it")]
+    OwnEntry,
 }
 
 /// What a maintenance account (its work order) or an API token may do: a set of permissions and

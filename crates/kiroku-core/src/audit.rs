@@ -98,6 +98,13 @@ actions! {
     ScanRegisterRead = "scan_register_read" / "スキャン台帳の参照",
     ScanOriginalKeep = "scan_original_keep" / "原本の保管記録",
     ScanOriginalDispose = "scan_original_dispose" / "原本廃棄の承認",
+    LedgerRead = "ledger_read" / "台帳の参照",
+    LedgerCreate = "ledger_create" / "台帳の記録",
+    LedgerRevise = "ledger_revise" / "台帳の修正（新版）",
+    LedgerApprove = "ledger_approve" / "台帳の承認・確認",
+    LedgerEvent = "ledger_event" / "台帳の経過記録",
+    LedgerAttachmentAdd = "ledger_attachment_add" / "台帳への添付",
+    LedgerAttachmentRead = "ledger_attachment_read" / "台帳の添付ファイルの参照",
 }
 
 /// How an attempt ended.

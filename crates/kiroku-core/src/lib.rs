@@ -7,6 +7,7 @@ pub mod document;
 pub mod hash;
 pub mod identity;
 pub mod ids;
+pub mod ledgers;
 pub mod maintenance;
 pub mod patient;
 pub mod scan;

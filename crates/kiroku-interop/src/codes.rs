@@ -136,6 +136,11 @@ pub fn codes_of(action: AuditAction) -> EventCodes {
         A::ScanPaperReceive | A::ScanAdd => on_record(create, "C"),
         A::ScanOriginalKeep | A::ScanOriginalDispose => on_record(update, "U"),
         A::ScanRegisterRead => on_record(search, "E"),
+        // Ledgers (台帳) are the facility's operational records, not patient records: like the
+        // location register, reading them is a query and writing them an application activity.
+        A::LedgerRead | A::LedgerAttachmentRead => EventCodes { dicom_event: QUERY, ..on_record(read, "R") },
+        A::LedgerCreate | A::LedgerAttachmentAdd => security(dcm("110100", "Application Activity"), None, "C"),
+        A::LedgerRevise | A::LedgerApprove | A::LedgerEvent => security(dcm("110100", "Application Activity"), None, "U"),
     }
 }
 

@@ -268,7 +268,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(d) => d.into(),
             // A restricted class answers like an unknown document: its existence is not revealed.
             StoreError::Denied(Denied::Class { .. } | Denied::ScopeClass { .. }) => ApiError::not_found("document"),
-            StoreError::Denied(d @ (Denied::Permission { .. } | Denied::ConsoleOnly | Denied::Scope { .. })) => {
+            StoreError::Denied(d @ (Denied::Permission { .. } | Denied::ConsoleOnly | Denied::Scope { .. } | Denied::OwnEntry)) => {
                 ApiError::forbidden(d.to_string())
             }
             StoreError::NotFound(what) => ApiError::not_found(what),

@@ -544,6 +544,88 @@ pub const OPERATIONS: &[Operation] = &[
         None,
         true,
     ),
+    op("get", "/api/v1/governance/ledgers", "The ledgers (台帳) with their fields and workflow (governance.read)", None, 200, None, true),
+    op(
+        "get",
+        "/api/v1/governance/ledgers/{kind}",
+        "A ledger's entries, newest first: status, from, to (YYYY-MM-DD), cursor, limit (governance.read; audited)",
+        None,
+        200,
+        Some("LedgerPage"),
+        true,
+    ),
+    op(
+        "post",
+        "/api/v1/governance/ledgers/{kind}",
+        "Record an entry (governance.manage)",
+        Some("LedgerInput"),
+        201,
+        Some("LedgerEntry"),
+        true,
+    ),
+    op(
+        "get",
+        "/api/v1/governance/ledgers/{kind}/{id}",
+        "An entry with every revision, event and file (governance.read)",
+        None,
+        200,
+        Some("LedgerEntry"),
+        true,
+    ),
+    op(
+        "put",
+        "/api/v1/governance/ledgers/{kind}/{id}",
+        "Revise an entry: a new revision, the old ones kept; an approval must be given again (governance.manage)",
+        Some("LedgerInput"),
+        200,
+        Some("LedgerEntry"),
+        true,
+    ),
+    op(
+        "post",
+        "/api/v1/governance/ledgers/{kind}/{id}/approve",
+        "Approve or confirm the current revision; not by who entered it (governance.manage)",
+        Some("LedgerNote"),
+        200,
+        Some("LedgerEntry"),
+        true,
+    ),
+    op(
+        "post",
+        "/api/v1/governance/ledgers/{kind}/{id}/events",
+        "Close an entry (return, exit, resolved…), add a note, or report loss/theft (governance.manage)",
+        Some("LedgerEvent"),
+        200,
+        Some("LedgerEntry"),
+        true,
+    ),
+    op(
+        "post",
+        "/api/v1/governance/ledgers/{kind}/{id}/attachments",
+        "Attach a file (raw body, ?name=) such as a disposal certificate (governance.manage)",
+        None,
+        201,
+        None,
+        true,
+    ),
+    op(
+        "get",
+        "/api/v1/governance/ledgers/{kind}/{id}/attachments/{attachment_id}",
+        "An attached file (governance.read; audited)",
+        None,
+        200,
+        None,
+        true,
+    ),
+    op(
+        "get",
+        "/api/v1/governance/duties",
+        "Periodic duties with last completion, due date, reminders and overdue ones; per-staff training (governance.read)",
+        None,
+        200,
+        None,
+        true,
+    ),
     op("get", "/healthz", "Health", None, 200, None, false),
     op("get", "/metrics", "Prometheus metrics", None, 200, None, false),
     op("get", "/api/openapi.json", "This document", None, 200, None, false),
@@ -592,6 +674,27 @@ fn schemas() -> Value {
             "outcome": { "type": "string", "enum": ["success", "denied", "failed"] }, "client_addr": { "type": ["string", "null"] }, "detail": { "type": ["string", "null"] } } },
         "AuditPage": { "type": "object", "required": ["events", "next_cursor"], "properties": {
             "events": { "type": "array", "items": { "$ref": "#/components/schemas/AuditEvent" } }, "next_cursor": { "type": ["integer", "null"] } } }
+    })
+}
+
+/// Schemas of the ledgers (台帳). The fields of each ledger are listed by GET /api/v1/governance/ledgers.
+fn ledger_schemas() -> Value {
+    let text = json!({ "type": "string" });
+    let status = json!({ "type": "string", "enum": ["open", "pending_approval", "approved", "loss_reported", "closed"] });
+    json!({
+        "LedgerInput": { "type": "object", "additionalProperties": false, "required": ["fields"], "properties": {
+            "fields": { "type": "object", "description": "the ledger's fields by name (see GET /api/v1/governance/ledgers)" },
+            "revision": { "type": "integer", "description": "for a revision: the revision last seen (409 when stale)" } } },
+        "LedgerNote": { "type": "object", "additionalProperties": false, "properties": { "note": text } },
+        "LedgerEvent": { "type": "object", "additionalProperties": false, "required": ["event"], "properties": {
+            "event": { "type": "string", "enum": ["close", "note", "loss_reported"] }, "note": text } },
+        "LedgerEntry": { "type": "object", "required": ["id", "kind", "status", "current"], "properties": {
+            "id": text, "kind": text, "status": status, "entered_by": text,
+            "current": { "type": "object", "properties": { "revision": { "type": "integer" }, "fields": { "type": "object" }, "content_hash": text,
+                "entered_by": text, "entered_at": text, "entry_date": { "type": ["string", "null"] } } },
+            "events": { "type": "array" }, "attachments": { "type": "array" }, "revisions": { "type": "array" } } },
+        "LedgerPage": { "type": "object", "required": ["entries", "next_cursor"], "properties": {
+            "entries": { "type": "array", "items": { "$ref": "#/components/schemas/LedgerEntry" } }, "next_cursor": { "type": ["string", "null"] } } }
     })
 }
 
@@ -670,7 +773,7 @@ pub fn document() -> Value {
         "servers": [{ "url": "/" }],
         "paths": paths,
         "components": {
-            "schemas": merged(merged(schemas(), more_schemas()), checklist_schemas()),
+            "schemas": merged(merged(merged(schemas(), more_schemas()), checklist_schemas()), ledger_schemas()),
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } }
         },
         "security": [{ "bearer": [] }]

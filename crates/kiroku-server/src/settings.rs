@@ -63,6 +63,8 @@ pub struct Settings {
     pub checklist: kiroku_governance::checklist::Thresholds,
     /// Working days for scanning deadlines: weekends and these holidays do not count (T2-5.4).
     pub scan_calendar: kiroku_core::scan::WorkCalendar,
+    /// Intervals of the periodic duties (`[governance]`).
+    pub duties: kiroku_core::ledgers::DutyIntervals,
 }
 
 impl Default for Settings {
@@ -97,6 +99,7 @@ impl Default for Settings {
             client_cert_roles: Vec::new(),
             checklist: kiroku_governance::checklist::Thresholds::default(),
             scan_calendar: kiroku_core::scan::WorkCalendar::default(),
+            duties: kiroku_core::ledgers::DutyIntervals::default(),
         }
     }
 }

@@ -30,6 +30,7 @@ fn migrator() -> Migrator {
         m(7, "signatures and timestamps", include_str!("../migrations/0007_signatures_timestamps.sql")),
         m(9, "break-glass accounts", include_str!("../migrations/0009_break_glass.sql")),
         m(10, "governance regulation", include_str!("../migrations/0010_governance_regulation.sql")),
+        m(11, "governance ledgers", include_str!("../migrations/0011_governance_ledgers.sql")),
         m(13, "identity maintenance", include_str!("../migrations/0013_identity_maintenance.sql")),
         m(14, "webauthn and tls", include_str!("../migrations/0014_webauthn_tls.sql")),
         m(15, "scanned paper", include_str!("../migrations/0015_scan.sql")),

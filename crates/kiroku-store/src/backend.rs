@@ -68,6 +68,30 @@ pub trait Tx: Send {
     async fn insert_regulation_approval(&mut self, row: &crate::governance::ApprovalRecord) -> Result<()>;
     /// Every governance record, each table by revision.
     async fn governance_state(&mut self) -> Result<crate::governance::GovernanceState>;
+    /// Appends a revision of a ledger entry (governance ledgers, schema 11).
+    async fn insert_ledger_revision(&mut self, revision: &crate::governance_ledgers::LedgerRevision) -> Result<()>;
+    async fn insert_ledger_event(&mut self, event: &crate::governance_ledgers::LedgerEvent) -> Result<()>;
+    async fn insert_ledger_attachment(&mut self, attachment: &crate::governance_ledgers::LedgerAttachment) -> Result<()>;
+    /// Every revision of one entry, oldest first.
+    async fn ledger_revisions(&mut self, id: &str) -> Result<Vec<crate::governance_ledgers::LedgerRevision>>;
+    /// Every event of one entry, oldest first.
+    async fn ledger_events(&mut self, id: &str) -> Result<Vec<crate::governance_ledgers::LedgerEvent>>;
+    async fn ledger_attachments(&mut self, id: &str) -> Result<Vec<crate::governance_ledgers::LedgerAttachment>>;
+    /// The newest revision of each entry (of one ledger, or all), newest entry first: ids below
+    /// `before`, the date field within `from..=to` (`YYYY-MM-DD`) when given.
+    async fn ledger_current(
+        &mut self,
+        kind: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<crate::governance_ledgers::LedgerRevision>>;
+    /// Ledger rows in write order after `after_seq` (each table has at most one row per write), for
+    /// verification.
+    async fn scan_ledger_revisions(&mut self, after_seq: i64, limit: i64) -> Result<Vec<crate::governance_ledgers::LedgerRevision>>;
+    async fn scan_ledger_events(&mut self, after_seq: i64, limit: i64) -> Result<Vec<crate::governance_ledgers::LedgerEvent>>;
+    async fn scan_ledger_attachments(&mut self, after_seq: i64, limit: i64) -> Result<Vec<crate::governance_ledgers::LedgerAttachment>>;
     /// Stores the counters at the end of a batch.
     async fn save_head(&mut self, last_seq: i64, last_event: i64, tree_size: i64) -> Result<()>;
     /// Inserts audit events (with their ids) in one statement per thousand.

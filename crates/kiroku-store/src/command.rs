@@ -560,6 +560,60 @@ pub enum Command {
         action: crate::scan::OriginalAction,
         calendar: kiroku_core::scan::WorkCalendar,
     },
+    /// Records a new entry in a ledger (governance.manage); the input is checked against the
+    /// ledger's fields.
+    LedgerCreate {
+        actor: Actor,
+        kind: kiroku_core::ledgers::LedgerKind,
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
+    /// A new revision of an entry (governance.manage); `if_revision` guards against a stale edit.
+    LedgerRevise {
+        actor: Actor,
+        id: String,
+        if_revision: Option<i64>,
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
+    /// An approval, closing, note or loss report on an entry (governance.manage); an approval
+    /// only by someone other than who entered it.
+    LedgerRecordEvent {
+        actor: Actor,
+        id: String,
+        event: kiroku_core::ledgers::EventKind,
+        note: String,
+    },
+    /// A file (already in the blob store) attached to an entry (governance.manage).
+    LedgerAttach {
+        actor: Actor,
+        id: String,
+        attachment_id: String,
+        name: String,
+        media_type: String,
+        size: i64,
+        blob_hash: String,
+    },
+    /// One entry with its whole history (governance.read).
+    LedgerRead {
+        actor: Actor,
+        id: String,
+    },
+    /// A page of entries (governance.read).
+    LedgerList {
+        actor: Actor,
+        query: crate::governance_ledgers::LedgerQuery,
+    },
+    /// An attached file's record, before its bytes are served (governance.read).
+    LedgerReadAttachment {
+        actor: Actor,
+        id: String,
+        attachment_id: String,
+    },
+    /// The periodic duties with reminders and overdue ones, and every account's training
+    /// (governance.read).
+    GovernanceDuties {
+        actor: Actor,
+        intervals: kiroku_core::ledgers::DutyIntervals,
+    },
 }
 
 /// What a command answers.
@@ -606,6 +660,10 @@ pub enum Reply {
     ScanTypes(Vec<crate::scan::ScanTypeRecord>),
     ScanRegister(Box<crate::scan::ScanRegister>),
     ScanEntry(Box<crate::scan::ScanEntry>),
+    LedgerEntry(Box<crate::governance_ledgers::LedgerEntry>),
+    LedgerPage(Box<crate::governance_ledgers::LedgerPage>),
+    LedgerAttachment(Box<crate::governance_ledgers::LedgerAttachment>),
+    Duties(Box<crate::governance_ledgers::DutyReport>),
 }
 
 /// A version as the log proves it: the leaf's bytes, its index, the checkpoint and the audit path.
@@ -675,6 +733,16 @@ impl Command {
             Command::AddScan { actor, scan, .. } => patient(actor, A::ScanAdd, &scan.patient_id),
             Command::RecordOriginal { actor, action: crate::scan::OriginalAction::Keep { .. }, .. } => s(actor, A::ScanOriginalKeep),
             Command::RecordOriginal { actor, .. } => s(actor, A::ScanOriginalDispose),
+            Command::LedgerCreate { actor, .. } => s(actor, A::LedgerCreate),
+            Command::LedgerRevise { actor, .. } => s(actor, A::LedgerRevise),
+            Command::LedgerRecordEvent { actor, event, .. } => {
+                s(actor, if *event == kiroku_core::ledgers::EventKind::Approve { A::LedgerApprove } else { A::LedgerEvent })
+            }
+            Command::LedgerAttach { actor, .. } => s(actor, A::LedgerAttachmentAdd),
+            Command::LedgerRead { actor, .. } | Command::LedgerList { actor, .. } | Command::GovernanceDuties { actor, .. } => {
+                s(actor, A::LedgerRead)
+            }
+            Command::LedgerReadAttachment { actor, .. } => s(actor, A::LedgerAttachmentRead),
             Command::ReadVersionProof { actor, id, version } => Subject { version: Some(*version), ..doc(actor, A::VersionRead, id) },
             Command::AuditReview { actor, .. } => s(actor, A::AuditReview),
             Command::SignOffReview { actor, .. } => s(actor, A::AuditReviewSignoff),
@@ -748,6 +816,7 @@ impl Command {
                 | Command::ReadLocations { .. }
                 | Command::WorkOrderReport { .. }
                 | Command::SignOffWorkOrder { .. }
+                | Command::GovernanceDuties { .. }
         )
     }
 
@@ -780,6 +849,10 @@ impl Command {
                 | Command::ListFactorResets { .. }
                 | Command::AccessReview { .. }
                 | Command::ScanRegister { .. }
+                | Command::LedgerRead { .. }
+                | Command::LedgerList { .. }
+                | Command::LedgerReadAttachment { .. }
+                | Command::GovernanceDuties { .. }
         ) || matches!(self, Command::Governance(g) if g.is_read())
     }
 

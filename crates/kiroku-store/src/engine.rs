@@ -18,6 +18,7 @@ use kiroku_core::identity::SessionStage;
 
 mod scan;
 pub use scan::SCAN_DOC_TYPE;
+mod ledgers;
 
 /// The longest patient search string accepted; longer input is refused rather than truncated.
 pub const MAX_SEARCH_CHARS: usize = 100;
@@ -407,6 +408,14 @@ impl Ctx<'_> {
             }
             Command::AddScan { actor, scan, calendar } => self.add_scan(actor, scan, calendar).await,
             Command::RecordOriginal { actor, item_id, action, calendar } => self.record_original(actor, item_id, action, calendar).await,
+            Command::LedgerCreate { .. }
+            | Command::LedgerRevise { .. }
+            | Command::LedgerRecordEvent { .. }
+            | Command::LedgerAttach { .. }
+            | Command::LedgerRead { .. }
+            | Command::LedgerList { .. }
+            | Command::LedgerReadAttachment { .. }
+            | Command::GovernanceDuties { .. } => self.ledger_command(cmd).await,
             Command::QueryAudit { actor, filter, limit, export } => {
                 self.allow(actor, P::AuditRead)?;
                 let events = self.tx.query_audit(filter, (*limit).clamp(1, 10_000)).await?;

@@ -31,6 +31,9 @@ pub enum Leaf<'a> {
     ScanType(&'a crate::scan::ScanTypeRecord),
     ScanItem(&'a crate::scan::ScanItemRecord),
     ScanEvent(&'a crate::scan::ScanEventRecord),
+    LedgerRevision(&'a crate::governance_ledgers::LedgerRevision),
+    LedgerEvent(&'a crate::governance_ledgers::LedgerEvent),
+    LedgerAttachment(&'a crate::governance_ledgers::LedgerAttachment),
 }
 
 /// The leaf data of the rows of schema 7 (stamps, stamp items, signatures) and 14 (WebAuthn credentials and their events): the row under its
@@ -54,6 +57,9 @@ enum Named<'a, T: Serialize> {
     ScanType(&'a T),
     ScanItem(&'a T),
     ScanEvent(&'a T),
+    LedgerRevision(&'a T),
+    LedgerEvent(&'a T),
+    LedgerAttachment(&'a T),
 }
 
 /// The leaf data of audit events, attestations and attachments: the row under its kind's name.
@@ -103,6 +109,9 @@ impl Leaf<'_> {
             Leaf::ScanType(_) => "scan_type",
             Leaf::ScanItem(_) => "scan_item",
             Leaf::ScanEvent(_) => "scan_event",
+            Leaf::LedgerRevision(_) => "ledger_revision",
+            Leaf::LedgerEvent(_) => "ledger_event",
+            Leaf::LedgerAttachment(_) => "ledger_attachment",
         }
     }
 
@@ -125,6 +134,9 @@ impl Leaf<'_> {
             Leaf::ScanType(t) => (t.rule.code.clone(), Some(t.revision), None),
             Leaf::ScanItem(i) => (i.id.clone(), None, None),
             Leaf::ScanEvent(e) => (e.id.clone(), None, None),
+            Leaf::LedgerRevision(r) => (r.id.clone(), Some(r.revision), None),
+            Leaf::LedgerEvent(e) => (e.entry_id.clone(), Some(e.n), None),
+            Leaf::LedgerAttachment(a) => (a.id.clone(), None, None),
         }
     }
 
@@ -161,6 +173,9 @@ impl Leaf<'_> {
             Leaf::ScanType(t) => canonical_json(&Tagged { leaf: "scan_type", row: Named::ScanType(*t) }),
             Leaf::ScanItem(i) => canonical_json(&Tagged { leaf: "scan_item", row: Named::ScanItem(*i) }),
             Leaf::ScanEvent(e) => canonical_json(&Tagged { leaf: "scan_event", row: Named::ScanEvent(*e) }),
+            Leaf::LedgerRevision(r) => canonical_json(&Tagged { leaf: "ledger_revision", row: Named::LedgerRevision(*r) }),
+            Leaf::LedgerEvent(e) => canonical_json(&Tagged { leaf: "ledger_event", row: Named::LedgerEvent(*e) }),
+            Leaf::LedgerAttachment(a) => canonical_json(&Tagged { leaf: "ledger_attachment", row: Named::LedgerAttachment(*a) }),
         }
     }
 

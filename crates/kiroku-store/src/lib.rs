@@ -13,6 +13,7 @@ pub mod error;
 pub mod evidence;
 pub mod fixity;
 pub mod governance;
+pub mod governance_ledgers;
 pub mod ledger;
 pub mod operations;
 pub mod records;

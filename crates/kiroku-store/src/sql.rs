@@ -331,6 +331,47 @@ macro_rules! sql_tx {
                 }))
             }
 
+            pub fn ledger_revision(row: &DbRow) -> Result<$crate::governance_ledgers::LedgerRevision> {
+                Ok($crate::governance_ledgers::LedgerRevision {
+                    id: s(row, "id")?,
+                    kind: opt("kind", $crate::kiroku_core::ledgers::LedgerKind::parse(&s(row, "kind")?))?,
+                    revision: i(row, "revision")?,
+                    fields: parsed("fields", $crate::serde_json::from_str(&s(row, "fields")?))?,
+                    entry_date: os(row, "entry_date")?,
+                    content_hash: s(row, "content_hash")?,
+                    entered_by: name(row, "entered_by")?,
+                    entered_at: t(row, "entered_at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn ledger_event(row: &DbRow) -> Result<$crate::governance_ledgers::LedgerEvent> {
+                Ok($crate::governance_ledgers::LedgerEvent {
+                    entry_id: s(row, "entry_id")?,
+                    n: i(row, "n")?,
+                    kind: opt("kind", $crate::kiroku_core::ledgers::EventKind::parse(&s(row, "kind")?))?,
+                    revision: i(row, "revision")?,
+                    note: s(row, "note")?,
+                    username: name(row, "username")?,
+                    at: t(row, "at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
+            pub fn ledger_attachment(row: &DbRow) -> Result<$crate::governance_ledgers::LedgerAttachment> {
+                Ok($crate::governance_ledgers::LedgerAttachment {
+                    id: s(row, "id")?,
+                    entry_id: s(row, "entry_id")?,
+                    name: s(row, "name")?,
+                    media_type: s(row, "media_type")?,
+                    size: i(row, "size")?,
+                    blob_hash: s(row, "blob_hash")?,
+                    added_by: name(row, "added_by")?,
+                    added_at: t(row, "added_at")?,
+                    seq: i(row, "seq")?,
+                })
+            }
+
             pub fn location(row: &DbRow) -> Result<$crate::operations::LocationEntry> {
                 Ok($crate::operations::LocationEntry {
                     id: s(row, "id")?,
@@ -613,6 +654,86 @@ macro_rules! sql_tx {
                         approved_at: t(row, "approved_at")?, note: s(row, "note")?, seq: i(row, "seq")?,
                     })).collect::<$crate::error::Result<Vec<_>>>()?;
                 Ok($crate::governance::GovernanceState { profiles, regulations, approvals })
+            }
+
+            async fn insert_ledger_revision(&mut self, r: &$crate::governance_ledgers::LedgerRevision) -> $crate::error::Result<()> {
+                let fields = $crate::kiroku_core::hash::canonical_json(&r.fields);
+                ::sqlx::query("INSERT INTO ledger_revisions (id, revision, kind, fields, entry_date, content_hash, entered_by, entered_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(&r.id).bind(r.revision).bind(r.kind.as_str()).bind(fields).bind(&r.entry_date).bind(&r.content_hash)
+                    .bind(r.entered_by.as_str()).bind(r.entered_at.as_micros()).bind(r.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|x| self.count(x))?;
+                Ok(())
+            }
+
+            async fn insert_ledger_event(&mut self, e: &$crate::governance_ledgers::LedgerEvent) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO ledger_events (entry_id, n, kind, revision, note, username, at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(&e.entry_id).bind(e.n).bind(e.kind.as_str()).bind(e.revision).bind(&e.note).bind(e.username.as_str()).bind(e.at.as_micros()).bind(e.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|x| self.count(x))?;
+                Ok(())
+            }
+
+            async fn insert_ledger_attachment(&mut self, a: &$crate::governance_ledgers::LedgerAttachment) -> $crate::error::Result<()> {
+                ::sqlx::query("INSERT INTO ledger_attachments (id, entry_id, name, media_type, size, blob_hash, added_by, added_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(&a.id).bind(&a.entry_id).bind(&a.name).bind(&a.media_type).bind(a.size).bind(&a.blob_hash)
+                    .bind(a.added_by.as_str()).bind(a.added_at.as_micros()).bind(a.seq)
+                    .execute(&mut *self.tx).await.map_err($crate::StoreError::database).map(|x| self.count(x))?;
+                Ok(())
+            }
+
+            async fn ledger_revisions(&mut self, id: &str) -> $crate::error::Result<Vec<$crate::governance_ledgers::LedgerRevision>> {
+                ::sqlx::query("SELECT id, revision, kind, fields, entry_date, content_hash, entered_by, entered_at, seq FROM ledger_revisions WHERE id = $1 ORDER BY revision")
+                    .bind(id).fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::ledger_revision).collect()
+            }
+
+            async fn ledger_events(&mut self, id: &str) -> $crate::error::Result<Vec<$crate::governance_ledgers::LedgerEvent>> {
+                ::sqlx::query("SELECT entry_id, n, kind, revision, note, username, at, seq FROM ledger_events WHERE entry_id = $1 ORDER BY n")
+                    .bind(id).fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::ledger_event).collect()
+            }
+
+            async fn ledger_attachments(&mut self, id: &str) -> $crate::error::Result<Vec<$crate::governance_ledgers::LedgerAttachment>> {
+                ::sqlx::query("SELECT id, entry_id, name, media_type, size, blob_hash, added_by, added_at, seq FROM ledger_attachments WHERE entry_id = $1 ORDER BY seq")
+                    .bind(id).fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::ledger_attachment).collect()
+            }
+
+            async fn ledger_current(
+                &mut self,
+                kind: Option<&str>,
+                from: Option<&str>,
+                to: Option<&str>,
+                before: Option<&str>,
+                limit: i64,
+            ) -> $crate::error::Result<Vec<$crate::governance_ledgers::LedgerRevision>> {
+                ::sqlx::query("SELECT id, revision, kind, fields, entry_date, content_hash, entered_by, entered_at, seq FROM ledger_revisions r \
+                               WHERE (CAST($1 AS TEXT) IS NULL OR kind = $1) \
+                               AND revision = (SELECT MAX(m.revision) FROM ledger_revisions m WHERE m.id = r.id) \
+                               AND (CAST($2 AS TEXT) IS NULL OR entry_date >= $2) \
+                               AND (CAST($3 AS TEXT) IS NULL OR entry_date <= $3) \
+                               AND (CAST($4 AS TEXT) IS NULL OR id < $4) \
+                               ORDER BY id DESC LIMIT $5")
+                    .bind(kind).bind(from).bind(to).bind(before).bind(limit)
+                    .fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::ledger_revision).collect()
+            }
+
+            async fn scan_ledger_revisions(&mut self, after_seq: i64, limit: i64) -> $crate::error::Result<Vec<$crate::governance_ledgers::LedgerRevision>> {
+                ::sqlx::query("SELECT id, revision, kind, fields, entry_date, content_hash, entered_by, entered_at, seq FROM ledger_revisions WHERE seq > $1 ORDER BY seq LIMIT $2")
+                    .bind(after_seq).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::ledger_revision).collect()
+            }
+
+            async fn scan_ledger_events(&mut self, after_seq: i64, limit: i64) -> $crate::error::Result<Vec<$crate::governance_ledgers::LedgerEvent>> {
+                ::sqlx::query("SELECT entry_id, n, kind, revision, note, username, at, seq FROM ledger_events WHERE seq > $1 ORDER BY seq LIMIT $2")
+                    .bind(after_seq).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::ledger_event).collect()
+            }
+
+            async fn scan_ledger_attachments(&mut self, after_seq: i64, limit: i64) -> $crate::error::Result<Vec<$crate::governance_ledgers::LedgerAttachment>> {
+                ::sqlx::query("SELECT id, entry_id, name, media_type, size, blob_hash, added_by, added_at, seq FROM ledger_attachments WHERE seq > $1 ORDER BY seq LIMIT $2")
+                    .bind(after_seq).bind(limit).fetch_all(&mut *self.tx).await.map_err($crate::StoreError::database)?
+                    .iter().map(sql_rows::ledger_attachment).collect()
             }
 
             async fn tree_size(&mut self) -> $crate::error::Result<i64> {

@@ -320,6 +320,10 @@ fn reply_name(reply: &Reply) -> &'static str {
         Reply::ScanTypes(_) => "scan_types",
         Reply::ScanRegister(_) => "scan_register",
         Reply::ScanEntry(_) => "scan_entry",
+        Reply::LedgerEntry(_) => "ledger_entry",
+        Reply::LedgerPage(_) => "ledger_page",
+        Reply::LedgerAttachment(_) => "ledger_attachment",
+        Reply::Duties(_) => "duties",
     }
 }
 
@@ -367,4 +371,8 @@ into! {
     into_scan_types => ScanTypes(Vec<crate::scan::ScanTypeRecord>),
     into_scan_register => ScanRegister(Box<crate::scan::ScanRegister>),
     into_scan_entry => ScanEntry(Box<crate::scan::ScanEntry>),
+    into_ledger_entry => LedgerEntry(Box<crate::governance_ledgers::LedgerEntry>),
+    into_ledger_page => LedgerPage(Box<crate::governance_ledgers::LedgerPage>),
+    into_ledger_attachment => LedgerAttachment(Box<crate::governance_ledgers::LedgerAttachment>),
+    into_duties => Duties(Box<crate::governance_ledgers::DutyReport>),
 }

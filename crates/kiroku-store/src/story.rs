@@ -28,7 +28,8 @@ macro_rules! conformance_tests {
             emergency_mode_refuses_changes_and_keeps_reads, location_register_keeps_every_revision,
             webauthn_counters_move_forward_by_events,
             governance_keeps_profile_and_regulation_revisions,
-            scanned_paper_rules_deadlines_and_originals);
+            scanned_paper_rules_deadlines_and_originals,
+            ledgers_keep_revisions_events_and_approvals);
     };
     (@each $make:path; $($story:ident),+) => {
         $(
@@ -1304,4 +1305,146 @@ pub async fn scanned_paper_rules_deadlines_and_originals(store: Store) {
         crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, None, &|_, _| {}).await.expect("verify");
     let unexpected: Vec<_> = report.findings.iter().filter(|f| !matches!(f, crate::verify::Finding::StampInvalid { .. })).collect();
     assert!(unexpected.is_empty(), "{unexpected:?}");
+}
+/// Ledgers: an entry's edits are revisions and its approvals and closings events, all leaves of the
+/// log; an approval needs someone other than the requester (and the certificate where the ledger
+/// asks for one); input is checked field by field; the periodic duties follow ledger entries and
+/// audit events.
+pub async fn ledgers_keep_revisions_events_and_approvals(store: Store) {
+    use kiroku_core::ledgers::{DutyIntervals, DutyState, EntryStatus, EventKind, LedgerKind};
+    let w = World::new(store).await;
+    // A second administrator approves (audit officers read the ledgers by default).
+    w.store.execute(Command::CreateUser { actor: w.admin.clone(), user: user("admin2", Role::Admin) }).await.expect("admin2");
+    let approver = actor("admin2", Role::Admin);
+    let map = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+    let entry = |r: Result<Reply, StoreError>| *r.expect("ledger command").into_ledger_entry().expect("entry");
+    let take_out = map(json!({"item": "ノートPC 3号機", "personal_data": true, "purpose": "学会発表", "destination": "学会会場",
+                              "out_on": "2026-11-25", "due_on": "2026-11-27", "safeguards": "ディスク暗号化"}));
+    let create = |actor: &Actor, kind: LedgerKind, fields: serde_json::Map<String, serde_json::Value>| {
+        w.store.execute(Command::LedgerCreate { actor: actor.clone(), kind, fields })
+    };
+    let event = |actor: &Actor, id: &str, event: EventKind| {
+        w.store.execute(Command::LedgerRecordEvent { actor: actor.clone(), id: id.to_string(), event, note: "確認".into() })
+    };
+
+    let denied = create(&w.nurse, LedgerKind::TakeOut, take_out.clone()).await;
+    assert!(matches!(denied, Err(StoreError::Denied(Denied::Permission { .. }))), "{denied:?}");
+    let mut missing = take_out.clone();
+    missing.remove("purpose");
+    let invalid = create(&w.admin, LedgerKind::TakeOut, missing).await;
+    assert!(matches!(&invalid, Err(StoreError::Invalid(kiroku_core::DomainError::Invalid { field: "purpose", .. }))), "{invalid:?}");
+
+    let first = entry(create(&w.admin, LedgerKind::TakeOut, take_out.clone()).await);
+    assert_eq!(first.status, EntryStatus::PendingApproval);
+    let own = event(&w.admin, &first.id, EventKind::Approve).await;
+    assert!(matches!(own, Err(StoreError::Denied(Denied::OwnEntry))), "{own:?}");
+    let early = event(&approver, &first.id, EventKind::Close).await;
+    assert!(matches!(early, Err(StoreError::Conflict(_))), "no return before approval: {early:?}");
+    assert_eq!(entry(event(&approver, &first.id, EventKind::Approve).await).status, EntryStatus::Approved);
+    let mut changed = take_out.clone();
+    changed.insert("due_on".into(), json!("2026-11-30"));
+    let stale = w.store.execute(Command::LedgerRevise {
+        actor: w.admin.clone(),
+        id: first.id.clone(),
+        if_revision: Some(7),
+        fields: changed.clone(),
+    });
+    assert!(matches!(stale.await, Err(StoreError::Stale { current: 1 })));
+    let revised = entry(
+        w.store
+            .execute(Command::LedgerRevise { actor: w.admin.clone(), id: first.id.clone(), if_revision: Some(1), fields: changed })
+            .await,
+    );
+    assert_eq!((revised.current.revision, revised.status), (2, EntryStatus::PendingApproval), "an edit needs approving again");
+    entry(event(&approver, &first.id, EventKind::Approve).await);
+    assert_eq!(entry(event(&approver, &first.id, EventKind::Close).await).status, EntryStatus::Closed);
+    let after = w.store.execute(Command::LedgerRead { actor: w.auditor.clone(), id: first.id.clone() }).await;
+    let after = *after.expect("read").into_ledger_entry().expect("entry");
+    assert_eq!((after.revisions.len(), after.events.len()), (2, 3));
+
+    let disposal = entry(
+        create(
+            &w.admin,
+            LedgerKind::MediaDisposal,
+            map(json!({"media_label": "USB-7", "method": "physical", "disposed_on": "2026-11-20"})),
+        )
+        .await,
+    );
+    let no_certificate = event(&approver, &disposal.id, EventKind::Approve).await;
+    assert!(matches!(no_certificate, Err(StoreError::Conflict(_))), "{no_certificate:?}");
+    w.store
+        .execute(Command::LedgerAttach {
+            actor: w.admin.clone(),
+            id: disposal.id.clone(),
+            attachment_id: "att-1".into(),
+            name: "certificate.pdf".into(),
+            media_type: "application/pdf".into(),
+            size: 3,
+            blob_hash: "ab".repeat(32),
+        })
+        .await
+        .expect("attach");
+    assert_eq!(entry(event(&approver, &disposal.id, EventKind::Approve).await).status, EntryStatus::Approved);
+
+    // Lists page newest first by cursor and filter by state and period.
+    for day in ["2026-04-01", "2026-05-01", "2026-06-01"] {
+        create(
+            &w.admin,
+            LedgerKind::Training,
+            map(json!({"title": "情報セキュリティ研修", "held_on": day, "topics": "標的型メール",
+                                                          "attendees": "admin, dr.sato"})),
+        )
+        .await
+        .expect("training");
+    }
+    let list = |query: crate::governance_ledgers::LedgerQuery| async {
+        *w.store.execute(Command::LedgerList { actor: w.auditor.clone(), query }).await.expect("list").into_ledger_page().expect("page")
+    };
+    let q = |limit| crate::governance_ledgers::LedgerQuery { kind: Some(LedgerKind::Training), limit, ..Default::default() };
+    let page = list(q(2)).await;
+    assert_eq!(page.entries.iter().map(|e| e.current.text("held_on")).collect::<Vec<_>>(), ["2026-06-01", "2026-05-01"]);
+    let rest = list(crate::governance_ledgers::LedgerQuery { before: page.next_cursor.clone(), ..q(2) }).await;
+    assert_eq!((rest.entries.len(), rest.next_cursor), (1, None));
+    let may =
+        list(crate::governance_ledgers::LedgerQuery { from: Some("2026-05-01".into()), to: Some("2026-05-31".into()), ..q(10) }).await;
+    assert_eq!(may.entries.len(), 1);
+    let closed = crate::governance_ledgers::LedgerQuery {
+        kind: Some(LedgerKind::TakeOut),
+        status: Some(EntryStatus::Closed),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(list(closed).await.entries.len(), 1);
+
+    // Duties: training was held this year, no restore drill yet; then one is recorded.
+    let (store, auditor) = (&w.store, &w.auditor);
+    let duties = |intervals| async move {
+        *store
+            .execute(Command::GovernanceDuties { actor: auditor.clone(), intervals })
+            .await
+            .expect("duties")
+            .into_duties()
+            .expect("report")
+    };
+    let long = DutyIntervals { training_days: 36_500, ..DutyIntervals::default() };
+    let report = duties(long).await;
+    let state = |r: &crate::governance_ledgers::DutyReport, id: &str| r.duties.iter().find(|d| d.id == id).map(|d| d.state);
+    assert_eq!(state(&report, "training"), Some(DutyState::Ok));
+    assert_eq!(state(&report, "restore_drill"), Some(DutyState::Overdue));
+    let trained: Vec<_> = report.training.iter().filter(|t| t.current).map(|t| t.username.as_str()).collect();
+    assert_eq!(trained, ["admin", "dr.sato"]);
+    w.store
+        .execute(Command::RecordOperation {
+            actor: Actor::local_operator("ops"),
+            action: AuditAction::RestoreDrill,
+            outcome: Outcome::Success,
+            detail: "drill".into(),
+        })
+        .await
+        .expect("drill");
+    assert_eq!(state(&duties(long).await, "restore_drill"), Some(DutyState::Ok));
+    let events =
+        w.audit(AuditFilter { action: Some(AuditAction::LedgerApprove), outcome: Some(Outcome::Denied), ..AuditFilter::default() }).await;
+    assert_eq!(events.len(), 1, "the refused approval by the requester is recorded");
+    assert_clean(&w.store).await;
 }

@@ -64,6 +64,8 @@ pub enum Finding {
     SignatureInvalid { document_id: String, version: i64, signature: String, reason: String },
     /// A facility profile or regulation revision no longer hashes to its recorded hash.
     GovernanceAltered { object: String },
+    /// A ledger entry's revision no longer hashes to the hash recorded with it.
+    LedgerRevisionAltered { entry_id: String, revision: i64 },
 }
 
 impl std::fmt::Display for Finding {
@@ -109,6 +111,9 @@ impl std::fmt::Display for Finding {
             Finding::SignatureInvalid { document_id, version, signature, reason } => {
                 write!(f, "document {document_id} version {version}: signature {signature} invalid: {reason}")
             }
+            Finding::LedgerRevisionAltered { entry_id, revision } => {
+                write!(f, "ledger entry {entry_id} revision {revision}: content does not match its recorded hash")
+            }
         }
     }
 }
@@ -134,6 +139,8 @@ pub struct Report {
     pub signatures: u64,
     /// Certificates and revocation answers kept with signatures and timestamps.
     pub evidence: u64,
+    /// Ledger revisions, events and attached files (governance).
+    pub ledger_rows: u64,
     pub findings: Vec<Finding>,
 }
 
@@ -311,6 +318,7 @@ pub async fn verify_with(
         }
         progress("attachments", report.attachments);
     }
+    verify_ledgers(tx.as_mut(), &mut expected, blob, &mut report).await?;
     verify_evidence(tx.as_mut(), &mut expected, &version_hashes, stamps, &mut report).await?;
     verify_governance(tx.as_mut(), &mut expected, &mut report).await?;
     verify_scans(tx.as_mut(), &mut expected).await?;
@@ -337,6 +345,59 @@ async fn verify_governance(tx: &mut dyn Tx, expected: &mut Expected, report: &mu
     }
     for a in &state.approvals {
         expect(expected, Leaf::RegulationApproval(a));
+    }
+    Ok(())
+}
+
+/// Pass 4d: ledger rows: each revision against its own hash, each attached file, every row
+/// expected as a leaf.
+async fn verify_ledgers(
+    tx: &mut dyn Tx,
+    expected: &mut Expected,
+    blob: &(dyn Fn(&str) -> BlobState + Sync),
+    report: &mut Report,
+) -> Result<()> {
+    let mut after = 0;
+    while let Some(last) = {
+        let page = tx.scan_ledger_revisions(after, PAGE).await?;
+        for r in &page {
+            report.ledger_rows += 1;
+            expect(expected, Leaf::LedgerRevision(r));
+            if r.compute_hash() != r.content_hash {
+                report.findings.push(Finding::LedgerRevisionAltered { entry_id: r.id.clone(), revision: r.revision });
+            }
+        }
+        page.last().map(|r| r.seq)
+    } {
+        after = last;
+    }
+    let mut after = 0;
+    while let Some(last) = {
+        let page = tx.scan_ledger_events(after, PAGE).await?;
+        for e in &page {
+            report.ledger_rows += 1;
+            expect(expected, Leaf::LedgerEvent(e));
+        }
+        page.last().map(|e| e.seq)
+    } {
+        after = last;
+    }
+    let mut after = 0;
+    while let Some(last) = {
+        let page = tx.scan_ledger_attachments(after, PAGE).await?;
+        for a in &page {
+            report.ledger_rows += 1;
+            expect(expected, Leaf::LedgerAttachment(a));
+            let (attachment_id, document_id, blob_hash) = (a.id.clone(), format!("ledger:{}", a.entry_id), a.blob_hash.clone());
+            match blob(&a.blob_hash) {
+                BlobState::Intact => {}
+                BlobState::Altered => report.findings.push(Finding::BlobAltered { attachment_id, document_id, blob_hash }),
+                BlobState::Missing => report.findings.push(Finding::BlobMissing { attachment_id, document_id, blob_hash }),
+            }
+        }
+        page.last().map(|a| a.seq)
+    } {
+        after = last;
     }
     Ok(())
 }

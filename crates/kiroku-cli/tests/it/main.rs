@@ -12,6 +12,7 @@ mod crash;
 mod export;
 mod governance;
 mod identity;
+mod ledgers;
 mod log;
 mod offline_export;
 mod operations;

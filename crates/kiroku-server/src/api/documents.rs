@@ -259,17 +259,22 @@ pub async fn attachment_response(state: &AppState, actor: kiroku_store::Actor, r
     }
     let att = state.store.execute(Command::ReadAttachment { actor, id, attachment_id }).await?.into_attachment()?;
     state.metrics.audited_reads.fetch_add(1, Relaxed);
-    let file = state.blobs.open_blob(&att.blob_hash)?;
+    file_response(state, &att.blob_hash, &att.name, &att.media_type, att.size)
+}
+
+/// A stored file as a download under its recorded name and type; shared with the ledgers.
+pub fn file_response(state: &AppState, blob_hash: &str, name: &str, media_type: &str, size: i64) -> ApiResult<Response> {
+    let file = state.blobs.open_blob(blob_hash)?;
     let body = Body::from_stream(ReaderStream::new(tokio::fs::File::from_std(file)));
-    let disposition = format!("attachment; filename=\"download\"; filename*=UTF-8''{}", percent_encode(&att.name));
+    let disposition = format!("attachment; filename=\"download\"; filename*=UTF-8''{}", percent_encode(name));
     let mut response = body.into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(&att.media_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(att.size as u64));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(media_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size as u64));
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!("\"sha256:{}\"", att.blob_hash)) {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"sha256:{blob_hash}\"")) {
         h.insert(header::ETAG, v);
     }
     Ok(response)

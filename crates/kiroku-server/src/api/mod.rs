@@ -9,6 +9,7 @@ pub mod checklist;
 pub mod documents;
 pub mod governance;
 pub mod identity;
+pub mod ledgers;
 mod log;
 pub mod operations;
 mod ops;
@@ -122,6 +123,14 @@ pub fn router(state: AppState) -> Router {
         .route("/scan/items/{id}/original", post(scan::original))
         .route("/patients/{patient_id}/scan/papers", post(scan::receive))
         .route("/patients/{patient_id}/scans", post(scan::upload))
+        .route("/governance/ledgers", get(ledgers::kinds))
+        .route("/governance/ledgers/{kind}", get(ledgers::list).post(ledgers::create))
+        .route("/governance/ledgers/{kind}/{id}", get(ledgers::get_one).put(ledgers::revise))
+        .route("/governance/ledgers/{kind}/{id}/approve", post(ledgers::approve))
+        .route("/governance/ledgers/{kind}/{id}/events", post(ledgers::event))
+        .route("/governance/ledgers/{kind}/{id}/attachments", post(ledgers::upload))
+        .route("/governance/ledgers/{kind}/{id}/attachments/{attachment_id}", get(ledgers::download))
+        .route("/governance/duties", get(ledgers::duties))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .route_layer(middleware::from_fn_with_state(state.clone(), refuse_changes_in_emergency));
     Router::new()
