@@ -13,13 +13,13 @@ use kiroku_governance::disclosure::{Disclosure, SplitRow};
 use kiroku_governance::evidence::keys;
 use serde::Deserialize;
 
-use super::i18n::Lang;
+use super::i18n::{Lang, Texts};
 use super::page::*;
 use crate::AppState;
 use crate::api::checklist::{self as api, Attest, Current, Filter, SignOff};
 
 /// The texts of these pages, Japanese and English, kept beside them.
-const TEXTS: &[(&str, &str, &str)] = &[
+const TEXTS: &Texts = &[
     ("title", "安全管理ガイドライン チェックリスト", "Safety-management guideline checklist"),
     (
         "explain",
@@ -95,7 +95,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
 ];
 
 fn text(lang: Lang, key: &str) -> &'static str {
-    TEXTS.iter().find(|(k, _, _)| *k == key).map_or("??", |(_, ja, en)| if lang == Lang::Ja { ja } else { en })
+    lang.pick(TEXTS, key)
 }
 
 fn status_label(lang: Lang, s: Status) -> &'static str {
@@ -361,18 +361,6 @@ mod tests {
     /// Every `tr("key")` in these pages' templates exists, and keys are unique.
     #[test]
     fn every_text_used_exists() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
-        for name in ["checklist.html", "disclosure.html", "split.html"] {
-            let body = std::fs::read_to_string(format!("{dir}/{name}")).expect("template");
-            for piece in body.split("tr(\"").skip(1) {
-                let key = piece.split('"').next().unwrap_or("");
-                assert!(TEXTS.iter().any(|(k, _, _)| *k == key), "{name}: {key}");
-            }
-        }
-        let mut keys: Vec<&str> = TEXTS.iter().map(|(k, _, _)| *k).collect();
-        keys.sort_unstable();
-        let n = keys.len();
-        keys.dedup();
-        assert_eq!(n, keys.len());
+        crate::web::i18n::assert_texts_complete(TEXTS, &["checklist.html", "disclosure.html", "split.html"], "tr(\"");
     }
 }

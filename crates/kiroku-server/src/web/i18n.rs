@@ -50,9 +50,17 @@ impl Lang {
         }
     }
 
-    /// The key's text in this language; the key itself when missing (the tidy test prevents that).
+    /// The key's text in this language from the shared table; "??" when missing (the tidy test
+    /// prevents that).
     pub fn t(self, key: &str) -> &'static str {
-        match TEXTS.iter().find(|(k, _, _)| *k == key) {
+        self.pick(TEXTS, key)
+    }
+
+    /// The key's text in this language from a table of words: the shared one, or a page module's
+    /// own table kept beside its handlers (checklist, ledgers, …), checked by
+    /// `assert_texts_complete` in that module's tests.
+    pub fn pick(self, table: &'static Texts, key: &str) -> &'static str {
+        match table.iter().find(|(k, _, _)| *k == key) {
             Some((_, ja, en)) => match self {
                 Lang::Ja => ja,
                 Lang::En => en,
@@ -204,8 +212,30 @@ fn detail_ja(detail: &str) -> Option<&'static str> {
     known.iter().find(|(en, _)| detail.starts_with(en) || detail.contains(en)).map(|(_, ja)| *ja)
 }
 
-/// Every text of the pages: key, Japanese, English.
-pub static TEXTS: &[(&str, &str, &str)] = &[
+/// Words of the pages: key, Japanese, English.
+pub type Texts = [(&'static str, &'static str, &'static str)];
+
+/// Checks a table of words against the templates that use it: every key used with `marker` (such
+/// as `tr("`) exists, and no key appears twice.
+#[cfg(test)]
+pub fn assert_texts_complete(table: &Texts, templates: &[&str], marker: &str) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+    for name in templates {
+        let body = std::fs::read_to_string(format!("{dir}/{name}")).expect("template");
+        for piece in body.split(marker).skip(1) {
+            let key = piece.split('"').next().unwrap_or("");
+            assert!(table.iter().any(|(k, _, _)| *k == key), "{name}: missing text {key}");
+        }
+    }
+    let mut keys: Vec<&str> = table.iter().map(|(k, _, _)| *k).collect();
+    keys.sort_unstable();
+    let n = keys.len();
+    keys.dedup();
+    assert_eq!(n, keys.len(), "a key appears twice");
+}
+
+/// Every text of the pages that several pages share: key, Japanese, English.
+pub static TEXTS: &Texts = &[
     ("app.name", "kiroku 診療記録保管庫", "kiroku medical records vault"),
     ("lang.switch", "English", "日本語"),
     ("nav.skip", "本文へ移動", "Skip to content"),
