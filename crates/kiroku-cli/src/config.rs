@@ -160,6 +160,7 @@ pub struct NetworkConfig {
     pub staff_accounts: String,
     pub maintenance_accounts: String,
     pub break_glass_accounts: String,
+    pub internal: String,
 }
 
 impl NetworkConfig {
@@ -184,6 +185,7 @@ impl NetworkConfig {
             trusted_proxies: parse("trusted_proxies", &self.trusted_proxies)?,
             by_role: roles.iter().map(|(r, k, v)| Ok((*r, parse(k, v)?))).collect::<Result<_>>()?,
             by_kind: kinds.iter().map(|(r, k, v)| Ok((*r, parse(k, v)?))).collect::<Result<_>>()?,
+            internal: parse("internal", &self.internal)?,
         })
     }
 }

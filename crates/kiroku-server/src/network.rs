@@ -4,7 +4,9 @@
 //! `X-Forwarded-For` is believed only when the connection itself comes from a configured proxy; the
 //! client is then the right-most address in the header that is not one of the proxies, so a client
 //! cannot put a trusted address in front of its own. An empty list of networks allows any address;
-//! a role's list and an account kind's list must both allow it.
+//! a role's list and an account kind's list must both allow it. When the facility's own networks
+//! are listed (`internal`), a login from anywhere else needs a second factor whatever its role's
+//! policy says: staff working from outside do so only with two factors (T1-7.5).
 
 use std::net::IpAddr;
 
@@ -18,6 +20,8 @@ pub struct NetworkRules {
     pub trusted_proxies: Vec<IpNet>,
     pub by_role: Vec<(Role, Vec<IpNet>)>,
     pub by_kind: Vec<(AccountKind, Vec<IpNet>)>,
+    /// The facility's own networks; empty: the rule is off.
+    pub internal: Vec<IpNet>,
 }
 
 /// Parses a comma-separated list of networks (`192.168.10.0/24`) or single addresses.
@@ -52,6 +56,12 @@ impl NetworkRules {
         self.trusted_proxies.iter().any(|n| n.contains(&ip))
     }
 
+    /// Whether a login from `ip` needs a second factor because it comes from outside the
+    /// facility's networks.
+    pub fn second_factor_required_from(&self, ip: IpAddr) -> bool {
+        !self.internal.is_empty() && !self.internal.iter().any(|n| n.contains(&ip))
+    }
+
     /// Why an account of `role` and `kind` may not be used from `ip`, or `None` when it may.
     pub fn refusal(&self, role: Role, kind: AccountKind, ip: IpAddr) -> Option<String> {
         let outside = |nets: &[IpNet]| !nets.is_empty() && !nets.iter().any(|n| n.contains(&ip));
@@ -73,6 +83,17 @@ impl NetworkRules {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn outside_the_internal_networks_a_second_factor_is_required() {
+        let off = NetworkRules::default();
+        assert!(!off.second_factor_required_from(ip("203.0.113.9")));
+        let rules = NetworkRules { internal: parse_networks("192.168.10.0/24, 127.0.0.1").expect("nets"), ..NetworkRules::default() };
+        assert!(!rules.second_factor_required_from(ip("192.168.10.44")));
+        assert!(!rules.second_factor_required_from(ip("127.0.0.1")));
+        assert!(rules.second_factor_required_from(ip("127.0.0.2")));
+        assert!(rules.second_factor_required_from(ip("203.0.113.9")));
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")

@@ -196,9 +196,11 @@ pub async fn authenticate_token(
         state.store.execute(Command::TouchSession { session_id: session.id.clone() }).await?;
     }
     // A role that came to require a second factor after this password-only login was opened
-    // must not keep reaching data through it.
+    // must not keep reaching data through it, nor may a password-only session from outside the
+    // facility's networks.
+    let mfa_required = mfa_policy.requires(now) || outside_internal_networks(state, &actor);
     let stage = match session.stage {
-        SessionStage::Full if session.second_factor.is_none() && mfa_policy.requires(now) => {
+        SessionStage::Full if session.second_factor.is_none() && mfa_required => {
             if has_second_factor {
                 SessionStage::SecondFactor
             } else {
@@ -207,7 +209,13 @@ pub async fn authenticate_token(
         }
         stage => stage,
     };
-    Ok(Authenticated { actor, user, stage, has_second_factor, mfa_required: mfa_policy.requires(now) })
+    Ok(Authenticated { actor, user, stage, has_second_factor, mfa_required })
+}
+
+/// Whether the request comes from outside the facility's networks (`[network] internal`), where a
+/// password alone is never enough.
+pub fn outside_internal_networks(state: &AppState, actor: &Actor) -> bool {
+    actor.client_addr.as_deref().and_then(|a| a.parse().ok()).is_some_and(|ip| state.settings.network.second_factor_required_from(ip))
 }
 
 /// Refuses, and records, a request from outside the networks the account's role and kind may use,

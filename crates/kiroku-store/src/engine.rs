@@ -806,9 +806,27 @@ impl Ctx<'_> {
         self.tx.update_second_factor(&factor).await?;
         self.tx.replace_recovery_codes(actor.username.as_str(), recovery_hashes, self.now.as_micros()).await?;
         let mut detail = format!("confirmed kind=totp id={factor_id} recovery_codes={}", recovery_hashes.len());
-        // Proving the new authenticator is a second factor: a session that had to enrol may act now.
+        self.enrolled_in_session(actor, &session, "totp", end_other_sessions, &mut detail).await?;
+        self.audit(actor, A::SecondFactorEnrol, None, None, None, Some(detail), None).await?;
+        Ok(Reply::Done)
+    }
+
+    /// Proving a new factor in a session proves a second factor: a session that had to enrol may
+    /// act now (which completes its login), and a password-only session — one held to a second
+    /// factor because it is used from outside the facility's networks — counts as two-factor.
+    async fn enrolled_in_session(
+        &mut self,
+        actor: &Actor,
+        session: &SessionRecord,
+        kind: &str,
+        end_other_sessions: bool,
+        detail: &mut String,
+    ) -> Result<()> {
+        if session.second_factor.is_some() {
+            return Ok(());
+        }
+        self.tx.set_session_stage(&session.id, SessionStage::Full.as_str(), Some(kind)).await?;
         if session.stage == SessionStage::Enrol {
-            self.tx.set_session_stage(&session.id, SessionStage::Full.as_str(), Some("totp")).await?;
             let mut user = self.user(&actor.username).await?;
             user.last_login_at = Some(self.now);
             self.tx.update_user(&user).await?;
@@ -817,8 +835,7 @@ impl Ctx<'_> {
                 detail.push_str(&ended);
             }
         }
-        self.audit(actor, A::SecondFactorEnrol, None, None, None, Some(detail), None).await?;
-        Ok(Reply::Done)
+        Ok(())
     }
 
     async fn second_factor_verified(
@@ -966,17 +983,7 @@ impl Ctx<'_> {
         self.tx.insert_webauthn_credential(&record).await?;
         self.log.append_leaf(Leaf::WebauthnCredential(&record));
         let mut detail = format!("registered kind=webauthn id={} label={}", record.id, record.label);
-        // Proving the new key is a second factor: a session that had to enrol may act now.
-        if session.stage == SessionStage::Enrol {
-            self.tx.set_session_stage(&session.id, SessionStage::Full.as_str(), Some("webauthn")).await?;
-            let mut user = self.user(&actor.username).await?;
-            user.last_login_at = Some(self.now);
-            self.tx.update_user(&user).await?;
-            if let Some(ended) = self.end_others(actor, end_other_sessions).await? {
-                detail.push(' ');
-                detail.push_str(&ended);
-            }
-        }
+        self.enrolled_in_session(actor, &session, "webauthn", end_other_sessions, &mut detail).await?;
         self.audit(actor, A::SecondFactorEnrol, None, None, None, Some(detail), None).await?;
         Ok(Reply::Done)
     }

@@ -240,6 +240,47 @@ async fn source_networks_refuse_other_addresses_and_believe_only_trusted_proxies
     auditor.token = None;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_outside_the_facility_networks_a_password_alone_reaches_nothing() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[("KIROKU_NETWORK_INTERNAL", "127.0.0.1")]);
+    let admin = admin(&server).await;
+    let (_nurse, password) = account(&server, &admin, "ns.kudo", "工藤", "nurse").await;
+
+    // Inside (127.0.0.1) the role's policy (optional) applies: a password is enough.
+    let mut inside = server.client();
+    inside.login("ns.kudo", &password).await.expect(200, "inside");
+    inside.get("/api/v1/patients?q=x").await.expect(200, "password only, inside");
+
+    // From 127.0.0.2 the same password opens only the enrolment, and a session opened inside
+    // reaches nothing when it is used from outside.
+    let mut remote = client_from(&server, "127.0.0.2");
+    let login = remote.login("ns.kudo", &password).await.expect(200, "password step");
+    assert_eq!((login["stage"].as_str(), login["enrolment_required"].as_bool()), (Some("enrol"), Some(true)), "{login}");
+    let r = remote.get("/api/v1/patients?q=x").await;
+    assert_eq!((r.status.as_u16(), r.problem_type()), (403, "/problems/second-factor-enrolment-required"));
+    let mut carried = client_from(&server, "127.0.0.2");
+    carried.token = inside.token.clone();
+    assert_eq!(carried.get("/api/v1/patients?q=x").await.status, 403, "an inside session used from outside");
+
+    // With a second factor the remote login works in two steps.
+    let (totp, _codes) = enrol_totp(&remote).await;
+    remote.get("/api/v1/patients?q=x").await.expect(200, "after enrolment");
+    let mut again = client_from(&server, "127.0.0.2");
+    let login = again.login("ns.kudo", &password).await.expect(200, "password step");
+    assert_eq!(login["stage"], "second_factor");
+    let r = again.get("/api/v1/patients?q=x").await;
+    assert_eq!((r.status.as_u16(), r.problem_type()), (401, "/problems/second-factor-required"), "before the code");
+    // The enrolment used the current step's code; the login takes the next step's.
+    let enrolled_step = totp.step_of(now_secs());
+    while totp.step_of(now_secs()) <= enrolled_step {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let code = totp.code_at(now_secs());
+    again.post("/api/v1/auth/second-factor", json!({ "code": code })).await.expect(200, "second step");
+    again.get("/api/v1/patients?q=x").await.expect(200, "two factors from outside");
+}
+
 /// A page's HTML with a session cookie made from an API token (the web accepts the same tokens).
 async fn page_html(server: &Server, token: &str, path: &str) -> String {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::session::{AnySession, ApiJson, Authenticated, PendingSession, client_ip, refuse_outside_networks};
+use crate::session::{AnySession, ApiJson, Authenticated, PendingSession, client_ip, outside_internal_networks, refuse_outside_networks};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,6 +105,10 @@ pub async fn login_user(
     match state.store.execute(command).await? {
         Reply::LoggedIn(user, stage) => {
             state.metrics.logins.fetch_add(1, Relaxed);
+            // The store decided by the role's policy (an account with a factor is never `Full`
+            // here); from outside the facility's networks a password alone is not enough either,
+            // and `authenticate_token` holds every request of such a session to that.
+            let stage = if stage == SessionStage::Full && outside_internal_networks(state, &actor) { SessionStage::Enrol } else { stage };
             Ok(LoggedIn { token: bearer, user: *user, expires_at, stage })
         }
         Reply::LoginRefused(why) if user_kind == AccountKind::Maintenance => Err(ApiError::maintenance_refused(why)),
