@@ -692,6 +692,9 @@ pub struct ApiTokenRecord {
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
     pub revoked_by: Option<String>,
+    /// Not stored: the time of the token's newest accepted use, read from the audit trail by
+    /// `Command::ListApiTokens` (None elsewhere, and for a token never used).
+    pub last_used_at: Option<Timestamp>,
 }
 
 impl ApiTokenRecord {

@@ -151,6 +151,7 @@ macro_rules! sql_tx {
                     created_at: t(row, "created_at")?,
                     revoked_at: ot(row, "revoked_at")?,
                     revoked_by: os(row, "revoked_by")?,
+                    last_used_at: None,
                 })
             }
 

@@ -4,6 +4,7 @@
 mod harness;
 
 mod access;
+mod account_pages;
 mod accounts;
 mod backup;
 mod bad_input;

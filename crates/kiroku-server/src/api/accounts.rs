@@ -175,6 +175,7 @@ pub async fn create_api_token(state: &AppState, actor: Actor, req: NewApiToken) 
         created_at: Timestamp::now(),
         revoked_at: None,
         revoked_by: None,
+        last_used_at: None,
     };
     let created = state.store.execute(Command::CreateApiToken { actor, token: record, account }).await?.into_api_tokens()?;
     Ok((created.into_iter().next().ok_or_else(ApiError::internal)?, secret))

@@ -128,7 +128,8 @@ pub async fn login(
 #[derive(Deserialize)]
 pub struct Empty {}
 
-pub async fn logout(State(state): State<AppState>, post: WebPost<Empty>) -> Result<Response, WebError> {
+/// Any session may log out, also one still waiting for its second factor or enrolment.
+pub async fn logout(State(state): State<AppState>, PendingWebPost(post): PendingWebPost<Empty>) -> Result<Response, WebError> {
     state.store.execute(kiroku_store::Command::Logout { actor: post.session.auth.actor }).await?;
     Ok(clear_session(&state, see_other("/login?out=1")))
 }

@@ -407,6 +407,11 @@ pub static TEXTS: &Texts = &[
         "a break-glass account is in use. After recovery the administrator must re-seal it.",
     ),
     ("nav.break_glass", "緊急時アカウント", "Break-glass accounts"),
+    ("nav.work_orders", "保守作業", "Maintenance work"),
+    ("nav.api_tokens", "APIトークン", "API tokens"),
+    ("nav.factor_resets", "二要素認証の再設定", "2FA resets"),
+    ("nav.access_review", "アクセス権見直し", "Access review"),
+    ("mfa.use_reset", "認証アプリやキーを紛失した場合（再設定コードを使う）", "Lost your app or key? Use a reset code"),
     ("bg.title", "緊急時アカウント（ブレークグラス）", "Break-glass accounts"),
     (
         "bg.hint",

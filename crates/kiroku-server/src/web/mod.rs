@@ -8,6 +8,7 @@
 //! carry no inline script, so the CSP can forbid it.
 
 mod account;
+mod accounts;
 mod admin;
 mod audit;
 mod auth;
@@ -54,6 +55,18 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/mfa", get(account::mfa).post(account::save_mfa))
         .route("/admin/break-glass", get(break_glass::view).post(break_glass::create))
         .route("/admin/break-glass/{username}/reseal", post(break_glass::reseal))
+        .route("/admin/work-orders", get(accounts::work_orders).post(accounts::create_order))
+        .route("/admin/work-orders/{id}", get(accounts::work_order))
+        .route("/admin/work-orders/{id}/signoff", post(accounts::sign_off_order))
+        .route("/admin/api-tokens", get(accounts::api_tokens).post(accounts::create_token))
+        .route("/admin/api-tokens/{id}/revoke", post(accounts::revoke_token))
+        .route("/admin/factor-resets", get(accounts::factor_resets).post(accounts::issue_reset))
+        .route("/admin/factor-resets/{id}/approve", post(accounts::approve_reset))
+        .route("/login/factor-reset", get(accounts::use_reset_form).post(accounts::use_reset))
+        .route("/admin/access-review", get(accounts::access_review))
+        .route("/admin/access-review/signoff", post(accounts::sign_off_review))
+        .route("/admin/access-review/{username}/disable", post(accounts::disable))
+        .route("/admin/access-review/{username}/left", post(accounts::mark_left))
         .route("/lang/{code}", get(auth::set_lang))
         .route("/patients", get(patients::search).post(patients::register))
         .route("/patients/{patient_id}", get(patients::chart))

@@ -191,6 +191,7 @@ impl Ctx<'_> {
             created_by: actor.username.to_string(),
             revoked_at: None,
             revoked_by: None,
+            last_used_at: None,
             ..token.clone()
         };
         self.tx.insert_api_token(&token).await?;
@@ -208,7 +209,19 @@ impl Ctx<'_> {
 
     pub(super) async fn list_api_tokens(&mut self, actor: &Actor) -> Result<Reply> {
         self.allow(actor, P::UserManage)?;
-        let tokens = self.tx.list_api_tokens().await?;
+        let mut tokens = self.tx.list_api_tokens().await?;
+        for token in &mut tokens {
+            // Its uses are the service account's events in the token's session.
+            let filter = AuditFilter {
+                user: Some(token.username.to_string()),
+                outcome: Some(Outcome::Success),
+                from: Some(token.created_at),
+                ..Default::default()
+            };
+            let session = format!("token-{}", token.id);
+            let events = self.tx.query_audit(&filter, 500).await?;
+            token.last_used_at = events.iter().find(|e| e.session.as_deref() == Some(session.as_str())).map(|e| e.time);
+        }
         self.audit(actor, A::ApiTokenList, None, None, None, Some(format!("count={}", tokens.len())), None).await?;
         Ok(Reply::ApiTokens(tokens))
     }
