@@ -98,6 +98,7 @@ actions! {
     ScanRegisterRead = "scan_register_read" / "スキャン台帳の参照",
     ScanOriginalKeep = "scan_original_keep" / "原本の保管記録",
     ScanOriginalDispose = "scan_original_dispose" / "原本廃棄の承認",
+    ScanOriginalDisposeRequest = "scan_original_dispose_request" / "原本廃棄の申請",
     LedgerRead = "ledger_read" / "台帳の参照",
     LedgerCreate = "ledger_create" / "台帳の記録",
     LedgerRevise = "ledger_revise" / "台帳の修正（新版）",

@@ -134,7 +134,7 @@ pub fn codes_of(action: AuditAction) -> EventCodes {
         // originals register are changes to a patient's record; the register is a search.
         A::ScanTypeChange => security(dcm("110100", "Application Activity"), None, "U"),
         A::ScanPaperReceive | A::ScanAdd => on_record(create, "C"),
-        A::ScanOriginalKeep | A::ScanOriginalDispose => on_record(update, "U"),
+        A::ScanOriginalKeep | A::ScanOriginalDispose | A::ScanOriginalDisposeRequest => on_record(update, "U"),
         A::ScanRegisterRead => on_record(search, "E"),
         // Ledgers (台帳) are the facility's operational records, not patient records: like the
         // location register, reading them is a query and writing them an application activity.

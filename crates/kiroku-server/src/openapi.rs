@@ -736,7 +736,7 @@ fn more_schemas() -> Value {
         "Paper": { "type": "object", "additionalProperties": false, "required": ["type", "paper_date"], "properties": {
             "type": text, "paper_date": { "type": "string", "format": "date" } } },
         "Original": { "type": "object", "additionalProperties": false, "required": ["action"], "properties": {
-            "action": { "type": "string", "enum": ["keep", "dispose"] }, "location": text, "note": text } },
+            "action": { "type": "string", "enum": ["keep", "request_disposal", "dispose"] }, "location": text, "note": text } },
         "SignOff": { "type": "object", "additionalProperties": false, "required": ["from", "to", "report_hash"], "properties": {
             "from": { "type": "string" }, "to": { "type": "string" }, "report_hash": { "type": "string" }, "comment": { "type": "string" } } }
     })

@@ -552,8 +552,9 @@ pub enum Command {
         scan: Box<crate::scan::NewScan>,
         calendar: kiroku_core::scan::WorkCalendar,
     },
-    /// The originals register: kept (scan.write) or disposed of (scan.manage, not by the person
-    /// who scanned it, only once the file is signed and stamped).
+    /// The originals register: kept (scan.write), disposal requested (scan.write) or disposed of
+    /// (scan.manage, not by the person who scanned it nor the one who asked, only once the file
+    /// is signed and stamped).
     RecordOriginal {
         actor: Actor,
         item_id: String,
@@ -732,6 +733,9 @@ impl Command {
             Command::ReceivePaper { actor, patient_id, .. } => patient(actor, A::ScanPaperReceive, patient_id),
             Command::AddScan { actor, scan, .. } => patient(actor, A::ScanAdd, &scan.patient_id),
             Command::RecordOriginal { actor, action: crate::scan::OriginalAction::Keep { .. }, .. } => s(actor, A::ScanOriginalKeep),
+            Command::RecordOriginal { actor, action: crate::scan::OriginalAction::RequestDisposal { .. }, .. } => {
+                s(actor, A::ScanOriginalDisposeRequest)
+            }
             Command::RecordOriginal { actor, .. } => s(actor, A::ScanOriginalDispose),
             Command::LedgerCreate { actor, .. } => s(actor, A::LedgerCreate),
             Command::LedgerRevise { actor, .. } => s(actor, A::LedgerRevise),

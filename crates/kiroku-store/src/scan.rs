@@ -83,6 +83,8 @@ pub struct ScanItemRecord {
 pub enum ScanEventKind {
     Scanned,
     OriginalKept,
+    /// Someone asked for the original to be disposed of; a second person approves.
+    OriginalDisposalRequested,
     OriginalDisposed,
 }
 
@@ -91,17 +93,19 @@ impl ScanEventKind {
         match self {
             ScanEventKind::Scanned => "scanned",
             ScanEventKind::OriginalKept => "original_kept",
+            ScanEventKind::OriginalDisposalRequested => "original_disposal_requested",
             ScanEventKind::OriginalDisposed => "original_disposed",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Scanned, Self::OriginalKept, Self::OriginalDisposed].into_iter().find(|k| k.as_str() == s)
+        [Self::Scanned, Self::OriginalKept, Self::OriginalDisposalRequested, Self::OriginalDisposed].into_iter().find(|k| k.as_str() == s)
     }
 }
 
 /// An event of a scan item. `detail` is what the kind records: for `scanned` the file's facts,
-/// whether it was late and the reason; for `original_kept` where; for `original_disposed` the note.
+/// whether it was late and the reason; for `original_kept` where; for `original_disposal_requested`
+/// and `original_disposed` the note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScanEventRecord {
     pub id: String,
@@ -137,7 +141,10 @@ pub struct NewScan {
 pub enum OriginalAction {
     /// Kept, and where.
     Keep { location: String },
-    /// Disposed of, approved by the scanning officer (not the person who scanned it).
+    /// Disposal asked for (by anyone who scans); the approval is a second person's.
+    RequestDisposal { note: String },
+    /// Disposed of, approved by the scanning officer (not the person who scanned it, nor the
+    /// one who asked for it).
     Dispose { note: String },
 }
 
@@ -158,7 +165,7 @@ pub struct ScanEntry {
     pub events: Vec<ScanEventRecord>,
     /// The scanned file with its signatures and timestamp, once scanned.
     pub file: Option<FileProof>,
-    /// `received` (waiting to be scanned), `scanned`, `kept` or `disposed`.
+    /// `received` (waiting to be scanned), `scanned`, `kept`, `disposal_requested` or `disposed`.
     pub state: &'static str,
     /// Scanned after its deadline, or still not scanned after it.
     pub overdue: bool,

@@ -84,10 +84,12 @@ pub struct StampCheck {
     pub at: OffsetDateTime,
 }
 
-/// Every stamp, with the archive stamps that renew each.
+/// Every stamp, with the archive stamps that renew each and the revocation answers about its
+/// TSA's certificates kept with it (schema 16).
 pub struct StampChains {
     stamps: HashMap<String, StampRecord>,
     renewed_by: HashMap<String, Vec<String>>,
+    revocation: HashMap<String, Vec<kiroku_sign::revocation::Evidence>>,
 }
 
 impl StampChains {
@@ -100,7 +102,33 @@ impl StampChains {
             }
             stamps.insert(s.id.clone(), s);
         }
-        StampChains { stamps, renewed_by }
+        StampChains { stamps, renewed_by, revocation: HashMap::new() }
+    }
+
+    /// Adds the validation data kept with the tokens (`owner_kind` `timestamp`); rows of other
+    /// owners are ignored.
+    pub fn with_evidence(mut self, records: &[crate::records::EvidenceRecord]) -> Self {
+        let mut by_stamp: HashMap<&str, Vec<crate::records::EvidenceRecord>> = HashMap::new();
+        for r in records.iter().filter(|r| r.owner_kind == "timestamp") {
+            by_stamp.entry(r.owner_id.as_str()).or_default().push(r.clone());
+        }
+        for (id, rows) in by_stamp {
+            self.revocation.insert(id.to_string(), crate::verify::revocation_evidence(&rows));
+        }
+        self
+    }
+
+    /// A token checked at `at`, then its TSA's path against the revocation answers kept with it,
+    /// judged at the token's own time: a certificate revoked before then makes it invalid. Where
+    /// no answer was kept (the responder could not be reached when it was stamped) the token is
+    /// judged on its own, as before validation data was kept.
+    fn check_token(&self, id: &str, der: &[u8], digest: &[u8], anchors: &TrustAnchors, at: OffsetDateTime) -> Result<(), String> {
+        let token = kiroku_sign::verify_token(der, HashAlg::Sha256, digest, anchors, at).map_err(|e| e.to_string())?;
+        let Some(evidence) = self.revocation.get(id) else { return Ok(()) };
+        match kiroku_sign::revocation::check_path(&token.path, evidence, token.gen_time) {
+            Ok(_) | Err(kiroku_sign::SignError::RevocationUnknown { .. }) => Ok(()),
+            Err(e) => Err(format!("the TSA's certificate: {e}")),
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<&StampRecord> {
@@ -129,17 +157,16 @@ impl StampChains {
         let stamp = self.stamps.get(id).ok_or_else(|| format!("timestamp {id} is missing"))?;
         let der = token_der(stamp)?;
         let digest = hex::decode(&stamp.imprint).map_err(|e| format!("stored imprint is not hex: {e}"))?;
-        let direct = kiroku_sign::verify_token(&der, HashAlg::Sha256, &digest, anchors, at);
-        let reason = match direct {
-            Ok(_) => return Ok(()),
-            Err(e) => e.to_string(),
+        let reason = match self.check_token(id, &der, &digest, anchors, at) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
         };
         if depth > 64 {
             return Err(reason);
         }
         for renewal in self.renewals(id) {
             let when = to_offset(renewal.gen_time);
-            let was_valid = kiroku_sign::verify_token(&der, HashAlg::Sha256, &digest, anchors, when).is_ok();
+            let was_valid = self.check_token(id, &der, &digest, anchors, when).is_ok();
             if was_valid && renewal.imprint == token_hash(&der) && self.verify_at(&renewal.id, anchors, at, depth + 1).is_ok() {
                 return Ok(());
             }

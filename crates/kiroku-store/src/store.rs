@@ -233,7 +233,8 @@ impl Store {
         Ok((n, oldest.map(kiroku_core::Timestamp::from_micros)))
     }
 
-    /// Every stamp with its renewals, for the archive job and for showing a version's proof.
+    /// Every stamp with its renewals and its TSA's revocation answers, for the archive job and for
+    /// showing a version's or a file's proof.
     pub async fn stamp_chains(&self) -> Result<crate::stamps::StampChains> {
         let mut tx = self.backend.begin_read().await?;
         let mut all = Vec::new();
@@ -244,8 +245,16 @@ impl Store {
             after = last.id.clone();
             all.extend(page);
         }
+        let mut evidence = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = tx.scan_evidence(&after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id.clone();
+            evidence.extend(page.into_iter().filter(|e| e.owner_kind == "timestamp"));
+        }
         tx.rollback().await?;
-        Ok(crate::stamps::StampChains::new(all))
+        Ok(crate::stamps::StampChains::new(all).with_evidence(&evidence))
     }
 
     /// The stamp item of a version or a signature, if it has been stamped.

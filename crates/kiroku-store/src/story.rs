@@ -1124,7 +1124,8 @@ pub async fn scanned_paper_rules_deadlines_and_originals(store: Store) {
     let w = World::new(store).await;
     let officer = actor("scan.mori", Role::ScanOfficer);
     let officer2 = actor("scan.abe", Role::ScanOfficer);
-    for a in [&officer, &officer2] {
+    let officer3 = actor("scan.ueda", Role::ScanOfficer);
+    for a in [&officer, &officer2, &officer3] {
         w.store
             .execute(Command::CreateUser { actor: w.admin.clone(), user: user(a.username.as_str(), Role::ScanOfficer) })
             .await
@@ -1278,9 +1279,29 @@ pub async fn scanned_paper_rules_deadlines_and_originals(store: Store) {
         })
         .await;
     assert!(matches!(&r, Err(StoreError::Conflict(m)) if m.contains("other than the person who scanned")), "{r:?}");
-    let done = dispose(&officer2).await.expect("disposal approved").into_scan_entry().expect("entry");
-    assert_eq!(done.state, "disposed");
+    // A disposal asked for (by anyone who scans) waits for a second person's approval: the one
+    // who asked may not approve it, once only asked.
+    let request = |by: &Actor, item: &str| {
+        w.store.execute(Command::RecordOriginal {
+            actor: by.clone(),
+            item_id: item.to_string(),
+            action: OriginalAction::RequestDisposal { note: "照合済み".into() },
+            calendar: cal.clone(),
+        })
+    };
+    let asked = request(&officer2, &on_time.item.id).await.expect("requested").into_scan_entry().expect("entry");
+    assert_eq!(asked.state, "disposal_requested");
+    let r = request(&w.clerk, &on_time.item.id).await;
+    assert!(matches!(&r, Err(StoreError::Conflict(m)) if m.contains("requested already")), "{r:?}");
     let r = dispose(&officer2).await;
+    assert!(matches!(&r, Err(StoreError::Conflict(m)) if m.contains("other than the person who requested")), "{r:?}");
+    let own_asked = request(&w.clerk, &own.item.id).await.expect("requested").into_scan_entry().expect("entry");
+    assert_eq!(own_asked.state, "disposal_requested");
+    let done = dispose(&officer3).await.expect("disposal approved").into_scan_entry().expect("entry");
+    assert_eq!(done.state, "disposed");
+    let approval = done.events.last().expect("event");
+    assert_eq!(approval.detail["requested_by"], "scan.abe", "{:?}", approval.detail);
+    let r = dispose(&officer3).await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "once only: {r:?}");
     let kept = w
         .store
@@ -1299,7 +1320,15 @@ pub async fn scanned_paper_rules_deadlines_and_originals(store: Store) {
         .audit(AuditFilter { action: Some(AuditAction::ScanOriginalDispose), outcome: Some(Outcome::Success), ..AuditFilter::default() })
         .await;
     assert_eq!(events.len(), 1, "the approval is audited");
-    assert_eq!(events[0].user.as_deref(), Some("scan.abe"));
+    assert_eq!(events[0].user.as_deref(), Some("scan.ueda"));
+    let requests = w
+        .audit(AuditFilter {
+            action: Some(AuditAction::ScanOriginalDisposeRequest),
+            outcome: Some(Outcome::Success),
+            ..AuditFilter::default()
+        })
+        .await;
+    assert_eq!(requests.len(), 2, "each request is audited");
 
     let report =
         crate::verify::verify(w.store.backend().as_ref(), &|_| crate::verify::BlobState::Intact, None, &|_, _| {}).await.expect("verify");

@@ -431,7 +431,16 @@ async fn verify_evidence(
             Ok(_) => {}
         }
     }
-    let chains = StampChains::new(all);
+    // Validation data first: the tokens' revocation answers are part of their verdicts.
+    let mut evidence_rows = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = tx.scan_evidence(&after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        evidence_rows.extend(page);
+    }
+    let chains = StampChains::new(all).with_evidence(&evidence_rows);
     let mut verdicts: HashMap<String, std::result::Result<(), String>> = HashMap::new();
     let mut stamp_times: HashMap<(String, String), kiroku_core::Timestamp> = HashMap::new();
     let mut after: Option<(String, String, i64)> = None;
@@ -515,15 +524,9 @@ async fn verify_evidence(
             }
         }
     }
-    let mut after = String::new();
-    loop {
-        let page = tx.scan_evidence(&after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id.clone();
-        for e in page {
-            report.evidence += 1;
-            expect(expected, Leaf::Evidence(&e));
-        }
+    for e in &evidence_rows {
+        report.evidence += 1;
+        expect(expected, Leaf::Evidence(e));
     }
     // WebAuthn credentials and their events (schema 14): rows of history like the others.
     let mut after = String::new();

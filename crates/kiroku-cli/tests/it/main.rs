@@ -18,6 +18,7 @@ mod log;
 mod offline_export;
 mod operations;
 mod scan;
+mod scan_pages;
 mod sessions;
 mod story;
 mod tamper;

@@ -31,7 +31,7 @@ async fn upload(c: &Client, patient: &str, query: &str, bytes: Vec<u8>) -> Resp 
     Resp { status, headers, body }
 }
 
-fn day(offset: i64) -> String {
+pub(crate) fn day(offset: i64) -> String {
     let d = (time::OffsetDateTime::now_utc() + time::Duration::hours(9) + time::Duration::days(offset)).date();
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }

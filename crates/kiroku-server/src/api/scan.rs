@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use kiroku_core::PatientId;
 use kiroku_core::scan::{ColourMode, OriginalHandling, ScanRule};
 use kiroku_store::Command;
-use kiroku_store::scan::{NewScan, OriginalAction, ScanEntry, ScanRegister};
+use kiroku_store::SignatureRecord;
+use kiroku_store::scan::{FileProof, NewScan, OriginalAction, ScanEntry, ScanRegister, ScanTypeRecord};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering::Relaxed;
@@ -76,10 +77,60 @@ pub async fn save_type(
     Path(code): Path<String>,
     ApiJson(req): ApiJson<TypeRequest>,
 ) -> ApiResult<Json<Value>> {
+    let saved = save_type_as(&state, &auth, code, req).await?;
+    Ok(Json(json!({ "type": saved })))
+}
+
+/// Saves a type's rule as a new revision; shared with the web page.
+pub async fn save_type_as(state: &AppState, auth: &Authenticated, code: String, req: TypeRequest) -> ApiResult<ScanTypeRecord> {
     let (rule, retired) = req.rule(code)?;
-    let saved = state.store.execute(Command::SaveScanType { actor: auth.actor, rule, retired }).await?.into_scan_types()?;
+    let saved = state.store.execute(Command::SaveScanType { actor: auth.actor.clone(), rule, retired }).await?.into_scan_types()?;
     state.metrics.writes.fetch_add(1, Relaxed);
-    Ok(Json(json!({ "type": saved.first() })))
+    saved.into_iter().next().ok_or_else(ApiError::internal)
+}
+
+/// A scanned file's proof as checked now: the stored bytes against their hash, each signature
+/// (over the file's SHA-256, at the time its own timestamp proves), and the file's own
+/// timestamp (its place under the token, the token, archive renewals and the TSA's kept
+/// revocation answers). Every verdict is `Err(reason)` when it does not hold.
+pub struct FileCheck {
+    pub intact: Result<(), String>,
+    pub signatures: Vec<(SignatureRecord, Result<(), String>)>,
+    /// `None`: not stamped yet; else the token's time and TSA (when the token is there) and the verdict.
+    pub stamp: Option<(Option<kiroku_core::Timestamp>, String, Result<(), String>)>,
+}
+
+pub async fn check_file(state: &AppState, file: &FileProof) -> ApiResult<FileCheck> {
+    let intact = super::signatures::read_file(state, &file.attachment.blob_hash).await.map(|_| ()).map_err(|e| e.detail.clone());
+    let signatures = super::signatures::verified_file_signatures(state, &file.attachment, &file.signatures).await?;
+    let stamp = match &file.stamp {
+        None => None,
+        Some(item) => {
+            let chains = state.store.stamp_chains().await?;
+            match chains.get(&item.stamp_id) {
+                None => Some((None, String::new(), Err(format!("timestamp {} is missing", item.stamp_id)))),
+                Some(st) => {
+                    let verdict = if item.digest != file.attachment.blob_hash {
+                        Err("the stamped hash is not the file's".to_string())
+                    } else {
+                        kiroku_store::stamps::check_item(item, st).and_then(|()| match &state.settings.timestamp {
+                            Some(t) => chains.verify(
+                                &st.id,
+                                &kiroku_store::stamps::StampCheck {
+                                    anchors: t.anchors.clone(),
+                                    signer_anchors: state.settings.signer_anchors.clone(),
+                                    at: time::OffsetDateTime::now_utc(),
+                                },
+                            ),
+                            None => Err("timestamping is not configured ([timestamp] trust_anchors), so the token cannot be checked".into()),
+                        })
+                    };
+                    Some((Some(st.gen_time), st.tsa.clone(), verdict))
+                }
+            }
+        }
+    };
+    Ok(FileCheck { intact, signatures, stamp })
 }
 
 #[derive(Deserialize)]
@@ -212,7 +263,8 @@ pub async fn add_scan(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OriginalRequest {
-    /// `keep` (with `location`) or `dispose` (with an optional `note`).
+    /// `keep` (with `location`), `request_disposal` or `dispose` (the approval by a second
+    /// person; each with an optional `note`).
     action: String,
     location: Option<String>,
     note: Option<String>,
@@ -226,13 +278,15 @@ impl OriginalRequest {
     pub fn action(self) -> ApiResult<OriginalAction> {
         match self.action.as_str() {
             "keep" => Ok(OriginalAction::Keep { location: self.location.unwrap_or_default() }),
+            "request_disposal" => Ok(OriginalAction::RequestDisposal { note: self.note.unwrap_or_default() }),
             "dispose" => Ok(OriginalAction::Dispose { note: self.note.unwrap_or_default() }),
-            _ => Err(ApiError::validation("action", "must be keep or dispose")),
+            _ => Err(ApiError::validation("action", "must be keep, request_disposal or dispose")),
         }
     }
 }
 
-/// `POST /scan/items/{id}/original`: the original kept (where), or its disposal approved.
+/// `POST /scan/items/{id}/original`: the original kept (where), its disposal requested, or the
+/// disposal approved by a second person.
 pub async fn original(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -94,6 +94,19 @@ impl SignRequest {
             pkcs11_pin: None,
         }
     }
+
+    /// A request to sign with a PKCS#12 file (.p12/.pfx) and its password, as the web form
+    /// sends it; neither is kept after the signature is made.
+    pub fn with_pkcs12(pkcs12: &[u8], password: String) -> Self {
+        SignRequest {
+            signature: None,
+            private_key_pem: None,
+            certificate_pem: None,
+            pkcs12: Some(STANDARD.encode(pkcs12)),
+            pkcs12_password: Some(password),
+            pkcs11_pin: None,
+        }
+    }
 }
 
 /// `POST /documents/{id}/versions/{n}/signatures`: signs a confirmed version.
@@ -247,7 +260,19 @@ pub async fn sign_file(
     Path((raw, attachment_id)): Path<(String, String)>,
     ApiJson(req): ApiJson<SignRequest>,
 ) -> ApiResult<Response> {
-    let id = document_id(&raw)?;
+    let record = sign_attachment(&state, &auth, document_id(&raw)?, attachment_id, req).await?;
+    Ok((StatusCode::CREATED, Json(signature_json(&record, None))).into_response())
+}
+
+/// Signs one file over its exact bytes (the file read through the audited command, re-hashed on
+/// the way); shared with the web page.
+pub async fn sign_attachment(
+    state: &AppState,
+    auth: &Authenticated,
+    id: kiroku_core::DocumentId,
+    attachment_id: String,
+    req: SignRequest,
+) -> ApiResult<SignatureRecord> {
     if attachment_id.len() > 64 {
         return Err(ApiError::not_found("attachment"));
     }
@@ -257,12 +282,12 @@ pub async fn sign_file(
         .await?
         .into_attachment()?;
     state.metrics.audited_reads.fetch_add(1, Relaxed);
-    let bytes = read_file(&state, &att.blob_hash).await?;
+    let bytes = read_file(state, &att.blob_hash).await?;
     let target =
         SignTarget { document_id: id, version: att.version, content_hash: att.blob_hash.clone(), attachment_id: Some(att.id.clone()) };
-    let record = sign_bytes(&state, &auth, &bytes, target, req).await?;
+    let record = sign_bytes(state, auth, &bytes, target, req).await?;
     state.metrics.writes.fetch_add(1, Relaxed);
-    Ok((StatusCode::CREATED, Json(signature_json(&record, None))).into_response())
+    Ok(record)
 }
 
 /// A stored file's bytes, re-hashed on the way: a file altered behind kiroku's back is refused.
@@ -318,6 +343,38 @@ pub async fn verified_signatures(state: &AppState, view: &DocumentView) -> ApiRe
             },
         };
         out.push((g, verdict));
+    }
+    Ok(out)
+}
+
+/// Verifies the signatures of one file at the time each one's timestamp proves (else now): the
+/// signature must be over this file's SHA-256, its path valid, its revocation decided as for
+/// versions.
+pub async fn verified_file_signatures(
+    state: &AppState,
+    file: &kiroku_store::AttachmentRecord,
+    signatures: &[SignatureRecord],
+) -> ApiResult<Vec<(SignatureRecord, Result<(), String>)>> {
+    let chains = state.store.stamp_chains().await?;
+    let mut out = Vec::new();
+    for g in signatures {
+        let item = state.store.stamp_item("signature", &g.id, 0).await?;
+        let at = item
+            .and_then(|i| chains.get(&i.stamp_id).map(|s| kiroku_store::stamps::to_offset(s.gen_time)))
+            .unwrap_or_else(time::OffsetDateTime::now_utc);
+        let verdict = if g.content_hash != file.blob_hash || g.attachment_id.as_deref() != Some(file.id.as_str()) {
+            Err("the signature is over another file".to_string())
+        } else {
+            match (STANDARD.decode(&g.signature), hex::decode(&file.blob_hash)) {
+                (Ok(der), Ok(digest)) => match kiroku_sign::verify_detached_digest(&der, &digest, &state.settings.signer_anchors, at) {
+                    Err(e) => Err(e.to_string()),
+                    Ok(report) => revocation_verdict(state, &g.id, &report.chain, at).await,
+                },
+                (Err(e), _) => Err(e.to_string()),
+                (_, Err(e)) => Err(e.to_string()),
+            }
+        };
+        out.push((g.clone(), verdict));
     }
     Ok(out)
 }

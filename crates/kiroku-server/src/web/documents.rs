@@ -446,6 +446,24 @@ pub async fn upload(
         .map(|m| m.to_ascii_lowercase())
         .filter(|m| m.len() <= 127 && m.contains('/'))
         .unwrap_or_else(|| "application/octet-stream".into());
+    let stored = store_field(&state, &mut field).await?;
+    let command = Command::AddAttachment {
+        actor: s.auth.actor,
+        id,
+        attachment_id: uuid::Uuid::now_v7().to_string(),
+        name,
+        media_type,
+        size: stored.size as i64,
+        blob_hash: stored.hash,
+    };
+    let att = state.store.execute(command).await?.into_attachment()?;
+    state.metrics.writes.fetch_add(1, Relaxed);
+    Ok(see_other(&format!("/documents/{}", att.document_id)))
+}
+
+/// Streams an uploaded form field into the file store (never held in memory whole), within the
+/// upload limit; shared with the scanning pages.
+pub(super) async fn store_field(state: &AppState, field: &mut axum::extract::multipart::Field<'_>) -> Result<kiroku_blob::Stored, ApiError> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let stream = Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }));
     let mut reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
@@ -466,19 +484,7 @@ pub async fn upload(
         }
     }
     drop(tx);
-    let stored = writer.await.map_err(|_| ApiError::internal())?.map_err(ApiError::from)?;
-    let command = Command::AddAttachment {
-        actor: s.auth.actor,
-        id,
-        attachment_id: uuid::Uuid::now_v7().to_string(),
-        name,
-        media_type,
-        size: stored.size as i64,
-        blob_hash: stored.hash,
-    };
-    let att = state.store.execute(command).await?.into_attachment()?;
-    state.metrics.writes.fetch_add(1, Relaxed);
-    Ok(see_other(&format!("/documents/{}", att.document_id)))
+    writer.await.map_err(|_| ApiError::internal())?.map_err(ApiError::from)
 }
 
 pub async fn download(

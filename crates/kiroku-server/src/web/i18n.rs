@@ -256,6 +256,11 @@ pub static TEXTS: &Texts = &[
     ("nav.status", "運用状況", "Status"),
     ("nav.locations", "情報の所在", "Where records live"),
     ("nav.checklist", "チェックリスト", "Checklist"),
+    ("nav.scan", "スキャン台帳", "Scan register"),
+    ("nav.scan_overdue", "期限超過", "Overdue scans"),
+    ("nav.scan_originals", "原本管理", "Originals"),
+    ("nav.scan_types", "スキャン文書種別", "Scan types"),
+    ("chart.scan", "スキャン文書", "Scanned papers"),
     ("emergency.banner.title", "縮退運用中（読み取り専用）:", "Emergency read-only mode:"),
     (
         "emergency.banner.detail",

@@ -21,6 +21,7 @@ pub mod i18n;
 mod operations;
 pub mod page;
 mod patients;
+mod scan;
 mod signatures;
 mod webauthn;
 
@@ -82,6 +83,17 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/documents/{id}/attachments", post(documents::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/documents/{id}/attachments/{attachment_id}", get(documents::download))
         .route("/documents/{id}/versions/{n}/signatures", get(signatures::view).post(signatures::sign))
+        .route("/patients/{patient_id}/scan", get(scan::patient))
+        .route("/patients/{patient_id}/scan/papers", post(scan::receive))
+        .route("/patients/{patient_id}/scan/upload", post(scan::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/patients/{patient_id}/scan/{item}", get(scan::item))
+        .route("/patients/{patient_id}/scan/{item}/sign", post(scan::sign))
+        .route("/patients/{patient_id}/scan/{item}/original", post(scan::original))
+        .route("/scan", get(scan::register))
+        .route("/scan/overdue", get(scan::overdue))
+        .route("/scan/originals", get(scan::originals))
+        .route("/scan/types", get(scan::types).post(scan::save_type))
+        .route("/scan/types/{code}", get(scan::edit_type))
         .route("/approvals", get(documents::approvals))
         .route("/admin/timestamps", get(signatures::timestamps))
         .route("/admin/users", get(admin::users).post(admin::create))

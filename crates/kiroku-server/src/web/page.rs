@@ -139,9 +139,17 @@ impl Chrome {
             "admin" => role == Some(Role::Admin),
             "auditor" => role == Some(Role::Auditor),
             "ops" => matches!(role, Some(Role::Admin | Role::Auditor)),
+            // Scanning: the roles the factory matrix gives scan.read / scan.manage.
+            "scan" => role.is_some_and(|r| factory_allows(r, kiroku_core::Permission::ScanRead)),
+            "scan_manage" => role.is_some_and(|r| factory_allows(r, kiroku_core::Permission::ScanManage)),
             _ => false,
         }
     }
+}
+
+/// Whether the factory matrix gives `role` the permission: for menu entries only.
+fn factory_allows(role: Role, permission: kiroku_core::Permission) -> bool {
+    kiroku_core::PermissionMatrix::factory_default().check(role, permission, None).is_ok()
 }
 
 /// The break-glass accounts in use now, for the banner; empty when none (or when it cannot be read,

@@ -1,13 +1,15 @@
 //! Pages for electronic signatures (a version's signatures with their verdicts, and the form to
-//! sign it with one's key) and for administrators, the timestamp backlog. They call the same
-//! functions as the API (`api::signatures`), so signing is audited alike.
+//! sign it with one's key: a PKCS#8 key with its certificate, or a PKCS#12 file with its
+//! password) and for administrators, the timestamp backlog. They call the same functions as the
+//! API (`api::signatures`), so signing is audited alike. The signing form (`_sign_form.html`) is
+//! shared with the scanned files' page.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Multipart, Path, State};
 use axum::response::Response;
 use kiroku_core::{DocumentStatus, Permission};
-use serde::Deserialize;
 
+use super::i18n::{Lang, Texts};
 use super::page::*;
 use crate::AppState;
 use crate::api::documents::document_id;
@@ -23,6 +25,23 @@ pub struct SignatureRow {
     pub reason: String,
 }
 
+/// The signing form's own words (the shared table keeps the older ones, `sig.*`).
+pub(super) const SIGN_TEXTS: &Texts = &[
+    ("with_pem", "署名鍵（PKCS#8）と証明書で署名", "Sign with a PKCS#8 key and certificate"),
+    ("with_p12", "または PKCS#12 ファイル（.p12 / .pfx）で署名", "Or sign with a PKCS#12 file (.p12 / .pfx)"),
+    ("p12_file", "PKCS#12 ファイル", "PKCS#12 file"),
+    ("p12_password", "PKCS#12 のパスワード", "PKCS#12 password"),
+    (
+        "p12_hint",
+        "ファイルとパスワードはこの署名にだけ使われ、保存も記録もされません。",
+        "The file and its password are used for this signature only and are neither stored nor logged.",
+    ),
+];
+
+pub(super) fn sign_text(lang: Lang, key: &str) -> &'static str {
+    lang.pick(SIGN_TEXTS, key)
+}
+
 #[derive(Template)]
 #[template(path = "signatures.html")]
 struct SignaturesPage {
@@ -34,6 +53,13 @@ struct SignaturesPage {
     stamp: Option<String>,
     rows: Vec<SignatureRow>,
     can_sign: bool,
+    sign_action: String,
+}
+
+impl SignaturesPage {
+    fn sign_tr(&self, key: &str) -> &'static str {
+        sign_text(self.c.lang, key)
+    }
 }
 
 async fn page(state: &AppState, s: WebSession, raw: &str, n: &str) -> Result<Response, WebError> {
@@ -71,6 +97,7 @@ async fn page(state: &AppState, s: WebSession, raw: &str, n: &str) -> Result<Res
         stamp,
         rows,
         can_sign,
+        sign_action: format!("/documents/{}/versions/{}/signatures", view.id, view.version),
     })
 }
 
@@ -78,31 +105,46 @@ pub async fn view(State(state): State<AppState>, s: WebSession, Path((raw, n)): 
     page(&state, s, &raw, &n).await
 }
 
-#[derive(Deserialize)]
-pub struct SignForm {
-    #[serde(default)]
-    private_key_pem: String,
-    #[serde(default)]
-    certificate_pem: String,
+/// Reads the signing form (multipart, for the PKCS#12 file): the CSRF field first, then either a
+/// PKCS#8 key with its certificate or a PKCS#12 file with its password. Nothing of it is kept.
+pub(super) async fn read_sign_form(form: &mut Multipart, csrf: &str) -> Result<SignRequest, WebError> {
+    let first = form.next_field().await.map_err(|_| WebError::Csrf)?.ok_or(WebError::Csrf)?;
+    if first.name() != Some("csrf") || !same(&first.text().await.map_err(|_| WebError::Csrf)?, csrf) {
+        return Err(WebError::Csrf);
+    }
+    let (mut key, mut cert, mut p12, mut password) = (String::new(), String::new(), Vec::new(), String::new());
+    let unreadable = || ApiError::malformed("the form could not be read");
+    while let Some(field) = form.next_field().await.map_err(|_| unreadable())? {
+        match field.name().unwrap_or_default() {
+            "private_key_pem" => key = field.text().await.map_err(|_| unreadable())?,
+            "certificate_pem" => cert = field.text().await.map_err(|_| unreadable())?,
+            "pkcs12" => p12 = field.bytes().await.map_err(|_| unreadable())?.to_vec(),
+            "pkcs12_password" => password = field.text().await.map_err(|_| unreadable())?,
+            _ => {}
+        }
+    }
+    match (key.trim().is_empty() && cert.trim().is_empty(), p12.is_empty()) {
+        (true, false) => Ok(SignRequest::with_pkcs12(&p12, password)),
+        (false, true) => Ok(SignRequest::with_key(key, cert)),
+        (true, true) => Err(ApiError::validation("signature", "give a PKCS#8 key with its certificate, or a PKCS#12 file").into()),
+        (false, false) => Err(ApiError::validation("signature", "give either a PKCS#8 key or a PKCS#12 file, not both").into()),
+    }
 }
 
 pub async fn sign(
     State(state): State<AppState>,
+    s: WebSession,
     Path((raw, n)): Path<(String, String)>,
-    post: WebPost<SignForm>,
+    mut form: Multipart,
 ) -> Result<Response, WebError> {
+    let request = read_sign_form(&mut form, &s.chrome.csrf).await?;
     let number: i64 = n.parse().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::not_found("version"))?;
     let view = state
         .store
-        .execute(kiroku_store::Command::ReadDocument {
-            actor: post.session.auth.actor.clone(),
-            id: document_id(&raw)?,
-            version: Some(number),
-        })
+        .execute(kiroku_store::Command::ReadDocument { actor: s.auth.actor.clone(), id: document_id(&raw)?, version: Some(number) })
         .await?
         .into_document()?;
-    let request = SignRequest::with_key(post.form.private_key_pem, post.form.certificate_pem);
-    sign_version(&state, &post.session.auth, &view, request).await?;
+    sign_version(&state, &s.auth, &view, request).await?;
     Ok(see_other(&format!("/documents/{}/versions/{}/signatures", view.id, view.version)))
 }
 
@@ -135,4 +177,15 @@ pub async fn timestamps(State(state): State<AppState>, s: WebSession) -> Result<
         last_error: status.last_error.clone().unwrap_or_else(dash),
         s: status,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `sign_tr("key")` of the shared signing form exists, and keys are unique.
+    #[test]
+    fn every_text_used_exists() {
+        crate::web::i18n::assert_texts_complete(SIGN_TEXTS, &["_sign_form.html"], "sign_tr(\"");
+    }
 }

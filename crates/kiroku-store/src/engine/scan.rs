@@ -275,7 +275,7 @@ impl Ctx<'_> {
         _cal: &WorkCalendar,
     ) -> Result<crate::Reply> {
         let permission = match action {
-            OriginalAction::Keep { .. } => P::ScanWrite,
+            OriginalAction::Keep { .. } | OriginalAction::RequestDisposal { .. } => P::ScanWrite,
             OriginalAction::Dispose { .. } => P::ScanManage,
         };
         self.scan_allowed(actor, permission)?;
@@ -289,10 +289,21 @@ impl Ctx<'_> {
         if entry.state == "disposed" {
             return Err(StoreError::Conflict("the original was disposed of already".into()));
         }
+        // The pending request, if the last word on the original is one.
+        let requested = entry.events.last().filter(|e| e.kind == ScanEventKind::OriginalDisposalRequested).cloned();
         let (kind, detail, audit_action) = match action {
             OriginalAction::Keep { location } => {
                 kiroku_core::document::text_field("location", location, 200)?;
                 (ScanEventKind::OriginalKept, json!({ "location": location.trim() }), A::ScanOriginalKeep)
+            }
+            OriginalAction::RequestDisposal { note } => {
+                if requested.is_some() {
+                    return Err(StoreError::Conflict(
+                        "原本の廃棄は申請済みで、承認を待っています (the disposal was requested already and waits for approval)".into(),
+                    ));
+                }
+                keep_period_over(&rule, &item, today)?;
+                (ScanEventKind::OriginalDisposalRequested, json!({ "note": disposal_note(note)? }), A::ScanOriginalDisposeRequest)
             }
             OriginalAction::Dispose { note } => {
                 if scanned.username == actor.username {
@@ -300,29 +311,23 @@ impl Ctx<'_> {
                         "原本の廃棄は、読み取った本人以外の情報作成管理者が承認します (disposal must be approved by a scanning officer other than the person who scanned it)".into(),
                     ));
                 }
+                if requested.as_ref().is_some_and(|r| r.username == actor.username) {
+                    return Err(StoreError::Conflict(
+                        "原本の廃棄は、申請した本人以外の情報作成管理者が承認します (disposal must be approved by a scanning officer other than the person who requested it)".into(),
+                    ));
+                }
                 if !entry.signed_and_stamped() {
                     return Err(StoreError::Conflict(
                         "電子署名とタイムスタンプの付与前は原本を廃棄できません (the original cannot be disposed of before the scan is signed and timestamped)".into(),
                     ));
                 }
-                if let OriginalHandling::Keep { years } = rule.rule.original {
-                    let paper = parse_date("paper_date", &item.paper_date)?;
-                    let until = paper
-                        .replace_year(paper.year() + years as i32)
-                        .unwrap_or(paper.saturating_add(time::Duration::days(365 * i64::from(years))));
-                    if today < until {
-                        return Err(StoreError::Conflict(format!(
-                            "この種別の原本は {} まで保管します (this type's originals are kept until {})",
-                            kiroku_core::scan::format_date(until),
-                            kiroku_core::scan::format_date(until)
-                        )));
-                    }
+                keep_period_over(&rule, &item, today)?;
+                let mut detail = json!({ "note": disposal_note(note)?, "scanned_by": scanned.username });
+                if let Some(r) = &requested {
+                    detail["requested_by"] = json!(r.username);
+                    detail["request"] = json!(r.id);
                 }
-                let note = note.trim();
-                if note.chars().count() > 500 || note.chars().any(|c| c.is_control() && c != '\n') {
-                    return Err(DomainError::invalid("note", "at most 500 characters without control characters").into());
-                }
-                (ScanEventKind::OriginalDisposed, json!({ "note": note, "scanned_by": scanned.username }), A::ScanOriginalDispose)
+                (ScanEventKind::OriginalDisposed, detail, A::ScanOriginalDispose)
             }
         };
         let event = ScanEventRecord {
@@ -394,9 +399,37 @@ impl Ctx<'_> {
             None => "received",
             Some(ScanEventKind::Scanned) => "scanned",
             Some(ScanEventKind::OriginalKept) => "kept",
+            Some(ScanEventKind::OriginalDisposalRequested) => "disposal_requested",
             Some(ScanEventKind::OriginalDisposed) => "disposed",
         };
         let overdue = is_overdue(&item, scanned_on.as_deref(), &kiroku_core::scan::format_date(today));
         Ok(ScanEntry { item, type_name, events, file, state, overdue, late_reason })
     }
+}
+
+/// A type whose originals are kept for some years: no disposal before the period ends.
+fn keep_period_over(rule: &ScanTypeRecord, item: &ScanItemRecord, today: time::Date) -> Result<()> {
+    if let OriginalHandling::Keep { years } = rule.rule.original {
+        let paper = parse_date("paper_date", &item.paper_date)?;
+        let until = paper
+            .replace_year(paper.year() + years as i32)
+            .unwrap_or(paper.saturating_add(time::Duration::days(365 * i64::from(years))));
+        if today < until {
+            return Err(StoreError::Conflict(format!(
+                "この種別の原本は {} まで保管します (this type's originals are kept until {})",
+                kiroku_core::scan::format_date(until),
+                kiroku_core::scan::format_date(until)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The note of a disposal request or approval: at most 500 characters, no control characters.
+fn disposal_note(note: &str) -> Result<String> {
+    let note = note.trim();
+    if note.chars().count() > 500 || note.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(DomainError::invalid("note", "at most 500 characters without control characters").into());
+    }
+    Ok(note.to_string())
 }
