@@ -122,7 +122,9 @@ pub async fn check_file(state: &AppState, file: &FileProof) -> ApiResult<FileChe
                                     at: time::OffsetDateTime::now_utc(),
                                 },
                             ),
-                            None => Err("timestamping is not configured ([timestamp] trust_anchors), so the token cannot be checked".into()),
+                            None => {
+                                Err("timestamping is not configured ([timestamp] trust_anchors), so the token cannot be checked".into())
+                            }
                         })
                     };
                     Some((Some(st.gen_time), st.tsa.clone(), verdict))

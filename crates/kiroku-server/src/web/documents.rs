@@ -463,7 +463,10 @@ pub async fn upload(
 
 /// Streams an uploaded form field into the file store (never held in memory whole), within the
 /// upload limit; shared with the scanning pages.
-pub(super) async fn store_field(state: &AppState, field: &mut axum::extract::multipart::Field<'_>) -> Result<kiroku_blob::Stored, ApiError> {
+pub(super) async fn store_field(
+    state: &AppState,
+    field: &mut axum::extract::multipart::Field<'_>,
+) -> Result<kiroku_blob::Stored, ApiError> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let stream = Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }));
     let mut reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));

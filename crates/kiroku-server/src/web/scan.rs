@@ -129,14 +129,14 @@ const TEXTS: &Texts = &[
     ("signatures", "電子署名", "Signatures"),
     ("no_signatures", "このファイルにはまだ電子署名がありません。", "This file is not signed yet."),
     ("timestamp", "タイムスタンプ（RFC 3161、ファイルごと）", "Timestamp (RFC 3161, per file)"),
-    (
-        "no_stamp",
-        "タイムスタンプはまだ付与されていません（順次付与されます）。",
-        "No timestamp yet (files are stamped in turn).",
-    ),
+    ("no_stamp", "タイムスタンプはまだ付与されていません（順次付与されます）。", "No timestamp yet (files are stamped in turn)."),
     ("stamp_time", "時刻", "Time"),
     ("tsa", "時刻認証局", "TSA"),
-    ("verified", "検証済み: ファイル・電子署名・タイムスタンプがすべて有効です。", "Verified: the file, its signature and its timestamp are all valid."),
+    (
+        "verified",
+        "検証済み: ファイル・電子署名・タイムスタンプがすべて有効です。",
+        "Verified: the file, its signature and its timestamp are all valid.",
+    ),
     ("not_verified", "未検証: 下の判定を確認してください。", "Not verified: see the verdicts below."),
     ("sign_title", "このファイルに電子署名する（情報作成管理者）", "Sign this file (scanning officer)"),
     (
@@ -248,7 +248,10 @@ fn reason_text(lang: Lang, reason: &str) -> String {
 /// The store's and core's messages say "日本語 (English)"; each page shows its own language.
 fn split_bilingual(s: &str) -> Option<(&str, &str)> {
     let body = s.strip_suffix(')')?;
-    body.match_indices(" (").map(|(i, _)| i).find(|&i| body[i + 2..].is_ascii() && !body[..i].is_ascii()).map(|i| (&body[..i], &body[i + 2..]))
+    body.match_indices(" (")
+        .map(|(i, _)| i)
+        .find(|&i| body[i + 2..].is_ascii() && !body[..i].is_ascii())
+        .map(|i| (&body[..i], &body[i + 2..]))
 }
 
 /// A refusal as one line above the form, in the page's language, naming the field.
@@ -498,7 +501,9 @@ async fn types_page(
     let editing = edit.is_some() || form.as_ref().is_some_and(|f| register.types.iter().any(|t| t.rule.code == f.code));
     let form = match (form, edit) {
         (Some(f), _) => f,
-        (None, Some(code)) => TypeForm::of(register.types.iter().find(|t| t.rule.code == code).ok_or_else(|| ApiError::not_found("scan type"))?),
+        (None, Some(code)) => {
+            TypeForm::of(register.types.iter().find(|t| t.rule.code == code).ok_or_else(|| ApiError::not_found("scan type"))?)
+        }
         (None, None) => TypeForm {
             min_dpi: kiroku_core::scan::DEFAULT_MIN_DPI.to_string(),
             deadline_days: kiroku_core::scan::DEFAULT_DEADLINE_DAYS.to_string(),
@@ -508,7 +513,8 @@ async fn types_page(
             ..TypeForm::default()
         },
     };
-    let colours = [ColourMode::Monochrome, ColourMode::Greyscale, ColourMode::Colour].iter().map(|c| (c.as_str(), colour_label(lang, *c))).collect();
+    let colours =
+        [ColourMode::Monochrome, ColourMode::Greyscale, ColourMode::Colour].iter().map(|c| (c.as_str(), colour_label(lang, *c))).collect();
     let failed = !error.is_empty();
     let mut response = render(&TypesPage {
         types: register.types.iter().map(|t| TypeRow::of(lang, t)).collect(),
@@ -695,7 +701,12 @@ pub async fn receive(State(state): State<AppState>, Path(raw): Path<String>, pos
 
 /// The upload form (multipart): the CSRF field first, then the paper's fields, the file last;
 /// the file is streamed into the file store and then checked by the same function as the API's.
-pub async fn upload(State(state): State<AppState>, s: WebSession, Path(raw): Path<String>, mut form: Multipart) -> Result<Response, WebError> {
+pub async fn upload(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    mut form: Multipart,
+) -> Result<Response, WebError> {
     let id = patient_id(&raw)?;
     let first = form.next_field().await.map_err(|_| WebError::Csrf)?.ok_or(WebError::Csrf)?;
     if first.name() != Some("csrf") || !same(&first.text().await.map_err(|_| WebError::Csrf)?, &s.chrome.csrf) {
@@ -1060,7 +1071,8 @@ async fn list_page(
 ) -> Result<Response, WebError> {
     let lang = s.chrome.lang;
     let clean = |o: &Option<String>| o.as_deref().map(str::trim).unwrap_or_default().to_string();
-    let (q_patient, q_type, q_state, q_from, q_to) = (clean(&f.patient), clean(&f.type_code), clean(&f.state), clean(&f.from), clean(&f.to));
+    let (q_patient, q_type, q_state, q_from, q_to) =
+        (clean(&f.patient), clean(&f.type_code), clean(&f.state), clean(&f.from), clean(&f.to));
     for (field, d) in [("from", &q_from), ("to", &q_to)] {
         if !d.is_empty() {
             kiroku_core::scan::parse_date(field, d).map_err(ApiError::from)?;
@@ -1151,12 +1163,18 @@ mod tests {
     #[test]
     fn bilingual_messages_show_one_language() {
         let refusal = kiroku_core::scan::ScanRefusal::LowResolution { dpi: 150, min: 300 }.message();
-        assert_eq!(split_bilingual(&refusal), Some(("解像度 150 dpi は規程の 300 dpi 未満です", "its resolution of 150 dpi is below the rule's 300 dpi")));
+        assert_eq!(
+            split_bilingual(&refusal),
+            Some(("解像度 150 dpi は規程の 300 dpi 未満です", "its resolution of 150 dpi is below the rule's 300 dpi"))
+        );
         let none = kiroku_core::scan::ScanRefusal::NoResolution.message();
         let (ja, en) = split_bilingual(&none).expect("split");
         assert!(ja.starts_with("ファイルに解像度（dpi）") && en.starts_with("the file records no resolution (dpi)"), "{ja} / {en}");
         assert_eq!(split_bilingual("plain English (with a remark)"), None);
-        let e = ApiError::validation("late_reason", "期限 2026-11-02 を過ぎています。遅延理由を入力してください (the deadline 2026-11-02 has passed; give the reason for the late scan)");
+        let e = ApiError::validation(
+            "late_reason",
+            "期限 2026-11-02 を過ぎています。遅延理由を入力してください (the deadline 2026-11-02 has passed; give the reason for the late scan)",
+        );
         let ja = error_text(Lang::Ja, &e);
         assert!(ja.contains("遅延理由: 期限 2026-11-02 を過ぎています") && !ja.contains("deadline"), "{ja}");
         let en = error_text(Lang::En, &e);

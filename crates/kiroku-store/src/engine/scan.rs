@@ -411,9 +411,8 @@ impl Ctx<'_> {
 fn keep_period_over(rule: &ScanTypeRecord, item: &ScanItemRecord, today: time::Date) -> Result<()> {
     if let OriginalHandling::Keep { years } = rule.rule.original {
         let paper = parse_date("paper_date", &item.paper_date)?;
-        let until = paper
-            .replace_year(paper.year() + years as i32)
-            .unwrap_or(paper.saturating_add(time::Duration::days(365 * i64::from(years))));
+        let until =
+            paper.replace_year(paper.year() + years as i32).unwrap_or(paper.saturating_add(time::Duration::days(365 * i64::from(years))));
         if today < until {
             return Err(StoreError::Conflict(format!(
                 "この種別の原本は {} まで保管します (this type's originals are kept until {})",
