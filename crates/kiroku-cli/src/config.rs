@@ -48,6 +48,9 @@ pub struct GovernanceConfig {
     pub inventory_check_days: i64,
     pub contract_review_days: i64,
     pub remind_days: i64,
+    /// A newer edition of the guideline's catalogue in the format of the embedded one
+    /// (`crates/kiroku-governance/data/*/catalogue.json`); unset: the embedded edition.
+    pub catalogue_path: Option<std::path::PathBuf>,
 }
 
 impl Default for GovernanceConfig {
@@ -62,11 +65,22 @@ impl Default for GovernanceConfig {
             inventory_check_days: d.inventory_check_days,
             contract_review_days: d.contract_review_days,
             remind_days: d.remind_days,
+            catalogue_path: None,
         }
     }
 }
 
 impl GovernanceConfig {
+    /// The catalogue this configuration names (checked by `validate` at load).
+    fn catalogue(&self) -> Result<kiroku_governance::Catalogue> {
+        match &self.catalogue_path {
+            Some(path) => {
+                kiroku_governance::Catalogue::load(path).map_err(|e| anyhow::anyhow!("governance.catalogue_path {}: {e}", path.display()))
+            }
+            None => Ok(kiroku_governance::Catalogue::embedded()),
+        }
+    }
+
     fn intervals(&self) -> kiroku_core::ledgers::DutyIntervals {
         kiroku_core::ledgers::DutyIntervals {
             access_review_days: self.access_review_days,
@@ -698,6 +712,7 @@ impl Config {
         if days.iter().chain([g.inventory_check_days, g.contract_review_days, g.remind_days].iter()).any(|d| !(0..=3660).contains(d)) {
             bail!("governance: every interval must be between 0 and 3660 days");
         }
+        self.governance.catalogue()?;
         if self.emergency.contact.chars().count() > 200 {
             bail!("emergency.contact must be at most 200 characters");
         }
@@ -743,6 +758,8 @@ impl Config {
             min_free_bytes: self.emergency.min_free_mib.saturating_mul(1024 * 1024),
             emergency_contact: self.emergency.contact.clone(),
             duties: self.governance.intervals(),
+            // Checked by validate() at load.
+            catalogue: std::sync::Arc::new(self.governance.catalogue().unwrap_or_else(|_| kiroku_governance::Catalogue::embedded())),
             response_targets: kiroku_server::timing::Targets {
                 chart_ms: self.response_time.chart_ms,
                 document_ms: self.response_time.document_ms,
@@ -824,6 +841,25 @@ mod tests {
         let example: Config = toml::from_str(EXAMPLE).expect("example parses");
         assert_eq!(example, Config::default());
         example.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn a_catalogue_file_replaces_the_embedded_edition() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut newer = kiroku_governance::Catalogue::embedded();
+        newer.edition = "第6.1版（試験用）".into();
+        let path = dir.path().join("catalogue.json");
+        std::fs::write(&path, serde_json::to_string(&newer).expect("json")).expect("write");
+        let with = |p: &std::path::Path| -> Config {
+            toml::from_str(&format!("[governance]\ncatalogue_path = {:?}", p.display().to_string())).expect("parses")
+        };
+        let c = with(&path);
+        c.validate().expect("a valid catalogue");
+        assert_eq!(c.settings().catalogue.edition, "第6.1版（試験用）");
+        assert_eq!(Config::default().settings().catalogue.edition, kiroku_governance::Catalogue::embedded().edition);
+        std::fs::write(&path, "{}").expect("write");
+        assert!(with(&path).validate().is_err_and(|e| e.to_string().contains("catalogue_path")), "a bad file is refused at load");
+        assert!(with(&dir.path().join("missing.json")).validate().is_err());
     }
 
     #[test]

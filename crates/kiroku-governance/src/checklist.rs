@@ -154,56 +154,56 @@ pub const RULES: &[(&str, &[Need])] = &[
     ("T1-1.3", &[Shows(k::REGULATION), OP]),
     ("T1-2.1", &[Shows(k::FACILITY_PROFILE)]),
     ("T1-2.3", &[Shows(k::FACILITY_PROFILE), Within(k::AUDIT_REVIEW, W::AuditReview)]),
-    ("T1-2.4", &[op(&["complaints"])]),
-    ("T1-2.5", &[op(&["incidents"])]),
+    ("T1-2.4", &[op(&["complaint"])]),
+    ("T1-2.5", &[op(&["incident"])]),
     ("T1-2.6", &[op(&["training"])]),
     ("T1-3.1", &[Shows(k::REGULATION), OP]),
     ("T1-3.2", &[Shows(k::PASSWORD), Shows(k::SESSIONS), op(&["training"])]),
-    ("T1-4.1", &[op(&["visitors"])]),
+    ("T1-4.1", &[op(&["visitor"])]),
     ("T1-4.2", &[Shows(k::MATRIX), Within(k::ACCESS_REVIEW, W::AccessReview), Within(k::FIXITY, W::Fixity), Shows(k::CHECKPOINT)]),
     ("T1-4.3", &[op(&["media"])]),
-    ("T1-4.4", &[op(&["media"])]),
-    ("T1-4.5", &[op(&["incidents"])]),
+    ("T1-4.4", &[op(&["media_disposal"])]),
+    ("T1-4.5", &[op(&["incident"])]),
     ("T1-4.6", &[Shows(k::SPLIT), OP]),
-    ("T1-4.7", &[op(&["devices"])]),
-    ("T1-4.8", &[op(&["devices"])]),
+    ("T1-4.7", &[op(&["device", "inventory_check"])]),
+    ("T1-4.8", &[op(&["device"])]),
     ("T1-4.9", &[Shows(k::SIGNATURES), Shows(k::TIMESTAMPS)]),
-    ("T1-5.1", &[op(&["contracts"])]),
-    ("T1-5.2", &[op(&["contracts"])]),
-    ("T1-5.3", &[op(&["maintenance", "operations"])]),
-    ("T1-6.1", &[op(&["takeout"])]),
-    ("T1-6.2", &[op(&["takeout"])]),
-    ("T1-6.3", &[op(&["takeout"])]),
-    ("T1-6.4", &[op(&["takeout", "incidents"])]),
+    ("T1-5.1", &[op(&["contract"])]),
+    ("T1-5.2", &[op(&["contract"])]),
+    ("T1-5.3", &[op(&["maintenance_report", "operation_diary"])]),
+    ("T1-6.1", &[op(&["take_out"])]),
+    ("T1-6.2", &[op(&["take_out"])]),
+    ("T1-6.3", &[op(&["take_out"])]),
+    ("T1-6.4", &[op(&["take_out", "incident"])]),
     ("T1-6.5", &[op(&["training"])]),
     ("T1-7.1", &[Shows(k::TLS), OP]),
-    ("T1-7.3", &[op(&["contracts"])]),
-    ("T1-7.4", &[Shows(k::NETWORK), op(&["maintenance"])]),
+    ("T1-7.3", &[op(&["contract"])]),
+    ("T1-7.4", &[Shows(k::NETWORK), op(&["maintenance_report"])]),
     ("T1-7.5", &[Shows(k::NETWORK), Shows(k::MFA)]),
-    ("T1-8.1", &[Within(k::BACKUP, W::Backup), op(&["bcp_drills"])]),
+    ("T1-8.1", &[Within(k::BACKUP, W::Backup), op(&["bcp_drill"])]),
     ("T1-8.2", &[Shows(k::EMERGENCY)]),
     ("T1-8.3", &[Shows(k::EMERGENCY), Shows(k::BREAK_GLASS)]),
-    ("T1-8.4", &[op(&["incidents"])]),
+    ("T1-8.4", &[op(&["incident"])]),
     ("T1-9.2", &[Shows(k::TRAINING)]),
     ("T1-9.3", &[op(&["training"])]),
-    ("T1-10.1", &[Within(k::AUDIT_REVIEW, W::AuditReview), op(&["audits"])]),
+    ("T1-10.1", &[Within(k::AUDIT_REVIEW, W::AuditReview), op(&["internal_audit"])]),
     ("T2-1.1", &[Shows(k::PASSWORD), Shows(k::MFA), Shows(k::SESSIONS)]),
     ("T2-1.2", &[Shows(k::MATRIX), Shows(k::CHECKPOINT)]),
     ("T2-1.3", &[Within(k::FIXITY, W::Fixity), Shows(k::CHECKPOINT)]),
     ("T2-1.4", &[Shows(k::MATRIX)]),
-    ("T2-1.5", &[Within(k::FIXITY, W::Fixity), op(&["audits"])]),
+    ("T2-1.5", &[Within(k::FIXITY, W::Fixity), op(&["internal_audit"])]),
     ("T2-2.1", &[Shows(k::LOCATIONS)]),
     ("T2-2.2", &[Within(k::OFFLINE_EXPORT, W::Export)]),
     ("T2-2.3", &[Shows(k::RESPONSE_TIMES)]),
     ("T2-2.4", &[Shows(k::EMERGENCY), Within(k::BACKUP, W::Backup)]),
-    ("T2-3.1", &[op(&["devices", "media"])]),
+    ("T2-3.1", &[op(&["device", "media"])]),
     ("T2-3.2", &[Within(k::BACKUP, W::Backup)]),
     ("T2-3.3", &[Within(k::FIXITY, W::Fixity), Within(k::BACKUP, W::Backup)]),
     ("T2-3.4", &[Within(k::RESTORE_DRILL, W::RestoreDrill)]),
     ("T2-5.3", &[Shows(k::SIGNATURES), Shows(k::TIMESTAMPS)]),
-    ("T3-0.1", &[op(&["contracts"])]),
-    ("T3-1.1", &[op(&["audits"])]),
-    ("T3-2.1", &[op(&["contracts"])]),
+    ("T3-0.1", &[op(&["contract"])]),
+    ("T3-1.1", &[op(&["internal_audit"])]),
+    ("T3-2.1", &[op(&["contract"])]),
 ];
 
 /// The needs of an item.
@@ -525,6 +525,33 @@ mod tests {
     }
 
     #[test]
+    fn every_ledger_the_rules_name_exists() {
+        let named = RULES
+            .iter()
+            .flat_map(|(id, needs)| needs.iter().map(move |n| (*id, n)))
+            .chain(crate::mhlw::ITEMS.iter().flat_map(|i| i.needs.iter().map(move |n| (i.id, n))));
+        let mut seen = 0;
+        for (id, need) in named {
+            if let Need::Operational(ledgers) = need {
+                for kind in *ledgers {
+                    assert!(
+                        kiroku_core::ledgers::LedgerKind::parse(kind).is_some(),
+                        "{id} names the ledger {kind}, which kiroku does not keep"
+                    );
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 20, "the rules name ledgers");
+        // Every ledger says which items it serves; those items name it back in the rules.
+        for def in kiroku_core::ledgers::LEDGERS {
+            let named_somewhere =
+                RULES.iter().any(|(_, needs)| needs.iter().any(|n| matches!(n, Need::Operational(l) if l.contains(&def.kind.as_str()))));
+            assert!(named_somewhere || matches!(def.kind.as_str(), "contact"), "no rule names the ledger {}", def.kind);
+        }
+    }
+
+    #[test]
     fn a_recent_restore_drill_flips_t2_3_4() {
         let now = at("2026-11-25T00:00:00Z");
         let t = Thresholds::default();
@@ -571,7 +598,7 @@ mod tests {
         let r = row(&ev);
         assert_eq!(r.status, Status::Partly);
         assert!(r.reason_ja.contains("officer"), "{}", r.reason_ja);
-        ev.add(item(&keys::ledger("complaints"), Level::Good, Some("2026-10-01T00:00:00Z")));
+        ev.add(item(&keys::ledger("complaint"), Level::Good, Some("2026-10-01T00:00:00Z")));
         assert_eq!(row(&ev).status, Status::Satisfied, "a ledger entry shows the measure");
         let stale = Thresholds { ledger_days: 10, attestation_days: 10, ..t };
         assert_eq!(

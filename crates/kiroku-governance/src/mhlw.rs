@@ -28,19 +28,19 @@ pub const ITEMS: &[MhlwItem] = &[
         id: "M-02",
         ja: "サーバ・端末・ネットワーク機器の台帳管理を行っている",
         en: "Servers, terminals and network devices are kept in a ledger",
-        needs: &[op(&["devices"])],
+        needs: &[op(&["device"])],
     },
     MhlwItem {
         id: "M-03",
         ja: "リモートメンテナンスを利用している機器の有無を把握している",
         en: "Devices used for remote maintenance are identified",
-        needs: &[Need::Shows(k::NETWORK), op(&["devices", "maintenance"])],
+        needs: &[Need::Shows(k::NETWORK), op(&["device", "maintenance_report"])],
     },
     MhlwItem {
         id: "M-04",
         ja: "事業者からMDS/SDSを提出してもらっている",
         en: "MDS/SDS obtained from vendors",
-        needs: &[Need::Shows(k::DISCLOSURE), op(&["contracts"])],
+        needs: &[Need::Shows(k::DISCLOSURE), op(&["contract"])],
     },
     MhlwItem {
         id: "M-05",
@@ -82,13 +82,13 @@ pub const ITEMS: &[MhlwItem] = &[
         id: "M-11",
         ja: "サーバ・端末・ネットワーク機器のセキュリティパッチを適用している",
         en: "Security patches are applied",
-        needs: &[op(&["devices"])],
+        needs: &[op(&["device"])],
     },
     MhlwItem {
         id: "M-12",
         ja: "不要なサービスやポートを停止している",
         en: "Unneeded services and ports are stopped",
-        needs: &[op(&["devices"])],
+        needs: &[op(&["device"])],
     },
     MhlwItem {
         id: "M-13", ja: "接続元制限を実施している", en: "Connections are restricted by source", needs: &[Need::Shows(k::NETWORK)]
@@ -103,7 +103,7 @@ pub const ITEMS: &[MhlwItem] = &[
         id: "M-15",
         ja: "インシデント発生時の連絡体制図がある",
         en: "An incident contact chart exists",
-        needs: &[op(&["incidents", "contacts"])],
+        needs: &[op(&["incident", "contact"])],
     },
     MhlwItem {
         id: "M-16",
@@ -115,7 +115,7 @@ pub const ITEMS: &[MhlwItem] = &[
         id: "M-17",
         ja: "サイバー攻撃を想定したBCPを策定している",
         en: "A BCP for cyber-attacks exists",
-        needs: &[Need::Shows(k::EMERGENCY), op(&["bcp_drills"])],
+        needs: &[Need::Shows(k::EMERGENCY), op(&["bcp_drill"])],
     },
     MhlwItem {
         id: "M-18", ja: "運用管理規程を整備している", en: "The 運用管理規程 is in place", needs: &[Need::Shows(k::REGULATION)]

@@ -65,6 +65,9 @@ pub struct Settings {
     pub scan_calendar: kiroku_core::scan::WorkCalendar,
     /// Intervals of the periodic duties (`[governance]`).
     pub duties: kiroku_core::ledgers::DutyIntervals,
+    /// The guideline's catalogue: the embedded edition, or a newer one from
+    /// `[governance] catalogue_path` (loaded and validated at start).
+    pub catalogue: std::sync::Arc<kiroku_governance::Catalogue>,
 }
 
 impl Default for Settings {
@@ -100,6 +103,7 @@ impl Default for Settings {
             checklist: kiroku_governance::checklist::Thresholds::default(),
             scan_calendar: kiroku_core::scan::WorkCalendar::default(),
             duties: kiroku_core::ledgers::DutyIntervals::default(),
+            catalogue: std::sync::Arc::new(kiroku_governance::Catalogue::embedded()),
         }
     }
 }

@@ -44,6 +44,22 @@ pub struct StoreFacts {
     pub break_glass: Vec<BreakGlassRecord>,
     /// Manual attestations of checklist items, newest first.
     pub attestations: Vec<AuditEvent>,
+    /// The facility profile's latest revision (the facility's name and class B/C), if saved.
+    pub profile: Option<crate::governance::ProfileRecord>,
+    /// The newest entry of each ledger (台帳) that has one, by the ledger's kind name.
+    pub ledgers: BTreeMap<String, LedgerFact>,
+}
+
+/// A ledger's newest entry as evidence: when it was recorded, its date, and whether it waits for
+/// an approval (which is no evidence yet).
+#[derive(Debug, Clone)]
+pub struct LedgerFact {
+    pub id: String,
+    pub entered_at: Timestamp,
+    pub entered_by: String,
+    /// The entry's own date field (`YYYY-MM-DD`), if the ledger has one.
+    pub entry_date: Option<String>,
+    pub status: kiroku_core::ledgers::EntryStatus,
 }
 
 /// The actions whose newest event is evidence. Actions added by other parts of kiroku are named by
@@ -115,7 +131,28 @@ pub async fn gather(tx: &mut dyn crate::Tx) -> Result<StoreFacts> {
         Some(action) => tx.query_audit(&AuditFilter { action: Some(action), ..AuditFilter::default() }, ATTESTATION_LIMIT).await?,
         None => Vec::new(),
     };
+    let profile = tx.governance_state().await?.profiles.pop();
+    let mut ledgers = BTreeMap::new();
+    for kind in kiroku_core::ledgers::LedgerKind::ALL {
+        // The newest entry of each ledger: entries never go away, so one row says enough.
+        let Some(newest) = tx.ledger_current(Some(kind.as_str()), None, None, None, 1).await?.into_iter().next() else { continue };
+        let events = tx.ledger_events(&newest.id).await?;
+        let facts: Vec<_> = events.iter().map(|e| kiroku_core::ledgers::EventFacts { kind: e.kind, revision: e.revision }).collect();
+        let status = kiroku_core::ledgers::status(kind.def(), newest.revision, &facts);
+        ledgers.insert(
+            kind.as_str().to_string(),
+            LedgerFact {
+                id: newest.id,
+                entered_at: newest.entered_at,
+                entered_by: newest.entered_by.to_string(),
+                entry_date: newest.entry_date,
+                status,
+            },
+        );
+    }
     Ok(StoreFacts {
+        profile,
+        ledgers,
         matrix,
         mfa_policies,
         accounts,

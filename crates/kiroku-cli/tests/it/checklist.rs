@@ -204,6 +204,69 @@ fn trestle_check(catalog: &Value, profile: &Value, results: &Value) {
     assert!(out.status.success() && text.trim_end().ends_with("ok"), "trestle refused the served documents:\n{text}");
 }
 
+/// The checklist reads the facility profile kept by the governance API (class C until one is
+/// saved, then the profile's class decides which items apply) and counts the newest entry of a
+/// ledger as the evidence of the operational items that name it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checklist_follows_the_facility_profile_and_the_ledgers() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    let admin = admin(&server).await;
+    let auditor = user(&server, &admin, "kansa", "auditor").await;
+    let not_applicable = |c: &Value| -> Vec<String> {
+        c["rows"].as_array().map_or_else(Vec::new, |r| {
+            r.iter().filter(|x| x["status"] == "not_applicable").filter_map(|x| x["id"].as_str().map(str::to_string)).collect()
+        })
+    };
+
+    let before = auditor.get("/api/v1/governance/checklist").await.expect(200, "checklist");
+    assert_eq!(before["class"], "C", "no profile yet: a clinic is assumed");
+    assert_eq!(finding(row(&before, "T1-2.1"), "facility_profile")["met"], "no");
+    let profile = |class: &str| {
+        json!({
+            "facility_class": class,
+            "facility_name": "記録総合病院",
+            "people": {
+                "operations_manager": "院長 山田太郎", "privacy_officer": "院長 山田太郎", "system_administrator": "佐藤花子",
+                "audit_officer": "鈴木一郎", "information_manager": "高橋次郎",
+            },
+            "external_storage": false,
+            "effective_date": "2026-04-01",
+            "parameters": {},
+        })
+    };
+    admin.send(reqwest::Method::PUT, "/api/v1/governance/profile", Some(profile("B")), &[]).await.expect(200, "profile B");
+    let b = auditor.get("/api/v1/governance/checklist").await.expect(200, "checklist");
+    assert_eq!(b["class"], "B", "the saved profile's class");
+    assert_eq!(b["facility"], "記録総合病院");
+    assert_eq!(finding(row(&b, "T1-2.1"), "facility_profile")["met"], "yes", "{}", row(&b, "T1-2.1"));
+    assert_ne!(not_applicable(&before), not_applicable(&b), "class B and class C differ in which items apply");
+    admin.send(reqwest::Method::PUT, "/api/v1/governance/profile", Some(profile("C")), &[]).await.expect(200, "profile C");
+    let c = auditor.get("/api/v1/governance/checklist").await.expect(200, "checklist");
+    assert_eq!(c["class"], "C");
+    assert_eq!(not_applicable(&before), not_applicable(&c), "back to class C");
+
+    // A complaint recorded in its ledger is the evidence of T1-2.4 (named by the ledger's real kind).
+    assert_eq!(row(&c, "T1-2.4")["status"], "not");
+    let today = kiroku_core::ledgers::jst_date(kiroku_core::Timestamp::now());
+    let complaint = json!({ "fields": {
+        "received_at": format!("{today}T09:00"), "kind": "complaint", "channel": "counter",
+        "summary": "待ち時間の説明がなかった", "handler": "admin",
+    }});
+    admin.post("/api/v1/governance/ledgers/complaint", complaint).await.expect(201, "complaint");
+    let after = auditor.get("/api/v1/governance/checklist").await.expect(200, "checklist");
+    let t124 = row(&after, "T1-2.4");
+    assert_eq!(t124["status"], "satisfied", "{t124}");
+    assert!(finding(t124, "ledger:complaint")["link"].as_str().is_some_and(|l| l.starts_with("/admin/governance/ledgers/complaint/")));
+    // A take-out waiting for its approval is not evidence yet.
+    let take_out = json!({ "fields": {
+        "item": "USB", "purpose": "会議", "destination": "医師会", "out_on": today.to_string(), "due_on": today.to_string(), "safeguards": "暗号化",
+    }});
+    admin.post("/api/v1/governance/ledgers/take_out", take_out).await.expect(201, "take-out");
+    let pending = auditor.get("/api/v1/governance/checklist").await.expect(200, "checklist");
+    assert_eq!(row(&pending, "T1-6.1")["status"], "not", "{}", row(&pending, "T1-6.1"));
+}
+
 /// The checklist page in a real browser: Japanese first, a row per item with its evidence, the filter,
 /// the audit officer's sign-off, the English toggle, and the screenshot for the README.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,7 @@ mod crash;
 mod export;
 mod governance;
 mod identity;
+mod ledger_pages;
 mod ledgers;
 mod log;
 mod offline_export;

@@ -11,9 +11,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kiroku_core::identity::AccountKind;
 use kiroku_core::{Permission, Role, Timestamp};
+use kiroku_governance::FacilityClass;
 use kiroku_governance::checklist::{self, Report, Status};
 use kiroku_governance::evidence::{Attestation, AttestedStatus, Evidence, EvidenceItem, Level, keys};
-use kiroku_governance::{Catalogue, FacilityClass};
 use kiroku_store::Command;
 use kiroku_store::evidence::StoreFacts;
 use serde::Deserialize;
@@ -40,10 +40,75 @@ pub struct Facility {
     pub profile: Option<EvidenceItem>,
 }
 
-/// The facility as configured. Until a facility profile is stored, a clinic (class C) is assumed
-/// and the profile counts as missing evidence.
-pub async fn facility(_state: &AppState) -> ApiResult<Facility> {
-    Ok(Facility { name: "kiroku".into(), class: FacilityClass::C, profile: None })
+/// The facility as configured in the facility profile kept by the governance API (its latest
+/// revision: name and class B/C, and the responsible people as evidence for T1-2.1). Until a
+/// profile is saved, a clinic (class C) is assumed and the profile counts as missing evidence.
+pub async fn facility(state: &AppState) -> ApiResult<Facility> {
+    Ok(facility_of(&state.store.governance_facts().await?))
+}
+
+/// The facility from the store's facts; see [`facility`].
+pub fn facility_of(facts: &StoreFacts) -> Facility {
+    let Some(record) = &facts.profile else { return Facility { name: "kiroku".into(), class: FacilityClass::C, profile: None } };
+    let profile = match record.profile() {
+        Ok(p) => p,
+        Err(e) => {
+            // A stored profile that cannot be read is no evidence; the checklist still answers.
+            tracing::error!(error = %e, "the facility profile cannot be read; assuming class C");
+            return Facility { name: "kiroku".into(), class: FacilityClass::C, profile: None };
+        }
+    };
+    let named = profile.people.roles().iter().filter(|(_, _, _, v)| !v.trim().is_empty()).count();
+    let all = profile.people.roles().len();
+    let item = EvidenceItem::new(
+        keys::FACILITY_PROFILE,
+        ("施設プロファイル（責任者の指名）", "facility profile (responsible people named)"),
+        if named == all { Level::Good } else { Level::Partial },
+        "/admin/governance/profile",
+        "/api/v1/governance/profile",
+    )
+    .at(Some(record.edited_at))
+    .by(Some(record.edited_by.to_string()))
+    .summary(
+        format!("第{}版（区分{}、責任者{named}/{all}名を指名）", record.revision, profile.facility_class.as_str()),
+        format!("revision {} (class {}, {named} of {all} responsible people named)", record.revision, profile.facility_class.as_str()),
+    )
+    .facts(json!({ "revision": record.revision, "content_hash": record.content_hash }));
+    let name = if profile.facility_name.trim().is_empty() { "kiroku".to_string() } else { profile.facility_name.clone() };
+    Facility { name, class: profile.facility_class, profile: Some(item) }
+}
+
+/// The newest entry of each ledger (台帳) as the evidence `ledger:<kind>`: dated by the entry's
+/// own date when it has one (when the measure was carried out), else by when it was recorded; an
+/// entry still waiting for its approval is only partial evidence.
+fn ledger_evidence(facts: &StoreFacts, ev: &mut Evidence) {
+    for (kind, fact) in &facts.ledgers {
+        let Some(def) = kiroku_core::ledgers::LedgerKind::parse(kind).map(|k| k.def()) else { continue };
+        let dated = fact
+            .entry_date
+            .as_deref()
+            .and_then(|d| Timestamp::parse_rfc3339(&format!("{d}T00:00:00+09:00")))
+            .filter(|t| *t <= Timestamp::now())
+            .unwrap_or(fact.entered_at);
+        let pending = fact.status == kiroku_core::ledgers::EntryStatus::PendingApproval;
+        let date = fact.entry_date.clone().unwrap_or_else(|| fact.entered_at.to_rfc3339());
+        ev.add(
+            EvidenceItem::new(
+                keys::ledger(kind),
+                (def.label_ja, def.label_en),
+                if pending { Level::Partial } else { Level::Good },
+                &format!("/admin/governance/ledgers/{kind}/{}", fact.id),
+                &format!("/api/v1/governance/ledgers/{kind}/{}", fact.id),
+            )
+            .at(Some(dated))
+            .by(Some(fact.entered_by.clone()))
+            .summary(
+                format!("最新の記録は{date}（{}、{}）", fact.entered_by, fact.status.label_ja()),
+                format!("newest entry {date} by {} ({})", fact.entered_by, fact.status.as_str()),
+            )
+            .facts(json!({ "entry": fact.id, "status": fact.status.as_str() })),
+        );
+    }
 }
 
 fn event_item(facts: &StoreFacts, action: &str, key: &str, title: (&str, &str), link: &str, api: &str) -> Option<EvidenceItem> {
@@ -77,7 +142,11 @@ fn api_audit_link(action: &str) -> String {
 
 /// Everything the running system can show, gathered now.
 pub async fn gather(state: &AppState, facility: &Facility) -> ApiResult<Evidence> {
-    let facts = state.store.governance_facts().await?;
+    gather_from(state, facility, &state.store.governance_facts().await?)
+}
+
+/// The evidence from facts already read.
+pub fn gather_from(state: &AppState, facility: &Facility, facts: &StoreFacts) -> ApiResult<Evidence> {
     let now = Timestamp::now();
     let s = &state.settings;
     let mut ev = Evidence::default();
@@ -433,6 +502,7 @@ pub async fn gather(state: &AppState, facility: &Facility) -> ApiResult<Evidence
     if let Some(profile) = &facility.profile {
         ev.add(profile.clone());
     }
+    ledger_evidence(facts, &mut ev);
 
     // Manual attestations: the newest per item.
     for e in &facts.attestations {
@@ -453,10 +523,11 @@ pub struct Current {
 }
 
 pub async fn current(state: &AppState) -> ApiResult<Current> {
-    let facility = facility(state).await?;
-    let evidence = gather(state, &facility).await?;
+    let facts = state.store.governance_facts().await?;
+    let facility = facility_of(&facts);
+    let evidence = gather_from(state, &facility, &facts)?;
     let at = Timestamp::now();
-    let report = checklist::assess_catalogue(&Catalogue::embedded(), facility.class, &evidence, &state.settings.checklist, at);
+    let report = checklist::assess_catalogue(&state.settings.catalogue, facility.class, &evidence, &state.settings.checklist, at);
     Ok(Current { facility, evidence, report, at })
 }
 
@@ -615,7 +686,7 @@ pub struct Attest {
 pub async fn attest_as(state: &AppState, auth: &Authenticated, req: Attest) -> ApiResult<kiroku_core::AuditEvent> {
     let status = AttestedStatus::parse(&req.status).ok_or_else(|| ApiError::validation("status", "must be satisfied, partly or not"))?;
     let a = Attestation { item: req.item.trim().to_string(), status, reason: req.reason.trim().to_string() };
-    let catalogue = Catalogue::embedded();
+    let catalogue = &*state.settings.catalogue;
     if !checklist::attestable(&a.item, |id| catalogue.item(id).is_some()) {
         return Err(ApiError::validation("item", "not an item kiroku leaves to the facility; its evidence comes from the running system"));
     }
@@ -645,14 +716,14 @@ fn oscal_json(v: Value) -> Response {
 
 pub async fn oscal_catalog(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Response> {
     require(&state, &auth, Permission::GovernanceRead).await?;
-    let cat = Catalogue::embedded();
+    let cat = &*state.settings.catalogue;
     Ok(oscal_json(kiroku_governance::oscal::catalog(&kiroku_governance::oscal::item_texts(&cat), &cat.edition, Timestamp::now())))
 }
 
 pub async fn oscal_profile(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Response> {
     require(&state, &auth, Permission::GovernanceRead).await?;
     let facility = facility(&state).await?;
-    let cat = Catalogue::embedded();
+    let cat = &*state.settings.catalogue;
     let ids: Vec<String> = cat.applicable_to(facility.class).iter().map(|i| i.id.clone()).collect();
     Ok(oscal_json(kiroku_governance::oscal::profile(facility.class.as_str(), &ids, &cat.edition, "catalog.json", Timestamp::now())))
 }
@@ -674,7 +745,7 @@ pub async fn disclosure(State(state): State<AppState>, auth: Authenticated) -> A
 
 pub async fn split_for(state: &AppState, auth: &Authenticated) -> ApiResult<Vec<kiroku_governance::disclosure::SplitRow>> {
     let c = current_for(state, auth).await?;
-    let cat = Catalogue::embedded();
+    let cat = &*state.settings.catalogue;
     Ok(kiroku_governance::disclosure::split(&kiroku_governance::oscal::item_texts(&cat), &c.evidence))
 }
 

@@ -1,8 +1,6 @@
 //! Governance: the facility profile and the generated 運用管理規程 (its revisions, documents in
 //! HTML, DOCX and PDF, and approval). Shared with the administrators' pages (`web::governance`).
 
-use std::sync::OnceLock;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -19,10 +17,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::session::{ApiJson, ApiPath as Path, Authenticated};
 use crate::web::diff;
 
-/// The catalogue edition kiroku generates from (the embedded one).
-pub fn catalogue() -> &'static Catalogue {
-    static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
-    CATALOGUE.get_or_init(Catalogue::embedded)
+/// The catalogue edition kiroku generates from (the embedded one, or `[governance] catalogue_path`).
+pub fn catalogue(state: &AppState) -> &Catalogue {
+    &state.settings.catalogue
 }
 
 async fn run(state: &AppState, actor: Actor, op: GovernanceOp) -> ApiResult<GovernanceState> {
@@ -36,7 +33,7 @@ pub async fn read_state(state: &AppState, actor: Actor) -> ApiResult<GovernanceS
 
 /// Validates and stores a new profile revision; shared with the profile page.
 pub async fn save_profile_as(state: &AppState, actor: Actor, profile: FacilityProfile) -> ApiResult<GovernanceState> {
-    profile.validate(catalogue()).map_err(|e| ApiError::validation(e.field, e.reason))?;
+    profile.validate(catalogue(state)).map_err(|e| ApiError::validation(e.field, e.reason))?;
     run(state, actor, GovernanceOp::SaveProfile(Box::new(profile))).await
 }
 
@@ -45,7 +42,7 @@ pub async fn generate_as(state: &AppState, actor: Actor) -> ApiResult<Regulation
     let current = read_state(state, actor.clone()).await?;
     let latest = current.latest_profile().ok_or_else(|| ApiError::conflict("save the facility profile first"))?;
     let profile = latest.profile()?;
-    let regulation = Regulation::generate(catalogue(), &profile).map_err(|e| ApiError::validation("profile", e.to_string()))?;
+    let regulation = Regulation::generate(catalogue(state), &profile).map_err(|e| ApiError::validation("profile", e.to_string()))?;
     let op = GovernanceOp::StoreRegulation { profile_revision: latest.revision, regulation: Box::new(regulation) };
     run(state, actor, op).await?.regulations.pop().ok_or_else(ApiError::internal)
 }
@@ -82,8 +79,8 @@ pub async fn get_profile(State(state): State<AppState>, auth: Authenticated) -> 
         "edited_by": latest.map(|p| &p.edited_by),
         "edited_at": latest.map(|p| p.edited_at),
         "revisions": all.profiles.len(),
-        "catalogue_edition": catalogue().edition,
-        "parameters": catalogue().parameters,
+        "catalogue_edition": catalogue(&state).edition,
+        "parameters": catalogue(&state).parameters,
     })))
 }
 

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use kiroku_core::Permission;
 use kiroku_core::ledgers::{EntryStatus, EventKind, LEDGERS, LedgerKind};
-use kiroku_store::governance_ledgers::{DutyReport, LedgerEntry, LedgerPage, LedgerQuery};
+use kiroku_store::governance_ledgers::{DutyReport, LedgerAttachment, LedgerEntry, LedgerPage, LedgerQuery};
 use kiroku_store::{Actor, Command};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -42,8 +42,8 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-/// A page of a ledger's entries; shared with the list page.
-pub async fn list_as(state: &AppState, actor: Actor, kind: LedgerKind, q: ListQuery) -> ApiResult<LedgerPage> {
+/// A page of a ledger's entries (of every ledger for `None`); shared with the list pages.
+pub async fn list_as(state: &AppState, actor: Actor, kind: Option<LedgerKind>, q: ListQuery) -> ApiResult<LedgerPage> {
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => Some(EntryStatus::parse(s).ok_or_else(|| ApiError::validation("status", "unknown state"))?),
         None => None,
@@ -56,7 +56,7 @@ pub async fn list_as(state: &AppState, actor: Actor, kind: LedgerKind, q: ListQu
         }
     };
     let query = LedgerQuery {
-        kind: Some(kind),
+        kind,
         from: date("from", q.from)?,
         to: date("to", q.to)?,
         status,
@@ -74,7 +74,7 @@ pub async fn list(
     Path(kind): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(list_as(&state, auth.actor, ledger_kind(&kind)?, q).await?)))
+    Ok(Json(json!(list_as(&state, auth.actor, Some(ledger_kind(&kind)?), q).await?)))
 }
 
 #[derive(Deserialize)]
@@ -207,6 +207,18 @@ pub struct UploadQuery {
 pub async fn attach_as(state: &AppState, actor: Actor, id: String, name: String, request: Request) -> ApiResult<Value> {
     kiroku_core::document::validate_attachment_name(&name)?;
     let (stored, media_type) = super::documents::store_body(state, request).await?;
+    Ok(json!(attach_stored(state, actor, id, name, media_type, stored).await?))
+}
+
+/// Attaches a file already stored as a blob; shared with the upload form.
+pub async fn attach_stored(
+    state: &AppState,
+    actor: Actor,
+    id: String,
+    name: String,
+    media_type: String,
+    stored: kiroku_blob::Stored,
+) -> ApiResult<LedgerAttachment> {
     let command = Command::LedgerAttach {
         actor,
         id,
@@ -218,7 +230,7 @@ pub async fn attach_as(state: &AppState, actor: Actor, id: String, name: String,
     };
     let attachment = state.store.execute(command).await?.into_ledger_attachment()?;
     state.metrics.writes.fetch_add(1, Relaxed);
-    Ok(json!(attachment))
+    Ok(*attachment)
 }
 
 pub async fn upload(

@@ -202,7 +202,7 @@ fn page(
         by: e.by.clone().unwrap_or_default(),
         matches: e.facts.get("content_hash").and_then(|h| h.as_str()) == Some(hash.as_str()),
     });
-    let catalogue = kiroku_governance::Catalogue::embedded();
+    let catalogue = &*state.settings.catalogue;
     let attestable = catalogue
         .items
         .iter()
@@ -272,7 +272,7 @@ pub async fn oscal(
     axum::extract::Path(name): axum::extract::Path<String>,
 ) -> Result<Response, WebError> {
     let cur = api::current_for(&state, &s.auth).await?;
-    let cat = kiroku_governance::Catalogue::embedded();
+    let cat = &*state.settings.catalogue;
     let now = Timestamp::now();
     let doc = match name.as_str() {
         "catalog.json" => kiroku_governance::oscal::catalog(&kiroku_governance::oscal::item_texts(&cat), &cat.edition, now),

@@ -420,15 +420,15 @@ pub async fn history(State(state): State<AppState>, s: WebSession, Path(raw): Pa
 
 // ----- attachments ------------------------------------------------------------------------------
 
-/// Stores an uploaded file. The form's CSRF field comes before the file, so it is checked before a
-/// single byte is written; the file is streamed to the blob store without being held in memory.
-pub async fn upload(
-    State(state): State<AppState>,
-    s: WebSession,
-    Path(raw): Path<String>,
-    mut form: Multipart,
-) -> Result<Response, WebError> {
-    let id = document_id(&raw)?;
+/// The file of a multipart upload form whose first field is the CSRF token, so the token is
+/// checked before a single byte is written; the file is streamed to the blob store (the size limit
+/// applies) and answered with its name and media type. Shared by the upload forms (documents,
+/// ledgers).
+pub(super) async fn receive_file(
+    state: &AppState,
+    s: &WebSession,
+    form: &mut Multipart,
+) -> Result<(kiroku_blob::Stored, String, String), WebError> {
     let first = form.next_field().await.map_err(|_| WebError::Csrf)?.ok_or(WebError::Csrf)?;
     if first.name() != Some("csrf") {
         return Err(WebError::Csrf);
@@ -446,7 +446,19 @@ pub async fn upload(
         .map(|m| m.to_ascii_lowercase())
         .filter(|m| m.len() <= 127 && m.contains('/'))
         .unwrap_or_else(|| "application/octet-stream".into());
-    let stored = store_field(&state, &mut field).await?;
+    let stored = store_field(state, &mut field).await?;
+    Ok((stored, name, media_type))
+}
+
+/// Stores a file attached to a document.
+pub async fn upload(
+    State(state): State<AppState>,
+    s: WebSession,
+    Path(raw): Path<String>,
+    mut form: Multipart,
+) -> Result<Response, WebError> {
+    let id = document_id(&raw)?;
+    let (stored, name, media_type) = receive_file(&state, &s, &mut form).await?;
     let command = Command::AddAttachment {
         actor: s.auth.actor,
         id,

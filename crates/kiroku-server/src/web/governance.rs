@@ -64,7 +64,7 @@ async fn profile_page(state: &AppState, s: WebSession, notice: &'static str) -> 
         .map(|(k, ja, en, _)| (k, if english { en } else { ja }, String::new())),
     }
     .to_vec();
-    let params = catalogue()
+    let params = catalogue(state)
         .parameters
         .iter()
         .filter(|p| p.name != "facility_name")
@@ -85,7 +85,7 @@ async fn profile_page(state: &AppState, s: WebSession, notice: &'static str) -> 
         external_storage: profile.as_ref().is_some_and(|p| p.external_storage),
         effective_date: profile.as_ref().map(|p| p.effective_date.clone()).unwrap_or_default(),
         params,
-        edition: catalogue().edition.clone(),
+        edition: catalogue(state).edition.clone(),
         c,
         can_manage,
         notice,

@@ -310,6 +310,7 @@ pub static TEXTS: &Texts = &[
     ("purpose.write", "登録・変更", "Registering and changing"),
     ("locations.title", "情報の所在", "Where records live"),
     ("nav.governance", "運用管理規程", "Regulation"),
+    ("nav.ledgers", "台帳", "Ledgers"),
     ("governance.profile_title", "施設情報（運用管理規程の前提）", "Facility profile (basis of the regulation)"),
     (
         "governance.profile_explain",

@@ -18,6 +18,7 @@ pub(crate) mod diff;
 mod documents;
 mod governance;
 pub mod i18n;
+mod ledgers;
 mod operations;
 pub mod page;
 mod patients;
@@ -116,6 +117,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/governance/regulation/generate", post(governance::generate))
         .route("/admin/governance/regulation/{revision}/approve", post(governance::approve))
         .route("/admin/governance/regulation/{revision}/{format}", get(governance::download))
+        .route("/admin/governance/ledgers", get(ledgers::index))
+        .route("/admin/governance/ledgers/{kind}", get(ledgers::list).post(ledgers::create))
+        .route("/admin/governance/ledgers/{kind}/new", get(ledgers::new_form))
+        .route("/admin/governance/ledgers/{kind}/{id}", get(ledgers::view))
+        .route("/admin/governance/ledgers/{kind}/{id}/edit", get(ledgers::edit_form).post(ledgers::revise))
+        .route("/admin/governance/ledgers/{kind}/{id}/events", post(ledgers::event))
+        .route("/admin/governance/ledgers/{kind}/{id}/attachments", post(ledgers::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/admin/governance/ledgers/{kind}/{id}/attachments/{attachment_id}", get(ledgers::download))
+        .route("/admin/governance/duties", get(ledgers::duties))
         .route("/audit", get(audit::view))
         .route("/audit/export.csv", get(audit::csv))
         .route("/static/kiroku.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../../static/kiroku.css")) }))
