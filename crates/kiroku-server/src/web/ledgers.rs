@@ -672,6 +672,8 @@ struct EntryPage {
     notice: &'static str,
     error: String,
     note: String,
+    /// Which form the kept note belongs to (the refused event's).
+    note_event: &'static str,
     current: Vec<(&'static str, String)>,
     revisions: Vec<RevisionView>,
     events: Vec<EventView>,
@@ -702,7 +704,7 @@ async fn entry_page(
     id: String,
     notice: &'static str,
     error: String,
-    note: String,
+    note: (&'static str, String),
 ) -> Result<Response, WebError> {
     let entry = api::entry_as(state, s.auth.actor.clone(), kind, id).await?;
     let def = kind.def();
@@ -765,7 +767,8 @@ async fn entry_page(
         can_manage,
         notice,
         error,
-        note,
+        note_event: note.0,
+        note: note.1,
         id: entry.id,
         c: s.chrome,
     };
@@ -795,7 +798,7 @@ pub async fn view(
 ) -> Result<Response, WebError> {
     let kind = kind_of(&raw)?;
     let q: EntryQuery = serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
-    entry_page(&state, s, kind, id, notice_key(&q.n), String::new(), String::new()).await
+    entry_page(&state, s, kind, id, notice_key(&q.n), String::new(), ("", String::new())).await
 }
 
 /// An event from the entry's buttons (`event` = approve, close, note, loss_reported); a refusal
@@ -820,7 +823,7 @@ pub async fn event(
         Err(e) if matches!(e.status().as_u16(), 403 | 409 | 422) => {
             let status = e.status();
             let msg = why(s.chrome.lang, Some(kind.def()), &e);
-            with_status(status, entry_page(&state, s, kind, id, "", msg, note).await)
+            with_status(status, entry_page(&state, s, kind, id, "", msg, (event.as_str(), note)).await)
         }
         Err(e) => Err(e.into()),
     }
@@ -841,7 +844,7 @@ pub async fn upload(
         Err(e) if matches!(e.status().as_u16(), 403 | 409 | 422) => {
             let status = e.status();
             let msg = why(s.chrome.lang, Some(kind.def()), &e);
-            with_status(status, entry_page(&state, s, kind, id, "", msg, String::new()).await)
+            with_status(status, entry_page(&state, s, kind, id, "", msg, ("", String::new())).await)
         }
         Err(e) => Err(e.into()),
     }
