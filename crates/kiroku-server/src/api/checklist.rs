@@ -262,7 +262,7 @@ pub fn gather_from(state: &AppState, facility: &Facility, facts: &StoreFacts) ->
         ),
     ];
     for (action, key, title, link, api) in events {
-        if let Some(item) = event_item(&facts, action, key, title, &link, &api) {
+        if let Some(item) = event_item(facts, action, key, title, &link, &api) {
             ev.add(item);
         }
     }
@@ -717,7 +717,7 @@ fn oscal_json(v: Value) -> Response {
 pub async fn oscal_catalog(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Response> {
     require(&state, &auth, Permission::GovernanceRead).await?;
     let cat = &*state.settings.catalogue;
-    Ok(oscal_json(kiroku_governance::oscal::catalog(&kiroku_governance::oscal::item_texts(&cat), &cat.edition, Timestamp::now())))
+    Ok(oscal_json(kiroku_governance::oscal::catalog(&kiroku_governance::oscal::item_texts(cat), &cat.edition, Timestamp::now())))
 }
 
 pub async fn oscal_profile(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Response> {
@@ -746,7 +746,7 @@ pub async fn disclosure(State(state): State<AppState>, auth: Authenticated) -> A
 pub async fn split_for(state: &AppState, auth: &Authenticated) -> ApiResult<Vec<kiroku_governance::disclosure::SplitRow>> {
     let c = current_for(state, auth).await?;
     let cat = &*state.settings.catalogue;
-    Ok(kiroku_governance::disclosure::split(&kiroku_governance::oscal::item_texts(&cat), &c.evidence))
+    Ok(kiroku_governance::disclosure::split(&kiroku_governance::oscal::item_texts(cat), &c.evidence))
 }
 
 pub async fn split(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Json<Value>> {

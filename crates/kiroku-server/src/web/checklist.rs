@@ -275,7 +275,7 @@ pub async fn oscal(
     let cat = &*state.settings.catalogue;
     let now = Timestamp::now();
     let doc = match name.as_str() {
-        "catalog.json" => kiroku_governance::oscal::catalog(&kiroku_governance::oscal::item_texts(&cat), &cat.edition, now),
+        "catalog.json" => kiroku_governance::oscal::catalog(&kiroku_governance::oscal::item_texts(cat), &cat.edition, now),
         "profile.json" => {
             let ids: Vec<String> = cat.applicable_to(cur.facility.class).iter().map(|i| i.id.clone()).collect();
             kiroku_governance::oscal::profile(cur.facility.class.as_str(), &ids, &cat.edition, "catalog.json", now)
