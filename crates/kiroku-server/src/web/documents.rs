@@ -429,14 +429,7 @@ pub(super) async fn receive_file(
     s: &WebSession,
     form: &mut Multipart,
 ) -> Result<(kiroku_blob::Stored, String, String), WebError> {
-    let first = form.next_field().await.map_err(|_| WebError::Csrf)?.ok_or(WebError::Csrf)?;
-    if first.name() != Some("csrf") {
-        return Err(WebError::Csrf);
-    }
-    let given = first.text().await.map_err(|_| WebError::Csrf)?;
-    if !same(&given, &s.chrome.csrf) {
-        return Err(WebError::Csrf);
-    }
+    check_multipart_csrf(form, &s.chrome.csrf).await?;
     let no_file = || WebError::Api(ApiError::validation("file", "choose a file"));
     let mut field = form.next_field().await.map_err(|_| no_file())?.ok_or_else(no_file)?;
     let name = field.file_name().map(str::to_string).filter(|n| !n.is_empty()).ok_or_else(no_file)?;

@@ -61,6 +61,16 @@ pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Reads a multipart form's first field, which must be the CSRF token, so that an upload is
+/// refused before a single byte of its file is read or written.
+pub async fn check_multipart_csrf(form: &mut axum::extract::Multipart, csrf: &str) -> Result<(), WebError> {
+    let first = form.next_field().await.map_err(|_| WebError::Csrf)?.ok_or(WebError::Csrf)?;
+    if first.name() != Some("csrf") || !same(&first.text().await.map_err(|_| WebError::Csrf)?, csrf) {
+        return Err(WebError::Csrf);
+    }
+    Ok(())
+}
+
 /// JST display of a UTC time: "2026-04-01 09:30".
 pub fn jst(t: Timestamp) -> String {
     let offset = time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC);

@@ -708,10 +708,7 @@ pub async fn upload(
     mut form: Multipart,
 ) -> Result<Response, WebError> {
     let id = patient_id(&raw)?;
-    let first = form.next_field().await.map_err(|_| WebError::Csrf)?.ok_or(WebError::Csrf)?;
-    if first.name() != Some("csrf") || !same(&first.text().await.map_err(|_| WebError::Csrf)?, &s.chrome.csrf) {
-        return Err(WebError::Csrf);
-    }
+    check_multipart_csrf(&mut form, &s.chrome.csrf).await?;
     let unreadable = || ApiError::malformed("the form could not be read");
     let mut typed = UploadForm::default();
     let mut file: Option<(String, kiroku_blob::Stored)> = None;

@@ -108,10 +108,7 @@ pub async fn view(State(state): State<AppState>, s: WebSession, Path((raw, n)): 
 /// Reads the signing form (multipart, for the PKCS#12 file): the CSRF field first, then either a
 /// PKCS#8 key with its certificate or a PKCS#12 file with its password. Nothing of it is kept.
 pub(super) async fn read_sign_form(form: &mut Multipart, csrf: &str) -> Result<SignRequest, WebError> {
-    let first = form.next_field().await.map_err(|_| WebError::Csrf)?.ok_or(WebError::Csrf)?;
-    if first.name() != Some("csrf") || !same(&first.text().await.map_err(|_| WebError::Csrf)?, csrf) {
-        return Err(WebError::Csrf);
-    }
+    check_multipart_csrf(form, csrf).await?;
     let (mut key, mut cert, mut p12, mut password) = (String::new(), String::new(), Vec::new(), String::new());
     let unreadable = || ApiError::malformed("the form could not be read");
     while let Some(field) = form.next_field().await.map_err(|_| unreadable())? {
