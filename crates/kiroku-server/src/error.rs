@@ -20,6 +20,8 @@
 //! | state conflict                          | 409    | /problems/conflict           |
 //! | stale If-Match                          | 409    | /problems/stale-version      |
 //! | emergency read-only mode, a change      | 503    | /problems/emergency-read-only |
+//! | output this build leaves out (PDF)      | 501    | /problems/not-built          |
+//! | PDF without Japanese fonts installed    | 503    | /problems/document-unavailable |
 //! | anything internal                       | 500    | /problems/internal           |
 //!
 //! Internal causes are logged with a request id and never sent.
@@ -242,6 +244,16 @@ impl ApiError {
         );
         e.extra = Some(Box::new(json!({ "detail_ja": ja, "since": since, "reason": mode.reason, "entered_by": mode.entered_by })));
         e
+    }
+
+    /// An output this build of kiroku was compiled without (the `pdf` feature).
+    pub fn not_built(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_IMPLEMENTED, "not-built", "not in this build", "この機能は組み込まれていません", detail)
+    }
+
+    /// A document the machine cannot make now (no Japanese font installed).
+    pub fn document_unavailable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "document-unavailable", "document unavailable", "文書を作成できません", detail)
     }
 
     pub fn unavailable() -> Self {

@@ -406,7 +406,7 @@ pub const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/api/v1/governance/regulation/{revision}/{format}",
-        "One revision as json, html, docx or pdf (PDF/A-2b; governance.read)",
+        "One revision as json, html, docx or pdf (PDF/A-2b with Japanese fonts: the articles with their catalogue IDs, the revision history and the approval record; 501 not-built in a build without the `pdf` feature; governance.read)",
         None,
         200,
         None,
@@ -440,6 +440,15 @@ pub const OPERATIONS: &[Operation] = &[
         true,
     ),
     op("get", "/api/v1/governance/checklist.csv", "The checklist as CSV, UTF-8 with BOM (governance.read)", None, 200, None, true),
+    op(
+        "get",
+        "/api/v1/governance/checklist.pdf",
+        "The checklist as PDF/A-2b ?status=&table=: facility, class, date, each item's ID, status and reason, the latest sign-off (501 not-built without the `pdf` feature; governance.read)",
+        None,
+        200,
+        None,
+        true,
+    ),
     op(
         "post",
         "/api/v1/governance/checklist/signoff",

@@ -151,3 +151,97 @@ mod enabled {
             .map_err(|errors| TypesetError::Typeset(errors.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; ")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DATE: PdfDate = PdfDate { year: 2026, month: 4, day: 1, hour: 9, minute: 30, second: 0 };
+
+    #[cfg(not(feature = "pdf"))]
+    #[test]
+    fn without_the_feature_render_says_so() {
+        assert!(!ENABLED);
+        assert!(matches!(render("x", DATE), Err(TypesetError::Disabled)));
+    }
+
+    /// The text pdftotext reads from `pdf`, or `None` (a loud skip; a failure under CI=true).
+    #[cfg(feature = "pdf")]
+    fn pdftotext(pdf: &[u8]) -> Option<String> {
+        let dir = std::env::temp_dir().join(format!("kiroku-typeset-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("t.pdf");
+        std::fs::write(&path, pdf).expect("write pdf");
+        let out = std::process::Command::new("pdftotext").arg("-enc").arg("UTF-8").arg(&path).arg("-").output();
+        let _ = std::fs::remove_dir_all(&dir);
+        match out {
+            Ok(out) if out.status.success() => Some(String::from_utf8(out.stdout).expect("utf-8 text")),
+            _ => {
+                kiroku_testkit::missing_peer("pdftotext (poppler-utils)", "apt-get install -y poppler-utils");
+                None
+            }
+        }
+    }
+
+    /// Whether the Japanese fonts are there (a loud skip when not; a failure under CI=true).
+    #[cfg(feature = "pdf")]
+    fn fonts() -> bool {
+        match Fonts::system() {
+            Ok(f) => {
+                assert!(f.families().iter().any(|n| n.contains("CJK JP") || n.starts_with("IPA")), "{:?}", f.families());
+                true
+            }
+            Err(e) => {
+                kiroku_testkit::missing_peer("Japanese fonts", &format!("{e}; apt-get install -y fonts-noto-cjk"));
+                false
+            }
+        }
+    }
+
+    #[cfg(feature = "pdf")]
+    #[test]
+    fn japanese_markup_renders_as_pdf_a_2b() {
+        if !fonts() {
+            return;
+        }
+        let t = crate::typst_text;
+        let markup = format!(
+            "#set document(title: {})\n#set text(lang: \"ja\", font: (\"Noto Serif CJK JP\", \"IPAexMincho\"))\n= {}\n\n{}(x)[y] {}\n\n{}\n",
+            crate::typst_string("運用管理規程"),
+            t("第一条（目的）"),
+            t("個人情報を記した媒体の廃棄に当たっては、安全かつ確実に行う。"),
+            t("*太字ではない* #raw(\"x\") $a$ <ref> @cite"),
+            t("改行\nを含む\"引用\"と\\記号"),
+        );
+        let started = std::time::Instant::now();
+        let pdf = render(&markup, DATE).expect("render");
+        eprintln!("rendered {} bytes in {:?} (fonts loaded before)", pdf.len(), started.elapsed());
+        assert!(pdf.starts_with(b"%PDF-"), "a PDF");
+        let raw = String::from_utf8_lossy(&pdf);
+        assert!(raw.contains("pdfaid:part") && raw.contains("pdfaid:conformance"), "declares PDF/A in its XMP metadata");
+        assert!(
+            raw.contains("pdfaid:part=\"2\"") || raw.contains("<pdfaid:part>2</pdfaid:part>"),
+            "PDF/A-2: {}",
+            raw.lines().filter(|l| l.contains("pdfaid")).collect::<Vec<_>>().join("\n")
+        );
+        assert!(raw.contains("pdfaid:conformance=\"B\"") || raw.contains("<pdfaid:conformance>B</pdfaid:conformance>"), "conformance B");
+        let Some(text) = pdftotext(&pdf) else { return };
+        let flat: String = text.split_whitespace().collect();
+        assert!(flat.contains("第一条（目的）"), "{text}");
+        assert!(flat.contains("個人情報を記した媒体の廃棄に当たっては、安全かつ確実に行う。(x)[y]"), "{text}");
+        assert!(flat.contains("*太字ではない*#raw(\"x\")$a$<ref>@cite"), "no markup in quoted text: {text}");
+        assert!(flat.contains("改行を含む\"引用\"と\\記号"), "{text}");
+    }
+
+    #[cfg(feature = "pdf")]
+    #[test]
+    fn bad_markup_and_file_access_are_errors() {
+        if !fonts() {
+            return;
+        }
+        assert!(matches!(render("#let x = (", DATE), Err(TypesetError::Typeset(_))));
+        let err = render("#read(\"/etc/passwd\")", DATE).expect_err("no file access");
+        assert!(matches!(err, TypesetError::Typeset(_)), "{err}");
+        assert!(matches!(render("x", PdfDate { month: 13, ..DATE }), Err(TypesetError::Typeset(_))));
+    }
+}

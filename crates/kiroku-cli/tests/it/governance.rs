@@ -124,7 +124,7 @@ async fn regulation_is_generated_approved_and_downloaded_for_class_b_and_c() {
         check_pdf(dir.path(), &pdf);
     } else {
         // Built without typst: the download is refused with the reason, never a fake PDF.
-        assert_eq!((status, ctype.as_str()), (409, "application/problem+json"), "{}", String::from_utf8_lossy(&pdf));
+        assert_eq!((status, ctype.as_str()), (501, "application/problem+json"), "{}", String::from_utf8_lossy(&pdf));
         eprintln!("\n*** PDF check skipped: built without the `pdf` feature (cargo test --features pdf) ***\n");
     }
 
@@ -239,4 +239,88 @@ async fn governance_pages_in_a_real_browser() {
     assert!(b.text("#governance-notice").await.contains("承認しました"));
     assert!(b.text("#revisions").await.contains("admin.two"));
     b.close().await;
+}
+
+/// The text pdftotext reads from a PDF, with whitespace removed (Japanese lines wrap anywhere), or
+/// `None` after a loud skip when poppler-utils is absent (a failure under CI=true).
+fn pdf_text(dir: &std::path::Path, name: &str, pdf: &[u8]) -> Option<String> {
+    let path = dir.join(name);
+    std::fs::write(&path, pdf).expect("write pdf");
+    match Process::new("pdftotext").arg("-enc").arg("UTF-8").arg(&path).arg("-").output() {
+        Ok(out) if out.status.success() => Some(String::from_utf8(out.stdout).expect("text utf-8").split_whitespace().collect()),
+        _ => {
+            kiroku_testkit::missing_peer("pdftotext (poppler-utils)", "apt-get install -y poppler-utils");
+            None
+        }
+    }
+}
+
+/// The PDF/A downloads through the API: the class B regulation (its articles, the facility, the
+/// revision history and the approval record; no placeholder) and the checklist (its items and the
+/// audit officer's sign-off). Built without the `pdf` feature both answer 501 not-built.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regulation_and_checklist_download_as_pdf_a() {
+    let dir = temp_dir();
+    let server = Server::init_and_start(&dir.path().join("data"), &[]);
+    let admin = admin(&server).await;
+    let admin2 = user(&server, &admin, "admin.two", "admin").await;
+    let auditor = user(&server, &admin, "audit.kato", "auditor").await;
+    let doctor = user(&server, &admin, "dr.sato", "doctor").await;
+    admin.send(Method::PUT, "/api/v1/governance/profile", Some(profile("B", "記録総合病院", "2")), &[]).await.expect(200, "profile");
+    let first = admin.post("/api/v1/governance/regulation", json!(null)).await.expect(201, "generate");
+    let hash = first["content_hash"].as_str().expect("hash").to_string();
+    approve(&admin2, 1, &hash).await.expect(200, "approve");
+
+    let (status, ctype, pdf) = download(&auditor, "/api/v1/governance/regulation/1/pdf").await;
+    let (c_status, c_ctype, c_pdf) = download(&auditor, "/api/v1/governance/checklist.pdf").await;
+    if !cfg!(feature = "pdf") {
+        for (status, ctype, body) in [(status, ctype, pdf), (c_status, c_ctype, c_pdf)] {
+            assert_eq!((status, ctype.as_str()), (501, "application/problem+json"));
+            let problem: Value = serde_json::from_slice(&body).expect("problem");
+            assert!(problem["type"].as_str().is_some_and(|t| t.ends_with("/not-built")), "{problem}");
+        }
+        eprintln!("\n*** PDF check skipped: built without the `pdf` feature ***\n");
+        return;
+    }
+    assert_eq!((status, ctype.as_str()), (200, "application/pdf"), "{}", String::from_utf8_lossy(&pdf));
+    assert!(pdf.starts_with(b"%PDF-") && String::from_utf8_lossy(&pdf).contains("pdfaid:part"), "a PDF/A file");
+    if let Some(text) = pdf_text(dir.path(), "regulation.pdf", &pdf) {
+        let head: String = text.chars().take(300).collect();
+        assert!(text.contains("記録総合病院医療情報システム運用管理規程"), "the facility's title: {head}");
+        assert!(text.contains("この規程は、記録総合病院（以下「当院」という。）"), "the facility name in an article: {head}");
+        assert!(text.contains("第一条（理念（基本方針と管理目的の表明））"), "the first article's heading: {head}");
+        assert!(text.contains("個人情報を記した媒体の廃棄に当たっては"), "an article's Japanese text");
+        assert!(text.contains("T1-4.2") && text.contains("T2-1.3"), "articles carry their catalogue IDs");
+        assert!(text.contains("毎年2回"), "a parameter filled in");
+        assert!(text.contains("改訂履歴") && text.contains("承認記録"), "revision history and approval record");
+        assert!(text.contains("admin.two") && text.contains("情報システム管理委員会"), "the approver and the note");
+        assert!(text.contains(&hash), "the approved hash");
+        for placeholder in ["○○", "XX", "ＸＸ", "△△"] {
+            assert!(!text.contains(placeholder), "placeholder {placeholder} left in the PDF");
+        }
+    }
+
+    // The checklist: refused without governance.read; with the sign-off once it exists.
+    let (status, ctype, _) = download(&doctor, "/api/v1/governance/checklist.pdf").await;
+    assert_eq!((status, ctype.as_str()), (403, "application/problem+json"));
+    let (status, _, _) = download(&auditor, "/api/v1/governance/checklist.pdf?status=bogus").await;
+    assert_eq!(status, 422);
+    assert_eq!((c_status, c_ctype.as_str()), (200, "application/pdf"), "{}", String::from_utf8_lossy(&c_pdf));
+    if let Some(text) = pdf_text(dir.path(), "checklist.pdf", &c_pdf) {
+        assert!(text.contains("安全管理ガイドラインチェックリスト"), "the title");
+        assert!(text.contains("T1-4.2") && text.contains("T2-3.4"), "items by their IDs");
+        assert!(text.contains("未充足"), "a status");
+        assert!(text.contains("まだ確認されていません"), "no sign-off yet");
+    }
+    let report = auditor.get("/api/v1/governance/checklist").await.expect(200, "checklist");
+    let body = json!({ "report_hash": report["report_hash"], "comment": "確認済み" });
+    auditor.post("/api/v1/governance/checklist/signoff", body).await.expect(201, "sign-off");
+    let (status, _, c_pdf) = download(&auditor, "/api/v1/governance/checklist.pdf?table=2").await;
+    assert_eq!(status, 200);
+    if let Some(text) = pdf_text(dir.path(), "checklist-t2.pdf", &c_pdf) {
+        assert!(text.contains("T2-3.4") && !text.contains("T1-4.2"), "only table 2");
+        assert!(text.contains("audit.kato"), "the sign-off's officer");
+    }
+    let openapi = server.client().get("/api/openapi.json").await.expect(200, "openapi");
+    assert!(openapi["paths"]["/api/v1/governance/checklist.pdf"]["get"].is_object());
 }

@@ -645,6 +645,76 @@ pub async fn get_csv(State(state): State<AppState>, auth: Authenticated, Query(f
     Ok(attachment("text/csv; charset=utf-8", "kiroku-checklist.csv", to_csv(&c.report, status, table)))
 }
 
+/// The checklist as typst markup for the PDF: the facility, its class, when it was computed and the
+/// report's hash, the counts, each item's ID, status and reason (the MHLW checklist after the
+/// guideline's items when unfiltered), and the audit officer's latest sign-off, if any. Every text
+/// is a string literal, so nothing in it is markup.
+pub fn typst_markup(c: &Current, status: Option<Status>, table: Option<u8>) -> String {
+    use kiroku_typeset::typst_text as t;
+    let jst = crate::web::page::jst;
+    let hash = c.report.hash();
+    let title = "安全管理ガイドライン チェックリスト";
+    let footer = format!("{} {} {}（JST） SHA-256 {}", c.facility.name, title, jst(c.at), hash.chars().take(16).collect::<String>());
+    let mut m = crate::api::governance::typst_preamble(title, &footer);
+    m.push_str("#table(columns: (auto, 1fr), stroke: none,\n");
+    let class = format!("{} {}", c.facility.class.as_str(), c.facility.class.label_ja());
+    let counts = c.report.counts().into_iter().map(|(s, n)| format!("{} {n}", s.label_ja())).collect::<Vec<_>>().join("、");
+    for (k, v) in [("施設", c.facility.name.clone()), ("施設区分", class), ("算出日時（JST）", jst(c.at)), ("報告のハッシュ", hash.clone()), ("集計", counts)] {
+        m.push_str(&format!("  [*{}*], [{}],\n", t(k), t(&v)));
+    }
+    m.push_str(")\n\n");
+    let filters: Vec<String> = status.map(|s| format!("状態: {}", s.label_ja())).into_iter().chain(table.map(|n| format!("付表{n}"))).collect();
+    if !filters.is_empty() {
+        m.push_str(&format!("{}\n\n", t(&format!("絞り込み: {}", filters.join("、")))));
+    }
+    let rows = |m: &mut String, rows: &[&checklist::Row]| {
+        m.push_str("#table(columns: (auto, 1fr, auto, 1.4fr),\n");
+        m.push_str(&crate::api::governance::table_header(&["ID", "実施項目", "状態", "理由"]));
+        for r in rows {
+            m.push_str(&format!("  [{}], [{}], [{}], [{}],\n", t(&r.id), t(&r.title_ja), t(r.status.label_ja()), t(&r.reason_ja)));
+        }
+        m.push_str(")\n\n");
+    };
+    rows(&mut m, &filtered(&c.report, status, table));
+    if status.is_none() && table.is_none() && !c.report.mhlw.is_empty() {
+        m.push_str(&format!("#heading(level: 1)[{}]\n\n", t("医療機関におけるサイバーセキュリティ対策チェックリスト（厚生労働省）との対応")));
+        rows(&mut m, &c.report.mhlw.iter().collect::<Vec<_>>());
+    }
+    m.push_str(&format!("#heading(level: 1)[{}]\n\n", t("監査責任者の確認")));
+    match c.evidence.get(keys::CHECKLIST_SIGNOFF) {
+        Some(e) => {
+            let signed = e.facts.get("content_hash").and_then(Value::as_str).unwrap_or_default();
+            let same = if signed == hash { "この内容と一致" } else { "その後、内容が変わっています" };
+            m.push_str("#table(columns: (auto, 1fr),\n");
+            let rows = [
+                ("確認者", e.by.clone().unwrap_or_default()),
+                ("確認日時（JST）", e.time.map(jst).unwrap_or_default()),
+                ("確認した報告のハッシュ", format!("{signed}（{same}）")),
+                ("記録", e.summary_ja.clone()),
+            ];
+            for (k, v) in rows {
+                m.push_str(&format!("  [{}], [{}],\n", t(k), t(&v)));
+            }
+            m.push_str(")\n");
+        }
+        None => m.push_str(&format!("{}\n", t("まだ確認されていません。"))),
+    }
+    m
+}
+
+/// The checklist as PDF/A-2b; shared with the checklist page.
+pub async fn pdf(c: &Current, status: Option<Status>, table: Option<u8>) -> ApiResult<Response> {
+    let date = crate::api::governance::pdf_date(c.at);
+    let bytes = crate::api::governance::render_pdf(typst_markup(c, status, table), date).await?;
+    Ok(attachment("application/pdf", "kiroku-checklist.pdf", bytes))
+}
+
+pub async fn get_pdf(State(state): State<AppState>, auth: Authenticated, Query(f): Query<Filter>) -> ApiResult<Response> {
+    let (status, table) = f.parse()?;
+    let c = current_for(&state, &auth).await?;
+    pdf(&c, status, table).await
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignOff {

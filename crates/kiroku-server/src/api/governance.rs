@@ -122,11 +122,11 @@ pub async fn get_regulation(
     let all = read_state(&state, auth.actor).await?;
     let record = all.regulation(revision).ok_or_else(|| ApiError::not_found("regulation"))?;
     let regulation = record.regulation()?;
-    document(&all, record, &regulation, &format)
+    document(&all, record, &regulation, &format).await
 }
 
 /// The regulation as a download in one of the formats; shared with the regulation page.
-pub fn document(all: &GovernanceState, record: &RegulationRecord, regulation: &Regulation, format: &str) -> ApiResult<Response> {
+pub async fn document(all: &GovernanceState, record: &RegulationRecord, regulation: &Regulation, format: &str) -> ApiResult<Response> {
     let name = format!("regulation-r{}", record.revision);
     let attach = |ctype: &'static str, ext: &str, bytes: Vec<u8>| {
         let disposition = format!("attachment; filename=\"{name}.{ext}\"");
@@ -144,19 +144,32 @@ pub fn document(all: &GovernanceState, record: &RegulationRecord, regulation: &R
             Ok(attach("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx", bytes))
         }
         "pdf" => {
-            let date = pdf_date(record.generated_at);
-            let bytes = kiroku_typeset::pdf::render(&typst_markup(regulation), date).map_err(typeset_error)?;
+            let bytes = render_pdf(typst_markup(all, record, regulation), pdf_date(record.generated_at)).await?;
             Ok(attach("application/pdf", "pdf", bytes))
         }
         _ => Err(ApiError::validation("format", "use json, html, docx or pdf")),
     }
 }
 
-fn typeset_error(e: kiroku_typeset::TypesetError) -> ApiError {
+/// Typesets markup to PDF/A-2b off the async workers (a long document takes a moment).
+pub async fn render_pdf(markup: String, date: kiroku_typeset::pdf::PdfDate) -> ApiResult<Vec<u8>> {
+    tokio::task::spawn_blocking(move || kiroku_typeset::pdf::render(&markup, date))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "PDF rendering task failed");
+            ApiError::internal()
+        })?
+        .map_err(typeset_error)
+}
+
+/// A document that could not be made: a build without the `pdf` feature (501) or a machine without
+/// Japanese fonts (503) is told as such; anything else is an internal error, logged.
+pub fn typeset_error(e: kiroku_typeset::TypesetError) -> ApiError {
     match e {
-        kiroku_typeset::TypesetError::Disabled | kiroku_typeset::TypesetError::NoJapaneseFont { .. } => {
-            tracing::warn!(error = %e, "document output unavailable");
-            ApiError::conflict(e.to_string())
+        kiroku_typeset::TypesetError::Disabled => ApiError::not_built(e.to_string()),
+        kiroku_typeset::TypesetError::NoJapaneseFont { .. } => {
+            tracing::warn!(error = %e, "PDF output unavailable");
+            ApiError::document_unavailable(e.to_string())
         }
         other => {
             tracing::error!(error = %other, "document output failed");
@@ -165,7 +178,7 @@ fn typeset_error(e: kiroku_typeset::TypesetError) -> ApiError {
     }
 }
 
-fn pdf_date(at: kiroku_core::Timestamp) -> kiroku_typeset::pdf::PdfDate {
+pub fn pdf_date(at: kiroku_core::Timestamp) -> kiroku_typeset::pdf::PdfDate {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.as_micros()) * 1000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     kiroku_typeset::pdf::PdfDate {
         year: t.year(),
@@ -198,16 +211,37 @@ pub fn blocks(r: &Regulation) -> Vec<Block> {
     out
 }
 
-/// The regulation as typst markup (every text as a string literal, so nothing in it is markup).
-pub fn typst_markup(r: &Regulation) -> String {
-    use kiroku_typeset::typst_text as t;
-    let mut m = format!("#set document(title: {})\n", &t(&r.title)[1..]);
-    m.push_str(
-        "#set page(paper: \"a4\", margin: 2cm, numbering: \"1\")\n\
+/// The page set-up shared by the PDFs: A4, Japanese text in the system's Noto CJK (or IPAex) fonts,
+/// a running footer with `footer` and the page number.
+pub fn typst_preamble(title: &str, footer: &str) -> String {
+    use kiroku_typeset::{typst_string as s, typst_text as t};
+    format!(
+        "#set document(title: {title})\n\
+         #set page(paper: \"a4\", margin: (x: 2cm, top: 2cm, bottom: 2.5cm), \
+         footer: context [#set text(size: 8pt, fill: gray); {footer} #h(1fr) #counter(page).display(\"1 / 1\", both: true)])\n\
          #set text(lang: \"ja\", font: (\"Noto Serif CJK JP\", \"IPAexMincho\", \"Noto Sans CJK JP\", \"IPAexGothic\"), size: 10.5pt)\n\
-         #set par(justify: true)\n",
-    );
-    m.push_str(&format!("#align(center)[#text(size: 16pt, weight: \"bold\")[{}]]\n\n", t(&r.title)));
+         #set par(justify: true)\n\
+         #show heading: set text(font: (\"Noto Sans CJK JP\", \"IPAexGothic\", \"Noto Serif CJK JP\"))\n\
+         #set table(inset: 4pt, stroke: 0.5pt + gray)\n\
+         #align(center)[#text(size: 16pt, weight: \"bold\")[{heading}]]\n\n",
+        title = s(title),
+        footer = t(footer),
+        heading = t(title),
+    )
+}
+
+/// The regulation as typst markup: the articles (第N条 with their catalogue IDs), the roles, the
+/// supplementary provisions, the revision history up to this revision and its approval record.
+/// Every text is a string literal, so nothing in it is markup.
+pub fn typst_markup(all: &GovernanceState, record: &RegulationRecord, r: &Regulation) -> String {
+    use kiroku_typeset::typst_text as t;
+    let jst = crate::web::page::jst;
+    let footer = format!("{} 第{}版 SHA-256 {}", r.title, record.revision, short_hash(&record.content_hash));
+    let mut m = typst_preamble(&r.title, &footer);
+    m.push_str(&format!(
+        "#align(center)[{}]\n\n",
+        t(&format!("第{}版（{}生成、ガイドライン第{}版に基づく）", record.revision, jst(record.generated_at), r.catalogue_edition))
+    ));
     for chapter in &r.chapters {
         let title = format!("第{}章 {}", kiroku_governance::regulation::kanji_number(chapter.number), chapter.title);
         m.push_str(&format!("#heading(level: 1)[{}]\n\n", t(&title)));
@@ -219,13 +253,60 @@ pub fn typst_markup(r: &Regulation) -> String {
         }
     }
     m.push_str(&format!("#heading(level: 1)[{}]\n\n", t("別表 運用管理体制")));
-    m.push_str("#table(columns: 2,\n");
+    m.push_str("#table(columns: (auto, 1fr),\n");
     for (role, name) in &r.roles {
         m.push_str(&format!("  [{}], [{}],\n", t(role), t(name)));
     }
     m.push_str(")\n\n");
-    m.push_str(&format!("#heading(level: 1)[{}]\n\n{}\n", t("附則"), t(&r.supplementary)));
+    m.push_str(&format!("#heading(level: 1)[{}]\n\n{}\n\n", t("附則"), t(&r.supplementary)));
+
+    m.push_str(&format!("#pagebreak(weak: true)\n#heading(level: 1)[{}]\n\n", t("改訂履歴")));
+    m.push_str("#table(columns: (auto, auto, auto, auto, 1fr),\n");
+    m.push_str(&table_header(&["版", "生成日時（JST）", "生成者", "施設設定の版", "承認"]));
+    for rev in all.regulations.iter().filter(|x| x.revision <= record.revision) {
+        let approved = all.approval(rev.revision).map_or_else(|| "未承認".to_owned(), |a| format!("{} {}", jst(a.approved_at), a.approved_by));
+        m.push_str(&format!(
+            "  [{}], [{}], [{}], [{}], [{}],\n",
+            t(&rev.revision.to_string()),
+            t(&jst(rev.generated_at)),
+            t(rev.generated_by.as_str()),
+            t(&rev.profile_revision.to_string()),
+            t(&approved)
+        ));
+    }
+    m.push_str(")\n\n");
+
+    m.push_str(&format!("#heading(level: 1)[{}]\n\n", t("承認記録")));
+    match all.approval(record.revision) {
+        Some(a) => {
+            m.push_str("#table(columns: (auto, 1fr),\n");
+            let rows = [
+                ("承認者", a.approved_by.as_str().to_owned()),
+                ("承認日時（JST）", jst(a.approved_at)),
+                ("所見", a.note.clone()),
+                ("承認した内容（SHA-256）", a.content_hash.clone()),
+            ];
+            for (k, v) in rows {
+                m.push_str(&format!("  [{}], [{}],\n", t(k), t(&v)));
+            }
+            m.push_str(")\n");
+        }
+        None => m.push_str(&format!(
+            "{}\n",
+            t(&format!("第{}版はまだ承認されていません（SHA-256 {}）。", record.revision, record.content_hash))
+        )),
+    }
     m
+}
+
+/// A table's header row (repeated on every page), each cell in bold.
+pub fn table_header(cells: &[&str]) -> String {
+    let cells: Vec<String> = cells.iter().map(|c| format!("[*{}*]", kiroku_typeset::typst_text(c))).collect();
+    format!("  table.header({}),\n", cells.join(", "))
+}
+
+fn short_hash(hash: &str) -> String {
+    hash.chars().take(16).collect()
 }
 
 #[derive(Deserialize)]

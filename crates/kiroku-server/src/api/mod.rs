@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{username}/left", post(accounts::mark_left))
         .route("/governance/checklist", get(checklist::get_checklist))
         .route("/governance/checklist.csv", get(checklist::get_csv))
+        .route("/governance/checklist.pdf", get(checklist::get_pdf))
         .route("/governance/checklist/signoff", post(checklist::sign_off))
         .route("/governance/checklist/attestations", post(checklist::attest))
         .route("/governance/evidence", get(checklist::get_evidence))

@@ -50,7 +50,8 @@ const TEXTS: &Texts = &[
     ),
     ("exports", "出力", "Exports"),
     ("csv", "CSV（Excel用）", "CSV (for Excel)"),
-    ("print", "印刷用表示（PDFに保存）", "Print view (save as PDF)"),
+    ("pdf", "PDF（PDF/A）", "PDF (PDF/A)"),
+    ("print", "印刷用表示", "Print view"),
     ("oscal_catalog", "OSCALカタログ", "OSCAL catalog"),
     ("oscal_profile", "OSCALプロファイル", "OSCAL profile"),
     ("oscal_results", "OSCAL評価結果", "OSCAL assessment results"),
@@ -90,7 +91,7 @@ const TEXTS: &Texts = &[
     ("yes", "はい", "yes"),
     ("partly", "一部", "partly"),
     ("no", "いいえ", "no"),
-    ("print_note", "ブラウザの印刷機能でPDFとして保存できます。", "Use the browser's print function to save it as PDF."),
+    ("print_note", "ブラウザの印刷機能で印刷できます。PDFは一覧の「PDF」から取得できます。", "Use the browser's print function; the checklist's PDF link gives a PDF/A file."),
     ("back", "チェックリストへ戻る", "Back to the checklist"),
 ];
 
@@ -263,6 +264,14 @@ pub async fn csv(State(state): State<AppState>, s: WebSession, uri: Uri) -> Resu
     let (status, table) = filter.parse()?;
     let cur = api::current_for(&state, &s.auth).await?;
     Ok(api::attachment("text/csv; charset=utf-8", "kiroku-checklist.csv", api::to_csv(&cur.report, status, table)))
+}
+
+/// The checklist as PDF/A-2b, with the page's filters.
+pub async fn pdf(State(state): State<AppState>, s: WebSession, uri: Uri) -> Result<Response, WebError> {
+    let filter: Filter = parse_query(&uri)?;
+    let (status, table) = filter.parse()?;
+    let cur = api::current_for(&state, &s.auth).await?;
+    Ok(api::pdf(&cur, status, table).await?)
 }
 
 /// The OSCAL documents through the page session (the API serves the same with a bearer token).

@@ -224,5 +224,5 @@ pub async fn download(
     }
     let all = read_state(&state, s.auth.actor).await?;
     let record = all.regulation(revision).ok_or_else(|| ApiError::not_found("regulation"))?;
-    Ok(document(&all, record, &record.regulation()?, &format)?)
+    Ok(document(&all, record, &record.regulation()?, &format).await?)
 }

@@ -106,6 +106,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/locations/{id}", get(operations::location).post(operations::change_location))
         .route("/admin/governance/checklist", get(checklist::view))
         .route("/admin/governance/checklist.csv", get(checklist::csv))
+        .route("/admin/governance/checklist.pdf", get(checklist::pdf))
         .route("/admin/governance/checklist/print", get(checklist::print))
         .route("/admin/governance/checklist/signoff", post(checklist::sign_off))
         .route("/admin/governance/checklist/attest", post(checklist::attest))
