@@ -102,8 +102,10 @@ mod enabled {
         }
     }
 
+    /// The world of one document: its markup, the standard library, the system's Japanese fonts; no
+    /// other file, no package, no network.
     struct OneFile {
-        library: LazyHash<Library>,
+        library: &'static LazyHash<Library>,
         fonts: &'static Fonts,
         main: Source,
         today: Datetime,
@@ -111,7 +113,7 @@ mod enabled {
 
     impl World for OneFile {
         fn library(&self) -> &LazyHash<Library> {
-            &self.library
+            self.library
         }
         fn book(&self) -> &LazyHash<FontBook> {
             &self.fonts.book
@@ -135,13 +137,23 @@ mod enabled {
 
     /// Renders typst markup to PDF/A-2b bytes, dated `date`. The markup may not read files.
     pub fn render(markup: &str, date: PdfDate) -> Result<Vec<u8>, TypesetError> {
+        let pdf = typeset(markup, date);
+        // typst memoizes across compilations in a global cache; in a long-running server, drop what
+        // the last two documents did not use, so memory does not grow with every download.
+        typst::comemo::evict(2);
+        pdf
+    }
+
+    fn typeset(markup: &str, date: PdfDate) -> Result<Vec<u8>, TypesetError> {
         let fonts = Fonts::system()?;
         let bad = |what: &str| TypesetError::Typeset(what.to_owned());
         let vpath = VirtualPath::new("main.typ").map_err(|_| bad("bad main file path"))?;
         let id = RootedPath::new(VirtualRoot::Project, vpath).intern();
         let today = Datetime::from_ymd_hms(date.year, date.month, date.day, date.hour, date.minute, date.second)
             .ok_or_else(|| bad("invalid document date"))?;
-        let world = OneFile { library: LazyHash::new(Library::builder().build()), fonts, main: Source::new(id, markup.to_owned()), today };
+        static LIBRARY: OnceLock<LazyHash<Library>> = OnceLock::new();
+        let library = LIBRARY.get_or_init(|| LazyHash::new(Library::builder().build()));
+        let world = OneFile { library, fonts, main: Source::new(id, markup.to_owned()), today };
         let document: PagedDocument = typst::compile(&world)
             .output
             .map_err(|errors| TypesetError::Typeset(errors.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; ")))?;

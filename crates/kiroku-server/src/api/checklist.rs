@@ -659,11 +659,18 @@ pub fn typst_markup(c: &Current, status: Option<Status>, table: Option<u8>) -> S
     m.push_str("#table(columns: (auto, 1fr), stroke: none,\n");
     let class = format!("{} {}", c.facility.class.as_str(), c.facility.class.label_ja());
     let counts = c.report.counts().into_iter().map(|(s, n)| format!("{} {n}", s.label_ja())).collect::<Vec<_>>().join("、");
-    for (k, v) in [("施設", c.facility.name.clone()), ("施設区分", class), ("算出日時（JST）", jst(c.at)), ("報告のハッシュ", hash.clone()), ("集計", counts)] {
+    for (k, v) in [
+        ("施設", c.facility.name.clone()),
+        ("施設区分", class),
+        ("算出日時（JST）", jst(c.at)),
+        ("報告のハッシュ", hash.clone()),
+        ("集計", counts),
+    ] {
         m.push_str(&format!("  [*{}*], [{}],\n", t(k), t(&v)));
     }
     m.push_str(")\n\n");
-    let filters: Vec<String> = status.map(|s| format!("状態: {}", s.label_ja())).into_iter().chain(table.map(|n| format!("付表{n}"))).collect();
+    let filters: Vec<String> =
+        status.map(|s| format!("状態: {}", s.label_ja())).into_iter().chain(table.map(|n| format!("付表{n}"))).collect();
     if !filters.is_empty() {
         m.push_str(&format!("{}\n\n", t(&format!("絞り込み: {}", filters.join("、")))));
     }
@@ -677,7 +684,10 @@ pub fn typst_markup(c: &Current, status: Option<Status>, table: Option<u8>) -> S
     };
     rows(&mut m, &filtered(&c.report, status, table));
     if status.is_none() && table.is_none() && !c.report.mhlw.is_empty() {
-        m.push_str(&format!("#heading(level: 1)[{}]\n\n", t("医療機関におけるサイバーセキュリティ対策チェックリスト（厚生労働省）との対応")));
+        m.push_str(&format!(
+            "#heading(level: 1)[{}]\n\n",
+            t("医療機関におけるサイバーセキュリティ対策チェックリスト（厚生労働省）との対応")
+        ));
         rows(&mut m, &c.report.mhlw.iter().collect::<Vec<_>>());
     }
     m.push_str(&format!("#heading(level: 1)[{}]\n\n", t("監査責任者の確認")));

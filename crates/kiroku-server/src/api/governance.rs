@@ -264,7 +264,8 @@ pub fn typst_markup(all: &GovernanceState, record: &RegulationRecord, r: &Regula
     m.push_str("#table(columns: (auto, auto, auto, auto, 1fr),\n");
     m.push_str(&table_header(&["版", "生成日時（JST）", "生成者", "施設設定の版", "承認"]));
     for rev in all.regulations.iter().filter(|x| x.revision <= record.revision) {
-        let approved = all.approval(rev.revision).map_or_else(|| "未承認".to_owned(), |a| format!("{} {}", jst(a.approved_at), a.approved_by));
+        let approved =
+            all.approval(rev.revision).map_or_else(|| "未承認".to_owned(), |a| format!("{} {}", jst(a.approved_at), a.approved_by));
         m.push_str(&format!(
             "  [{}], [{}], [{}], [{}], [{}],\n",
             t(&rev.revision.to_string()),

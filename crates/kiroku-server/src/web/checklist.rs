@@ -91,7 +91,11 @@ const TEXTS: &Texts = &[
     ("yes", "はい", "yes"),
     ("partly", "一部", "partly"),
     ("no", "いいえ", "no"),
-    ("print_note", "ブラウザの印刷機能で印刷できます。PDFは一覧の「PDF」から取得できます。", "Use the browser's print function; the checklist's PDF link gives a PDF/A file."),
+    (
+        "print_note",
+        "ブラウザの印刷機能で印刷できます。PDFは一覧の「PDF」から取得できます。",
+        "Use the browser's print function; the checklist's PDF link gives a PDF/A file.",
+    ),
     ("back", "チェックリストへ戻る", "Back to the checklist"),
 ];
 
