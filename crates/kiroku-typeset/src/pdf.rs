@@ -1,6 +1,7 @@
 //! typst markup to PDF/A-2b bytes. [`render`] compiles one markup string with the Japanese fonts
 //! found by [`Fonts::system`] (loaded once per process) and no files, packages or network.
 
+#[cfg(any(test, not(feature = "pdf")))]
 use crate::TypesetError;
 
 /// A date for the PDF's metadata (UTC).
